@@ -1,0 +1,15 @@
+//! chiase-core: the domain of chiase without IO.
+//!
+//! Vietnamese folding, the catalog model and its derivations, agencies and
+//! their lifecycle. Nothing here touches a database, a file or the network,
+//! and nothing is async: the store and the server call into it.
+
+pub mod agency;
+pub mod catalog;
+pub mod fold;
+pub mod sharing;
+pub mod text;
+
+mod error;
+
+pub use error::{DomainError, Msg};
