@@ -175,7 +175,7 @@ const CHANNEL_PHRASES: &[(Channel, &[&str])] = &[
     (Channel::ApiSync, &["api", "dong bo"]),
     (
         Channel::CompiledByOwner,
-        &["tong hop", "boi co quan quan ly", "co quan quan ly cap nhat", "ban bien tap", "don vi chu quan thu thap", "van phong ubnd tinh cap nhat"],
+        &["tong hop", "do dac", "boi co quan quan ly", "co quan quan ly cap nhat", "ban bien tap", "don vi chu quan thu thap", "van phong ubnd tinh cap nhat"],
     ),
     (Channel::Exchange, &["trao doi", "lien ket", "lien thong", "hai chieu"]),
 ];

@@ -126,7 +126,7 @@ const MODE_PHRASES: &[(SharingMode, &[&str])] = &[
     (SharingMode::Open, &["du lieu mo", "chia se mo", "open data"]),
     (SharingMode::Default, &["mac dinh"]),
     (SharingMode::Specific, &["dac thu"]),
-    (SharingMode::Legal, &["quy dinh cua phap luat", "theo quy dinh phap luat"]),
+    (SharingMode::Legal, &["theo quy dinh cua phap luat", "theo quy dinh phap luat"]),
 ];
 
 /// Phrases (folded) of terms of use that grant free download and reuse.

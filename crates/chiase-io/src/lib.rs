@@ -1,1 +1,8 @@
-//! placeholder
+//! chiase-io: readers and writers of the files chiase takes and gives.
+//!
+//! Catalog tables (the decision's format, CSV, XLSX) and character
+//! encodings. Everything here works on bytes and readers; nothing knows SQL
+//! or HTTP.
+
+pub mod decision_table;
+pub mod encoding;
