@@ -1,1 +1,89 @@
-//! placeholder
+//! chiase-store: the only code of chiase that knows SQL.
+//!
+//! [`Store`] is the storage API the server and CLI use. It runs on SQLite
+//! (the zero-set-up default) and on PostgreSQL with the same behaviour; the
+//! engine is chosen by the database URL and never visible outside this
+//! crate. Every write is one transaction: it lands whole or not at all.
+
+pub mod agencies;
+pub mod catalog;
+pub mod databases;
+pub mod db;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use chiase_core::{DomainError, Msg};
+
+pub use db::Backend;
+use db::Pools;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A rule of the domain refused the change; nothing was written.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The database failed (connection, I/O, a bug in SQL).
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored JSON that does not read back: a bug or a hand-edited database.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    fn conflict(vi: impl Into<String>, en: impl Into<String>) -> StoreError {
+        StoreError::Domain(DomainError::conflict(Msg::new(vi, en)))
+    }
+    fn not_found(vi: impl Into<String>, en: impl Into<String>) -> StoreError {
+        StoreError::Domain(DomainError::not_found(Msg::new(vi, en)))
+    }
+}
+
+/// Where and how to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://PATH`, a plain file path, or `postgres://…`.
+    pub url: String,
+    /// Upper bound on pooled connections (readers on SQLite).
+    pub max_connections: u32,
+}
+
+/// The storage API: one handle, cheap to clone, over either engine.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date (migrations are embedded
+    /// in the binary and run at every start; an applied one never changes).
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let pools = db::connect(&config.url, config.max_connections).await?;
+        pools.migrate().await?;
+        Ok(Store { pools })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.pools.backend()
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.pools.reader().await?;
+        c.conn().fetch_one::<db::Id>(db::Sql::new("SELECT CAST(1 AS BIGINT)")).await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection (at shutdown).
+    pub async fn close(&self) {
+        self.pools.close().await;
+    }
+}
+
+/// The current time, as stored.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,294 @@
+//! Engine plumbing: connection pools for SQLite and PostgreSQL, SQL text with
+//! bound values, and one set of execution helpers over either engine.
+//!
+//! Store modules write SQL once with `?` placeholders (rewritten to `$1…` for
+//! PostgreSQL) or build it with sea-query for the engine at hand; values are
+//! always bound, never spliced. Where the engines need different SQL (full-
+//! text search, DDL), a module matches on [`Backend`].
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::Value;
+use sea_query_sqlx::SqlxValues;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use crate::StoreError;
+
+/// The database engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A row type that can be read from either engine.
+pub trait DbRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> DbRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// SQL text and the values bound to its placeholders.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: Cow<'static, str>,
+    values: Vec<Value>,
+    /// True when `text` was built for one engine already (sea-query output).
+    engine_specific: bool,
+}
+
+impl Sql {
+    /// Static SQL with `?` placeholders, valid on both engines.
+    pub fn new(text: &'static str) -> Sql {
+        Sql { text: Cow::Borrowed(text), values: Vec::new(), engine_specific: false }
+    }
+
+    /// SQL assembled at run time. Only for text made of static fragments and
+    /// identifiers that passed schema validation; values still go through
+    /// [`Sql::bind`].
+    pub fn assembled(text: String) -> Sql {
+        Sql { text: Cow::Owned(text), values: Vec::new(), engine_specific: false }
+    }
+
+    /// A statement built by sea-query for `backend`.
+    pub fn built(backend: Backend, stmt: &impl sea_query::QueryStatementWriter) -> Sql {
+        let (text, values) = match backend {
+            Backend::Sqlite => stmt.build(sea_query::SqliteQueryBuilder),
+            Backend::Postgres => stmt.build(sea_query::PostgresQueryBuilder),
+        };
+        Sql { text: Cow::Owned(text), values: values.0, engine_specific: true }
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind(mut self, value: impl Into<Value>) -> Sql {
+        self.values.push(value.into());
+        self
+    }
+
+    /// The text for `backend`: `?` becomes `$n` on PostgreSQL.
+    pub fn text_for(&self, backend: Backend) -> Cow<'_, str> {
+        if self.engine_specific || backend == Backend::Sqlite {
+            return Cow::Borrowed(&self.text);
+        }
+        Cow::Owned(number_placeholders(&self.text))
+    }
+}
+
+/// Rewrites `?` placeholders as `$1`, `$2`, … outside quoted text.
+fn number_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The pools of a store. SQLite gets one writer connection (SQLite allows
+/// one writer at a time; queueing in the pool is cheaper than busy retries)
+/// and several readers; PostgreSQL one pool for both.
+#[derive(Clone)]
+pub enum Pools {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// Opens the pools for a database URL: `sqlite://PATH` or a file path for
+/// SQLite, `postgres://…` for PostgreSQL.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let opts = PgConnectOptions::from_str(url)?.application_name("chiase");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        return Ok(Pools::Postgres(pool));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let opts = SqliteConnectOptions::new()
+        .filename(Path::new(path))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable in WAL mode except for the last transactions
+        // before a power cut; audit durability is handled by the audit
+        // writer, which asks for a full sync on its own commits.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("cache_size", "-32000")
+        .pragma("temp_store", "memory");
+    let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .connect_with(opts.read_only(false))
+        .await?;
+    Ok(Pools::Sqlite { read, write })
+}
+
+impl Pools {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs the embedded migrations of the engine.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Pools::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A connection for reading.
+    pub async fn reader(&self) -> Result<PoolConn, StoreError> {
+        Ok(match self {
+            Pools::Sqlite { read, .. } => PoolConn::Sqlite(read.acquire().await?),
+            Pools::Postgres(pool) => PoolConn::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a transaction that reads before it
+    /// writes never fails half-way because another process wrote first.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A pooled connection of either engine.
+pub enum PoolConn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl PoolConn {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PoolConn::Sqlite(c) => Conn::Sqlite(c),
+            PoolConn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// A transaction of either engine. Dropping it without [`Tx::commit`] rolls
+/// it back, so an error anywhere leaves nothing half-written.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Postgres(t) => Conn::Postgres(t),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A borrowed connection of either engine: where SQL runs.
+pub enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+impl Conn<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: Sql) -> Result<u64, StoreError> {
+        let text = sql.text_for(self.backend()).into_owned();
+        let values = SqlxValues(sea_query::Values(sql.values));
+        Ok(match self {
+            Conn::Sqlite(c) => sqlx::query_with(AssertSqlSafe(text), values).execute(&mut **c).await?.rows_affected(),
+            Conn::Postgres(c) => sqlx::query_with(AssertSqlSafe(text), values).execute(&mut **c).await?.rows_affected(),
+        })
+    }
+
+    /// Runs a query and reads every row.
+    pub async fn fetch_all<T: DbRow>(&mut self, sql: Sql) -> Result<Vec<T>, StoreError> {
+        let text = sql.text_for(self.backend()).into_owned();
+        let values = SqlxValues(sea_query::Values(sql.values));
+        Ok(match self {
+            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_all(&mut **c).await?,
+            Conn::Postgres(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_all(&mut **c).await?,
+        })
+    }
+
+    /// Runs a query and reads its first row, if any.
+    pub async fn fetch_optional<T: DbRow>(&mut self, sql: Sql) -> Result<Option<T>, StoreError> {
+        let text = sql.text_for(self.backend()).into_owned();
+        let values = SqlxValues(sea_query::Values(sql.values));
+        Ok(match self {
+            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_optional(&mut **c).await?,
+            Conn::Postgres(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_optional(&mut **c).await?,
+        })
+    }
+
+    /// Runs a query that must return exactly one row.
+    pub async fn fetch_one<T: DbRow>(&mut self, sql: Sql) -> Result<T, StoreError> {
+        self.fetch_optional(sql).await?.ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+}
+
+/// A single `i64` column, for counts and ids.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Id(pub i64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(number_placeholders("SELECT ? , '?' , \"a?\" , ?"), "SELECT $1 , '?' , \"a?\" , $2");
+    }
+}
