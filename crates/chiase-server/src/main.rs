@@ -1,1 +1,50 @@
-fn main() {}
+//! The `chiase` binary.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use chiase_server::cli::{Cli, Command};
+use chiase_server::config::{Config, LogFormat};
+use chiase_server::{commands, install_crypto_provider};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    install_crypto_provider();
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let cfg = match Config::load(&cli.overrides, listen) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chiase: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg, matches!(cli.command, Command::Serve { .. }));
+    let result = match cli.command {
+        Command::Serve { .. } => commands::serve::run(cfg).await,
+        Command::Catalog(c) => commands::catalog::run(cfg, c).await,
+        Command::Agency(c) => commands::agency::run(cfg, c).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chiase: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr: text for people, JSON for collectors. `CHIASE_LOG`
+/// takes an env-filter directive (default `info`, quieter for commands).
+fn init_logging(cfg: &Config, serving: bool) {
+    let default = if serving { "info,sqlx=warn,tower_http=info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("CHIASE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

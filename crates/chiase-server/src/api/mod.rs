@@ -1,0 +1,6 @@
+//! The JSON API, version 1: one module per resource, each with its router.
+
+pub mod agencies;
+pub mod catalog;
+pub mod databases;
+pub mod health;

@@ -1,0 +1,16 @@
+//! chiase-server: the `chiase` binary's code as a library, so that tests
+//! start the real application.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod params;
+pub mod web;
+
+/// Installs the TLS crypto provider (ring) once, before any connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

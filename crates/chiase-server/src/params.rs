@@ -1,0 +1,157 @@
+//! Query-string parsing for the API: every parameter is known, typed and
+//! checked, and a mistake is a 400 naming the parameter, never a silent
+//! default. Repeated keys and comma lists both give several values
+//! (`sharing=open&sharing=default` or `sharing=open,default`).
+
+use std::str::FromStr;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The parsed query string of one request.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parses `query`, refusing keys outside `allowed`.
+    pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(
+                format!("tham số không được hỗ trợ: «{k}» (hỗ trợ: {})", allowed.join(", ")),
+                format!("unsupported parameter «{k}» (supported: {})", allowed.join(", ")),
+            )
+            .with_fields(serde_json::json!({ k: ["unsupported parameter"] })));
+        }
+        Ok(Params { pairs })
+    }
+
+    /// The single value of `key`, if given (an empty value counts as absent).
+    pub fn one(&self, key: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(format!("tham số «{key}» chỉ được có một giá trị"), format!("parameter «{key}» takes one value")));
+        }
+        Ok(first.map(str::trim).filter(|v| !v.is_empty()))
+    }
+
+    /// Every value of `key`, from repeats and comma lists.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// Every value of `key`, each parsed; a bad one is named.
+    pub fn all_parsed<T: FromStr>(&self, key: &str, accepted: &[&str]) -> Result<Vec<T>, ApiError> {
+        self.all(key)
+            .into_iter()
+            .map(|v| {
+                v.parse::<T>().map_err(|_| {
+                    ApiError::bad_request(
+                        format!("giá trị «{v}» không hợp lệ cho «{key}» (chấp nhận: {})", accepted.join(", ")),
+                        format!("invalid value «{v}» for «{key}» (accepted: {})", accepted.join(", ")),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// An integer within `[min, max]`, or `default` when absent.
+    pub fn int(&self, key: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+        let Some(v) = self.one(key)? else { return Ok(default) };
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(
+                format!("«{key}» phải là số nguyên từ {min} đến {max}, gặp «{v}»"),
+                format!("«{key}» must be an integer from {min} to {max}, got «{v}»"),
+            )),
+        }
+    }
+
+    /// A date, as `YYYY-MM-DD` or `dd/mm/yyyy`.
+    pub fn date(&self, key: &str) -> Result<Option<NaiveDate>, ApiError> {
+        let Some(v) = self.one(key)? else { return Ok(None) };
+        parse_date(v).map(Some).ok_or_else(|| {
+            ApiError::bad_request(
+                format!("«{key}» phải là ngày dạng YYYY-MM-DD hoặc dd/mm/yyyy, gặp «{v}»"),
+                format!("«{key}» must be a date as YYYY-MM-DD or dd/mm/yyyy, got «{v}»"),
+            )
+        })
+    }
+
+    /// `vi` or `en` from `lang`, defaulting to Vietnamese.
+    pub fn lang(&self) -> Result<&'static str, ApiError> {
+        match self.one("lang")? {
+            None | Some("vi") => Ok("vi"),
+            Some("en") => Ok("en"),
+            Some(other) => Err(ApiError::bad_request(
+                format!("ngôn ngữ «{other}» không được hỗ trợ (vi, en)"),
+                format!("language «{other}» is not supported (vi, en)"),
+            )),
+        }
+    }
+}
+
+/// Reads `YYYY-MM-DD` or `dd/mm/yyyy`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y")).ok()
+}
+
+/// A path extractor whose failures are JSON API errors.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::bad_request(format!("đường dẫn không hợp lệ: {e}"), format!("invalid path: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_parameters_are_named() {
+        let e = Params::parse(Some("q=a&shraing=open"), &["q", "sharing"]).unwrap_err();
+        assert!(e.msg.en.contains("shraing"));
+    }
+
+    #[test]
+    fn repeated_and_comma_values_are_collected() {
+        let p = Params::parse(Some("sharing=open,default&sharing=legal&sharing="), &["sharing"]).unwrap();
+        assert_eq!(p.all("sharing"), vec!["open", "default", "legal"]);
+    }
+
+    #[test]
+    fn integers_are_range_checked() {
+        let p = Params::parse(Some("limit=5000&offset=-1&x=abc"), &["limit", "offset", "x"]).unwrap();
+        assert!(p.int("limit", 20, 1, 500).is_err());
+        assert!(p.int("offset", 0, 0, 1000).is_err());
+        assert!(p.int("x", 0, 0, 10).is_err());
+        assert_eq!(p.int("absent", 7, 0, 10).unwrap(), 7);
+    }
+
+    #[test]
+    fn dates_accept_both_forms() {
+        assert_eq!(parse_date("01/01/2024"), parse_date("2024-01-01"));
+        assert!(parse_date("2024-13-01").is_none());
+    }
+}

@@ -1,0 +1,217 @@
+//! The catalog pages: `/` lists and searches the catalog with facet links;
+//! `/databases/{key}` shows one database as the decision published it.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chiase_core::catalog::Cadence;
+use chiase_core::sharing::SharingMode;
+use chiase_store::databases::{DatabaseDetail, DatabaseQuery, MatchMode};
+
+use super::{Tr, query_string};
+use crate::api::databases::{find, query_from};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::params::{ApiPath, Params};
+
+const PAGE_SIZE: i64 = 20;
+
+struct FacetView {
+    title: &'static str,
+    values: Vec<FacetLink>,
+}
+
+struct FacetLink {
+    label: String,
+    count: i64,
+    href: String,
+    selected: bool,
+}
+
+struct ResultView {
+    href: String,
+    no: String,
+    name: String,
+    owner: String,
+    modes: Vec<(&'static str, &'static str)>,
+    cadence: &'static str,
+    summary: String,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "catalog.html")]
+struct CatalogPage {
+    tr: Tr,
+    q: String,
+    count: i64,
+    any_words: bool,
+    results: Vec<ResultView>,
+    facets: Vec<FacetView>,
+    filters_active: bool,
+    clear_href: String,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    first: i64,
+    last: i64,
+    lang_href: String,
+    version: Option<String>,
+    hidden: Vec<(String, String)>,
+}
+
+/// The current filters as query pairs, for links that change one of them.
+fn pairs(query: &DatabaseQuery, lang: &str) -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = vec![("q", query.q.clone().unwrap_or_default())];
+    v.extend(query.agencies.iter().map(|a| ("agency", a.clone())));
+    v.extend(query.sharing.iter().map(|m| ("sharing", m.code().to_string())));
+    v.extend(query.cadences.iter().map(|c| ("cadence", c.code().to_string())));
+    if lang == "en" {
+        v.push(("lang", "en".into()));
+    }
+    v
+}
+
+fn toggled(query: &DatabaseQuery, lang: &str, key: &'static str, value: &str) -> (String, bool) {
+    let mut p = pairs(query, lang);
+    let selected = p.iter().any(|(k, v)| *k == key && v == value);
+    if selected {
+        p.retain(|(k, v)| !(*k == key && v == value));
+    } else {
+        p.push((key, value.to_string()));
+    }
+    (format!("/{}", query_string(&p)), selected)
+}
+
+pub async fn index(State(app): State<AppState>, uri: Uri) -> Result<Response, Response> {
+    let tr = Tr::from_query(uri.query());
+    let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "offset", "lang"]).map_err(|e| error_page(tr, e))?;
+    let mut query = query_from(&p, PAGE_SIZE).map_err(|e| error_page(tr, e))?;
+    query.limit = PAGE_SIZE;
+    let page = app.store.search_databases(&query).await.map_err(|e| error_page(tr, e.into()))?;
+    let lang = tr.lang;
+
+    let results = page
+        .results
+        .iter()
+        .map(|r| ResultView {
+            href: format!("/databases/{}{}", r.id, if lang == "en" { "?lang=en" } else { "" }),
+            no: r.no.map(|n| n.to_string()).unwrap_or_default(),
+            name: r.name.clone(),
+            owner: r.owner.name.clone(),
+            modes: r.sharing_modes.iter().map(|m| (m.code(), m.label(lang))).collect(),
+            cadence: r.cadence.label(lang),
+            summary: r.summary.clone(),
+        })
+        .collect();
+    let link = |key: &'static str, value: &str, label: String, count: i64| {
+        let (href, selected) = toggled(&query, lang, key, value);
+        FacetLink { label, count, href, selected }
+    };
+    let facets = vec![
+        FacetView {
+            title: tr.t("Hình thức chia sẻ", "Sharing"),
+            values: page.facets.sharing.iter().map(|f| link("sharing", &f.value, label_of::<SharingMode>(&f.value, lang), f.count)).collect(),
+        },
+        FacetView {
+            title: tr.t("Cơ quan chủ quản", "Owner agency"),
+            values: page.facets.agency.iter().map(|f| link("agency", &f.value, f.label.clone(), f.count)).collect(),
+        },
+        FacetView {
+            title: tr.t("Tần suất cập nhật", "Update cadence"),
+            values: page.facets.cadence.iter().map(|f| link("cadence", &f.value, label_of::<Cadence>(&f.value, lang), f.count)).collect(),
+        },
+    ];
+    let base = pairs(&query, lang);
+    let at = |offset: i64| {
+        let mut p = base.clone();
+        if offset > 0 {
+            p.push(("offset", offset.to_string()));
+        }
+        format!("/{}", query_string(&p))
+    };
+    let mut lang_pairs: Vec<(&str, String)> = base.iter().filter(|(k, _)| *k != "lang").cloned().collect();
+    if lang == "vi" {
+        lang_pairs.push(("lang", "en".into()));
+    }
+    let versions = app.store.catalog_versions().await.map_err(|e| error_page(tr, e.into()))?;
+    let version = versions.last().map(|v| format!("{} {} {}", v.decision_no, tr.t("ngày", "of"), tr.date(&v.decision_date)));
+    let hidden = base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let filters_active = !(query.agencies.is_empty() && query.sharing.is_empty() && query.cadences.is_empty() && query.q.is_none());
+    let page = CatalogPage {
+        tr,
+        q: query.q.clone().unwrap_or_default(),
+        count: page.count,
+        any_words: page.matched == Some(MatchMode::Any),
+        results,
+        facets,
+        filters_active,
+        clear_href: if lang == "en" { "/?lang=en".into() } else { "/".into() },
+        prev_href: (query.offset > 0).then(|| at((query.offset - PAGE_SIZE).max(0))),
+        next_href: (query.offset + PAGE_SIZE < page.count).then(|| at(query.offset + PAGE_SIZE)),
+        first: if page.count == 0 { 0 } else { query.offset + 1 },
+        last: (query.offset + PAGE_SIZE).min(page.count),
+        lang_href: format!("/{}", query_string(&lang_pairs)),
+        version,
+        hidden,
+    };
+    Ok(page.into_response())
+}
+
+fn label_of<T: std::str::FromStr + Labelled>(v: &str, lang: &str) -> String {
+    v.parse::<T>().map(|x| x.label_in(lang).to_string()).unwrap_or_else(|_| v.to_string())
+}
+
+trait Labelled {
+    fn label_in(&self, lang: &str) -> &'static str;
+}
+impl Labelled for SharingMode {
+    fn label_in(&self, lang: &str) -> &'static str {
+        self.label(lang)
+    }
+}
+impl Labelled for Cadence {
+    fn label_in(&self, lang: &str) -> &'static str {
+        self.label(lang)
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "database.html")]
+struct DatabasePage {
+    tr: Tr,
+    d: DatabaseDetail,
+    modes: Vec<(&'static str, &'static str)>,
+    channels: Vec<&'static str>,
+    lang_href: String,
+    back_href: String,
+}
+
+pub async fn database(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Response, Response> {
+    let tr = Tr::from_query(uri.query());
+    Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
+    let d = find(&app, &key).await.map_err(|e| error_page(tr, e))?;
+    let lang = tr.lang;
+    let page = DatabasePage {
+        tr,
+        modes: d.sharing_modes.iter().map(|m| (m.code(), m.label(lang))).collect(),
+        channels: d.fields.channels.iter().map(|c| c.label(lang)).collect(),
+        lang_href: format!("/databases/{}{}", d.id, if lang == "en" { "" } else { "?lang=en" }),
+        back_href: if lang == "en" { "/?lang=en".into() } else { "/".into() },
+        d,
+    };
+    Ok(page.into_response())
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    tr: Tr,
+    status: u16,
+    message: String,
+}
+
+/// An API error shown as a page in the reader's language.
+fn error_page(tr: Tr, e: ApiError) -> Response {
+    let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
+    let message = if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() };
+    (status, ErrorPage { tr, status: status.as_u16(), message }).into_response()
+}
