@@ -121,12 +121,17 @@ pub struct FocalContact {
 
 impl FocalContact {
     /// Validates and normalises a contact given by a person.
-    pub fn parse(name: Option<&str>, position: Option<&str>, phone: Option<&str>, email: Option<&str>) -> Result<FocalContact, DomainError> {
+    pub fn parse(
+        name: Option<&str>,
+        position: Option<&str>,
+        phone: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<FocalContact, DomainError> {
         let tidy = |s: Option<&str>| s.map(clean_name).filter(|s| !s.is_empty());
         let phone = tidy(phone);
         if let Some(p) = &phone {
             let digits = p.chars().filter(char::is_ascii_digit).count();
-            if digits < 8 || digits > 15 || !p.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
+            if !(8..=15).contains(&digits) || !p.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
                 return Err(DomainError::invalid(
                     "phone",
                     Msg::new(format!("số điện thoại không hợp lệ: «{p}»"), format!("invalid phone number: «{p}»")),
@@ -136,7 +141,11 @@ impl FocalContact {
         let email = tidy(email).map(|e| e.to_lowercase());
         if let Some(e) = &email {
             let ok = e.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !e.contains(char::is_whitespace)
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !e.contains(char::is_whitespace)
             });
             if !ok {
                 return Err(DomainError::invalid(
@@ -187,19 +196,20 @@ pub fn check_change(
             format!("the agency is already {} and cannot change", agency.status.code()),
         )));
     }
-    for (floor, what_vi, what_en) in
-        [(agency.established_on, "ngày thành lập", "its establishment date"), (agency.last_event_on, "thay đổi gần nhất", "its last change")]
-    {
-        if let Some(floor) = floor {
-            if on < floor {
-                return Err(DomainError::invalid(
-                    "date",
-                    Msg::new(
-                        format!("ngày {} trước {} ({})", on.format("%d/%m/%Y"), what_vi, floor.format("%d/%m/%Y")),
-                        format!("the date {on} is before {what_en} ({floor})"),
-                    ),
-                ));
-            }
+    for (floor, what_vi, what_en) in [
+        (agency.established_on, "ngày thành lập", "its establishment date"),
+        (agency.last_event_on, "thay đổi gần nhất", "its last change"),
+    ] {
+        if let Some(floor) = floor
+            && on < floor
+        {
+            return Err(DomainError::invalid(
+                "date",
+                Msg::new(
+                    format!("ngày {} trước {} ({})", on.format("%d/%m/%Y"), what_vi, floor.format("%d/%m/%Y")),
+                    format!("the date {on} is before {what_en} ({floor})"),
+                ),
+            ));
         }
     }
     match change {
@@ -289,7 +299,8 @@ mod tests {
 
     #[test]
     fn focal_contacts_are_validated() {
-        let c = FocalContact::parse(Some(" Nguyễn Văn A "), Some("Phó Giám đốc"), Some("0207 3822 123"), Some("A@TuyenQuang.gov.vn")).unwrap();
+        let c =
+            FocalContact::parse(Some(" Nguyễn Văn A "), Some("Phó Giám đốc"), Some("0207 3822 123"), Some("A@TuyenQuang.gov.vn")).unwrap();
         assert_eq!(c.name.as_deref(), Some("Nguyễn Văn A"));
         assert_eq!(c.email.as_deref(), Some("a@tuyenquang.gov.vn"));
         assert!(FocalContact::parse(None, None, Some("12"), None).is_err());

@@ -159,23 +159,21 @@ impl Channel {
 
 /// Phrases (folded) that name each channel in the mechanism cell.
 const CHANNEL_PHRASES: &[(Channel, &[&str])] = &[
-    (
-        Channel::SelfEntry,
-        &[
-            "tu nhap",
-            "tu cham diem",
-            "nhap lieu",
-            "bang tai khoan",
-            "cap tai khoan",
-            "cac co quan, don vi thuc hien",
-        ],
-    ),
+    (Channel::SelfEntry, &["tu nhap", "tu cham diem", "nhap lieu", "bang tai khoan", "cap tai khoan", "cac co quan, don vi thuc hien"]),
     (Channel::CitizenSubmission, &["nguoi dan", "cong dan"]),
     (Channel::Digitisation, &["so hoa", "scan"]),
     (Channel::ApiSync, &["api", "dong bo"]),
     (
         Channel::CompiledByOwner,
-        &["tong hop", "do dac", "boi co quan quan ly", "co quan quan ly cap nhat", "ban bien tap", "don vi chu quan thu thap", "van phong ubnd tinh cap nhat"],
+        &[
+            "tong hop",
+            "do dac",
+            "boi co quan quan ly",
+            "co quan quan ly cap nhat",
+            "ban bien tap",
+            "don vi chu quan thu thap",
+            "van phong ubnd tinh cap nhat",
+        ],
     ),
     (Channel::Exchange, &["trao doi", "lien ket", "lien thong", "hai chieu"]),
 ];
@@ -186,11 +184,7 @@ const CONTINUOUS_PHRASES: &[&str] = &["truc tiep", "thuong xuyen", "lien tuc", "
 
 /// Reads the collection channels from a mechanism cell (folded).
 pub fn derive_channels(folded: &str) -> Vec<Channel> {
-    CHANNEL_PHRASES
-        .iter()
-        .filter(|(_, phrases)| phrases.iter().any(|p| contains_phrase(folded, p)))
-        .map(|(c, _)| *c)
-        .collect()
+    CHANNEL_PHRASES.iter().filter(|(_, phrases)| phrases.iter().any(|p| contains_phrase(folded, p))).map(|(c, _)| *c).collect()
 }
 
 /// Reads the update cadence from a mechanism cell (folded) and its channels.
@@ -210,7 +204,9 @@ pub fn derive_cadence(folded: &str, channels: &[Channel]) -> Cadence {
     if channels.iter().any(|c| live.contains(c)) || CONTINUOUS_PHRASES.iter().any(|p| folded.contains(p)) {
         return Cadence::Continuous;
     }
-    if folded.contains("cap nhat") || channels.iter().any(|c| matches!(c, Channel::SelfEntry | Channel::Digitisation | Channel::CompiledByOwner)) {
+    if folded.contains("cap nhat")
+        || channels.iter().any(|c| matches!(c, Channel::SelfEntry | Channel::Digitisation | Channel::CompiledByOwner))
+    {
         return Cadence::OnChange;
     }
     Cadence::Unspecified
@@ -414,7 +410,8 @@ mod tests {
 
     #[test]
     fn cadence_prefers_an_explicit_period() {
-        let e = derive_entry(&row("9", "CSDL Môi trường", "", "- Sở Tài nguyên và Môi trường tổng hợp - Cập nhật hàng năm theo quy định")).unwrap();
+        let e = derive_entry(&row("9", "CSDL Môi trường", "", "- Sở Tài nguyên và Môi trường tổng hợp - Cập nhật hàng năm theo quy định"))
+            .unwrap();
         assert_eq!(e.cadence, Cadence::Yearly);
         assert_eq!(e.channels, vec![Channel::CompiledByOwner]);
         let e = derive_entry(&row("8", "CSDL Địa chính", "", "- Tạo lập khi đo đạc - Cập nhật khi có biến động về đất đai")).unwrap();

@@ -42,9 +42,7 @@ pub fn match_key(s: &str) -> String {
 
 /// Splits already folded text into words of letters and digits.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
-    folded
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
 /// Makes a URL-safe identifier from a name: folded words joined by `-`,
@@ -98,10 +96,10 @@ pub fn index_text(s: &str) -> String {
     let mut folded = fold(s);
     let mut extra = Vec::new();
     for token in folded.split(|c: char| c.is_whitespace() || ",.;:()/".contains(c)) {
-        if let Some((_, long)) = ABBREVIATIONS.iter().find(|(short, _)| *short == token) {
-            if !extra.contains(long) {
-                extra.push(*long);
-            }
+        if let Some((_, long)) = ABBREVIATIONS.iter().find(|(short, _)| *short == token)
+            && !extra.contains(long)
+        {
+            extra.push(*long);
         }
     }
     for long in extra {
@@ -130,10 +128,7 @@ mod tests {
 
     #[test]
     fn folding_strips_tones_vowel_marks_and_d_stroke() {
-        assert_eq!(
-            fold("Đường Nguyễn Trãi, Thành phố Hồ Chí Minh"),
-            "duong nguyen trai, thanh pho ho chi minh"
-        );
+        assert_eq!(fold("Đường Nguyễn Trãi, Thành phố Hồ Chí Minh"), "duong nguyen trai, thanh pho ho chi minh");
         assert_eq!(fold("ĐẤT ĐAI"), "dat dai");
         assert_eq!(fold("đất đai"), fold("Đất Đai"));
         assert_eq!(fold("Ỷ La"), "y la");
@@ -152,10 +147,7 @@ mod tests {
 
     #[test]
     fn match_key_ignores_case_spacing_punctuation_and_diacritics() {
-        assert_eq!(
-            match_key("Sở Văn hoá, Thể thao và Du lịch"),
-            match_key("SỞ  VĂN HÓA THỂ THAO VÀ DU LỊCH")
-        );
+        assert_eq!(match_key("Sở Văn hoá, Thể thao và Du lịch"), match_key("SỞ  VĂN HÓA THỂ THAO VÀ DU LỊCH"));
         assert_eq!(match_key("Cơ quan chủ quản CSDL"), "co quan chu quan csdl");
     }
 

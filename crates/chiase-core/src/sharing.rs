@@ -77,10 +77,7 @@ impl fmt::Display for SharingMode {
 impl FromStr for SharingMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SharingMode::ALL
-            .into_iter()
-            .find(|m| m.code() == s)
-            .ok_or_else(|| s.to_string())
+        SharingMode::ALL.into_iter().find(|m| m.code() == s).ok_or_else(|| s.to_string())
     }
 }
 
@@ -133,11 +130,7 @@ const MODE_PHRASES: &[(SharingMode, &[&str])] = &[
 const OPEN_TERMS_PHRASES: &[&str] = &["tai ve", "ghi ro nguon", "trich dan nguon"];
 
 fn modes_in(folded: &str) -> Vec<SharingMode> {
-    MODE_PHRASES
-        .iter()
-        .filter(|(_, phrases)| phrases.iter().any(|p| folded.contains(p)))
-        .map(|(m, _)| *m)
-        .collect()
+    MODE_PHRASES.iter().filter(|(_, phrases)| phrases.iter().any(|p| folded.contains(p))).map(|(m, _)| *m).collect()
 }
 
 /// Reads the sharing modes from a verbatim category cell.
@@ -185,7 +178,9 @@ mod tests {
 
     #[test]
     fn a_bracketed_part_scopes_a_mode() {
-        let d = derive_sharing("Dữ liệu được chia sẻ theo yêu cầu đặc thù của mỗi đối tượng sử dụng thư viện (bao gồm: Chia sẻ mặc định; chia sẻ đặc thù); dữ liệu mở (tài liệu địa chỉ)");
+        let d = derive_sharing(
+            "Dữ liệu được chia sẻ theo yêu cầu đặc thù của mỗi đối tượng sử dụng thư viện (bao gồm: Chia sẻ mặc định; chia sẻ đặc thù); dữ liệu mở (tài liệu địa chỉ)",
+        );
         assert_eq!(d.modes, vec![Open, Default, Specific]);
         assert_eq!(d.scopes, vec![ModeScope { mode: Open, scope: "tài liệu địa chỉ".into() }]);
     }

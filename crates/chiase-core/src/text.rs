@@ -170,9 +170,7 @@ fn decode_entities(s: &str) -> String {
                 "quot" => Some('"'),
                 "apos" | "#39" => Some('\''),
                 "nbsp" => Some(' '),
-                _ if name.starts_with("#x") || name.starts_with("#X") => {
-                    u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32)
-                }
+                _ if name.starts_with("#x") || name.starts_with("#X") => u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32),
                 _ if name.starts_with('#') => name[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -234,9 +232,7 @@ mod tests {
 
     #[test]
     fn html_list_becomes_items() {
-        let t = CleanText::parse(
-            r#"<ul style="list-style-type: none"> - Mục đích: Quản lý các trạm BTS. - Phạm vi: Toàn tỉnh. </ul>"#,
-        );
+        let t = CleanText::parse(r#"<ul style="list-style-type: none"> - Mục đích: Quản lý các trạm BTS. - Phạm vi: Toàn tỉnh. </ul>"#);
         assert!(t.paragraphs.is_empty());
         assert_eq!(t.items.len(), 2);
         assert_eq!(t.items[0].text, "Mục đích: Quản lý các trạm BTS.");

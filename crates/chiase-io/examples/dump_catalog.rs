@@ -9,9 +9,20 @@ fn main() {
             for (row, f) in &p.entries {
                 let modes: Vec<&str> = f.sharing.modes.iter().map(|m| m.code()).collect();
                 let channels: Vec<&str> = f.channels.iter().map(|c| c.code()).collect();
-                println!("\n#{} (line {}) {}\n  owner: {}\n  modes: {:?} scopes: {:?} terms: {}\n  cadence: {} channels: {:?}\n  description:\n{}\n  mechanism:\n{}",
-                    f.no, row.line, f.name, f.owner_name, modes, f.sharing.scopes, f.sharing.terms_of_use.is_some(), f.cadence, channels,
-                    f.description.plain(), f.mechanism.plain());
+                println!(
+                    "\n#{} (line {}) {}\n  owner: {}\n  modes: {:?} scopes: {:?} terms: {}\n  cadence: {} channels: {:?}\n  description:\n{}\n  mechanism:\n{}",
+                    f.no,
+                    row.line,
+                    f.name,
+                    f.owner_name,
+                    modes,
+                    f.sharing.scopes,
+                    f.sharing.terms_of_use.is_some(),
+                    f.cadence,
+                    channels,
+                    f.description.plain(),
+                    f.mechanism.plain()
+                );
             }
         }
         Err(e) => eprintln!("error: {e}"),

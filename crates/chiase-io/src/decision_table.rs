@@ -39,7 +39,12 @@ impl CatalogFormat {
     /// Chooses the format from a file name, then from the first bytes.
     pub fn detect(file_name: &str, head: &[u8]) -> CatalogFormat {
         let lower = file_name.to_ascii_lowercase();
-        if lower.ends_with(".xlsx") || lower.ends_with(".xls") || lower.ends_with(".ods") || head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        if lower.ends_with(".xlsx")
+            || lower.ends_with(".xls")
+            || lower.ends_with(".ods")
+            || head.starts_with(b"PK\x03\x04")
+            || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+        {
             CatalogFormat::Xlsx
         } else if lower.ends_with(".csv") {
             CatalogFormat::Csv
@@ -62,7 +67,8 @@ pub enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 7] = [Column::No, Column::Name, Column::Owner, Column::Description, Column::Mechanism, Column::Category, Column::Notes];
+    const ALL: [Column; 7] =
+        [Column::No, Column::Name, Column::Owner, Column::Description, Column::Mechanism, Column::Category, Column::Notes];
 
     /// The header as the decision prints it.
     pub fn header(self) -> &'static str {
@@ -82,9 +88,13 @@ impl Column {
         match self {
             Column::No => &["tt", "stt", "so thu tu", "so tt"],
             Column::Name => &["ten csdl", "ten co so du lieu", "ten"],
-            Column::Owner => &["co quan chu quan csdl", "co quan chu quan", "co quan chu quan co so du lieu", "don vi chu quan", "co quan quan ly"],
+            Column::Owner => {
+                &["co quan chu quan csdl", "co quan chu quan", "co quan chu quan co so du lieu", "don vi chu quan", "co quan quan ly"]
+            }
             Column::Description => &["thong tin mo ta", "mo ta", "thong tin mo ta csdl"],
-            Column::Mechanism => &["co che thu thap, cap nhat nguon du lieu", "co che thu thap cap nhat", "co che thu thap, cap nhat", "co che cap nhat"],
+            Column::Mechanism => {
+                &["co che thu thap, cap nhat nguon du lieu", "co che thu thap cap nhat", "co che thu thap, cap nhat", "co che cap nhat"]
+            }
             Column::Category => &["hang muc du lieu", "hinh thuc chia se", "hang muc chia se"],
             Column::Notes => &["ghi chu"],
         }
@@ -99,9 +109,7 @@ impl Column {
         if key.is_empty() {
             return None;
         }
-        Column::ALL.into_iter().find(|c| {
-            c.aliases().iter().any(|a| a.chars().filter(|c| c.is_alphanumeric()).collect::<String>() == key)
-        })
+        Column::ALL.into_iter().find(|c| c.aliases().iter().any(|a| a.chars().filter(|c| c.is_alphanumeric()).collect::<String>() == key))
     }
 }
 
@@ -190,31 +198,31 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
 }
 
 fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-        err(0, None, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}"))
-    })?;
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| err(0, None, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}")))?;
     let names = book.sheet_names().to_vec();
     let mut first_error = None;
     for name in names {
         let range = match book.worksheet_range(&name) {
             Ok(r) => r,
             Err(e) => {
-                first_error.get_or_insert_with(|| err(0, None, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}")));
+                first_error.get_or_insert_with(|| {
+                    err(0, None, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}"))
+                });
                 continue;
             }
         };
         let start_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-        let records: Vec<Record> = range
-            .rows()
-            .enumerate()
-            .map(|(i, row)| (start_row + i + 1, row.iter().map(cell_text).collect()))
-            .collect();
+        let records: Vec<Record> =
+            range.rows().enumerate().map(|(i, row)| (start_row + i + 1, row.iter().map(cell_text).collect())).collect();
         // The catalog is on the first sheet that has its header row.
         if records.iter().any(|(_, cells)| header_map(cells).is_some()) {
             return Ok(records);
         }
     }
-    Err(first_error.unwrap_or_else(|| err(1, None, "không tìm thấy dòng tiêu đề của bảng danh mục trong tệp", "no catalog header row found in the workbook")))
+    Err(first_error.unwrap_or_else(|| {
+        err(1, None, "không tìm thấy dòng tiêu đề của bảng danh mục trong tệp", "no catalog header row found in the workbook")
+    }))
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -336,14 +344,23 @@ fn table_from_records(records: Vec<Record>) -> Result<ParsedCatalog, CatalogErro
         rows.push(row);
     }
     if columns.is_none() {
-        return Err(err(1, None, "không tìm thấy dòng tiêu đề (TT, Tên CSDL, Cơ quan chủ quản CSDL, …)", "no header row found (TT, Tên CSDL, Cơ quan chủ quản CSDL, …)"));
+        return Err(err(
+            1,
+            None,
+            "không tìm thấy dòng tiêu đề (TT, Tên CSDL, Cơ quan chủ quản CSDL, …)",
+            "no header row found (TT, Tên CSDL, Cơ quan chủ quản CSDL, …)",
+        ));
     }
     if rows.is_empty() {
         return Err(err(1, None, "bảng danh mục không có dòng dữ liệu nào", "the catalog table has no rows"));
     }
     let mut entries: Vec<(CatalogRow, EntryFields)> = Vec::with_capacity(rows.len());
     for row in rows {
-        let fields = derive_entry(&row).map_err(|e| CatalogError { line: row.line, column: Some(e.column), msg: Msg::new(e.message_vi, e.message_en) })?;
+        let fields = derive_entry(&row).map_err(|e| CatalogError {
+            line: row.line,
+            column: Some(e.column),
+            msg: Msg::new(e.message_vi, e.message_en),
+        })?;
         if let Some((earlier, _)) = entries.iter().find(|(_, f)| f.no == fields.no) {
             return Err(err(
                 row.line,
@@ -411,18 +428,22 @@ pub fn decision_in_title(line: &str) -> Option<(String, chrono::NaiveDate)> {
 mod tests {
     use super::*;
 
-    const HEADER: &str = "TT\tTên CSDL\tCơ quan chủ quản CSDL\tThông tin mô tả\tCơ chế thu thập, cập nhật nguồn dữ liệu\tHạng mục dữ liệu\tGhi chú";
+    const HEADER: &str =
+        "TT\tTên CSDL\tCơ quan chủ quản CSDL\tThông tin mô tả\tCơ chế thu thập, cập nhật nguồn dữ liệu\tHạng mục dữ liệu\tGhi chú";
 
     #[test]
     fn the_title_names_the_decision() {
-        let (no, date) = decision_in_title("(Kèm theo Quyết định số 641/QĐ-UBND ngày 06/6/2022 của Ủy ban nhân dân tỉnh Tuyên Quang)").unwrap();
+        let (no, date) =
+            decision_in_title("(Kèm theo Quyết định số 641/QĐ-UBND ngày 06/6/2022 của Ủy ban nhân dân tỉnh Tuyên Quang)").unwrap();
         assert_eq!(no, "641/QĐ-UBND");
         assert_eq!(date, chrono::NaiveDate::from_ymd_opt(2022, 6, 6).unwrap());
     }
 
     #[test]
     fn repeated_headers_and_blank_lines_are_skipped() {
-        let text = format!("DANH MỤC\n\n{HEADER}\n1\tCSDL A\tSở Nội vụ\tMô tả\tCập nhật hằng năm\tDữ liệu mở\t\n\n{HEADER}\n2\tCSDL B\tSở Tư pháp\t\t\tChia sẻ mặc định\t\n");
+        let text = format!(
+            "DANH MỤC\n\n{HEADER}\n1\tCSDL A\tSở Nội vụ\tMô tả\tCập nhật hằng năm\tDữ liệu mở\t\n\n{HEADER}\n2\tCSDL B\tSở Tư pháp\t\t\tChia sẻ mặc định\t\n"
+        );
         let p = parse_catalog("x.txt", text.as_bytes()).unwrap();
         assert_eq!(p.title_lines, vec!["DANH MỤC"]);
         assert_eq!(p.entries.len(), 2);

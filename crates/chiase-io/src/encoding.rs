@@ -59,11 +59,7 @@ pub fn decode_all(bytes: &[u8], declared: Option<&'static Encoding>) -> Result<S
     let body = &bytes[d.bom_len..];
     let (text, had_errors) = d.encoding.decode_without_bom_handling(body);
     if had_errors {
-        let offset = if d.encoding == UTF_8 {
-            std::str::from_utf8(body).err().map(|e| e.valid_up_to()).unwrap_or(0)
-        } else {
-            0
-        };
+        let offset = if d.encoding == UTF_8 { std::str::from_utf8(body).err().map(|e| e.valid_up_to()).unwrap_or(0) } else { 0 };
         let line = 1 + body[..offset].iter().filter(|b| **b == b'\n').count();
         return Err(DecodeError { encoding: d.encoding.name(), line });
     }

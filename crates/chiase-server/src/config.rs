@@ -111,7 +111,8 @@ impl Config {
     }
 
     fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the configuration file {}: {e}", path.display()))?;
         let file: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("bad configuration file {}: {e}", path.display()))?;
         if let Some(v) = file.data_dir {
             self.data_dir = v;

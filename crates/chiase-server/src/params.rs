@@ -38,20 +38,17 @@ impl Params {
         let mut values = self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(ApiError::bad_request(format!("tham số «{key}» chỉ được có một giá trị"), format!("parameter «{key}» takes one value")));
+            return Err(ApiError::bad_request(
+                format!("tham số «{key}» chỉ được có một giá trị"),
+                format!("parameter «{key}» takes one value"),
+            ));
         }
         Ok(first.map(str::trim).filter(|v| !v.is_empty()))
     }
 
     /// Every value of `key`, from repeats and comma lists.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .collect()
+        self.pairs.iter().filter(|(k, _)| k == key).flat_map(|(_, v)| v.split(',')).map(str::trim).filter(|v| !v.is_empty()).collect()
     }
 
     /// Every value of `key`, each parsed; a bad one is named.

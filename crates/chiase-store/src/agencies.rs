@@ -139,9 +139,8 @@ impl Store {
                 q.split(' ').all(|w| key.split(' ').any(|k| k.starts_with(w)))
             });
         }
-        let counts: Vec<(i64, i64)> = conn
-            .fetch_all(Sql::new("SELECT owner_id, count(*) FROM databases WHERE status = 'listed' GROUP BY owner_id"))
-            .await?;
+        let counts: Vec<(i64, i64)> =
+            conn.fetch_all(Sql::new("SELECT owner_id, count(*) FROM databases WHERE status = 'listed' GROUP BY owner_id")).await?;
         for a in &mut list {
             a.database_count = counts.iter().find(|(id, _)| *id == a.pk).map(|(_, n)| *n).unwrap_or(0);
         }
@@ -162,8 +161,10 @@ impl Store {
         }
         let names = conn
             .fetch_all(
-                Sql::new("SELECT name, valid_from, valid_to FROM agency_names WHERE agency_id = ? ORDER BY valid_from IS NOT NULL, valid_from")
-                    .bind(agency.pk),
+                Sql::new(
+                    "SELECT name, valid_from, valid_to FROM agency_names WHERE agency_id = ? ORDER BY valid_from IS NOT NULL, valid_from",
+                )
+                .bind(agency.pk),
             )
             .await?;
         let events = conn
@@ -192,7 +193,9 @@ impl Store {
     pub async fn create_agency(&self, new: &NewAgency) -> Result<AgencyRef, StoreError> {
         let name = clean_name(&new.name);
         if name.is_empty() {
-            return Err(DomainError::invalid("name", Msg::new("tên cơ quan không được để trống", "the agency name must not be empty")).into());
+            return Err(
+                DomainError::invalid("name", Msg::new("tên cơ quan không được để trống", "the agency name must not be empty")).into()
+            );
         }
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
@@ -239,8 +242,10 @@ impl Store {
                 .bind(on),
         )
         .await?;
-        conn.execute(Sql::new("UPDATE agencies SET name = ?, updated_at = ? WHERE id = ?").bind(new_name.clone()).bind(now()).bind(agency.pk))
-            .await?;
+        conn.execute(
+            Sql::new("UPDATE agencies SET name = ?, updated_at = ? WHERE id = ?").bind(new_name.clone()).bind(now()).bind(agency.pk),
+        )
+        .await?;
         add_event(&mut conn, agency.pk, "renamed", on, serde_json::json!({ "from": agency.name, "to": new_name })).await?;
         reindex_owned(&mut conn, agency.pk).await?;
         tx.commit().await?;
@@ -275,9 +280,10 @@ impl Store {
         };
         let change = match status {
             AgencyStatus::Merged => LifecycleChange::Merge {
-                into_id: successor.as_ref().map(|s| s.pk).ok_or_else(|| {
-                    DomainError::invalid("into", Msg::new("cần cơ quan tiếp nhận", "a successor agency is required"))
-                })?,
+                into_id: successor
+                    .as_ref()
+                    .map(|s| s.pk)
+                    .ok_or_else(|| DomainError::invalid("into", Msg::new("cần cơ quan tiếp nhận", "a successor agency is required")))?,
             },
             _ => LifecycleChange::Dissolve { transfer_to: successor.as_ref().map(|s| s.pk) },
         };
@@ -323,7 +329,11 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(TransferSummary { agency: AgencyRef { id: agency.id, name: agency.name }, successor: successor.map(|s| AgencyRef { id: s.id, name: s.name }), databases_moved: owned.len() })
+        Ok(TransferSummary {
+            agency: AgencyRef { id: agency.id, name: agency.name },
+            successor: successor.map(|s| AgencyRef { id: s.id, name: s.name }),
+            databases_moved: owned.len(),
+        })
     }
 
     /// Sets the focal contact for data sharing.
@@ -373,8 +383,10 @@ pub(crate) async fn agency_ref(conn: &mut Conn<'_>, pk: i64) -> Result<Option<Ag
 async fn agency_state(conn: &mut Conn<'_>, a: &Agency) -> Result<AgencyState, StoreError> {
     let last: Option<(Option<NaiveDate>,)> = conn
         .fetch_optional(
-            Sql::new("SELECT max(occurred_on) FROM agency_events WHERE agency_id = ? AND kind IN ('renamed', 'absorbed', 'merged', 'dissolved')")
-                .bind(a.pk),
+            Sql::new(
+                "SELECT max(occurred_on) FROM agency_events WHERE agency_id = ? AND kind IN ('renamed', 'absorbed', 'merged', 'dissolved')",
+            )
+            .bind(a.pk),
         )
         .await?;
     Ok(AgencyState {
@@ -406,7 +418,10 @@ pub(crate) async fn resolve_by_name(conn: &mut Conn<'_>, name: &str, on: NaiveDa
         valid_to: Option<NaiveDate>,
     }
     let candidates: Vec<Candidate> = conn
-        .fetch_all(Sql::new("SELECT agency_id, valid_from, valid_to FROM agency_names WHERE name_key = ? ORDER BY agency_id").bind(match_key(name)))
+        .fetch_all(
+            Sql::new("SELECT agency_id, valid_from, valid_to FROM agency_names WHERE name_key = ? ORDER BY agency_id")
+                .bind(match_key(name)),
+        )
         .await?;
     // Prefer the agency that bore the name on the decision's date.
     let held_then = |c: &&Candidate| c.valid_from.is_none_or(|f| f <= on) && c.valid_to.is_none_or(|t| on < t);
@@ -469,7 +484,13 @@ pub(crate) async fn insert_agency(
     Ok(pk)
 }
 
-pub(crate) async fn add_event(conn: &mut Conn<'_>, agency: i64, kind: &str, on: NaiveDate, detail: serde_json::Value) -> Result<(), StoreError> {
+pub(crate) async fn add_event(
+    conn: &mut Conn<'_>,
+    agency: i64,
+    kind: &str,
+    on: NaiveDate,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
     conn.execute(
         Sql::new("INSERT INTO agency_events (agency_id, kind, occurred_on, detail, recorded_at) VALUES (?, ?, ?, ?, ?)")
             .bind(agency)
@@ -485,7 +506,9 @@ pub(crate) async fn add_event(conn: &mut Conn<'_>, agency: i64, kind: &str, on: 
 /// Hands a database to a new owner from `on`, closing the current span.
 pub(crate) async fn move_ownership(conn: &mut Conn<'_>, database: i64, to: i64, on: NaiveDate, reason: &str) -> Result<(), StoreError> {
     let current: Option<(i64, i64, NaiveDate)> = conn
-        .fetch_optional(Sql::new("SELECT id, agency_id, valid_from FROM database_owners WHERE database_id = ? AND valid_to IS NULL").bind(database))
+        .fetch_optional(
+            Sql::new("SELECT id, agency_id, valid_from FROM database_owners WHERE database_id = ? AND valid_to IS NULL").bind(database),
+        )
         .await?;
     if let Some((row, owner, from)) = current {
         if owner == to {

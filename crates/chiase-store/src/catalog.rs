@@ -102,7 +102,9 @@ impl Store {
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let latest: Option<(i64, String, NaiveDate)> = conn
-            .fetch_optional(Sql::new("SELECT id, decision_no, decision_date FROM catalog_versions ORDER BY decision_date DESC, id DESC LIMIT 1"))
+            .fetch_optional(Sql::new(
+                "SELECT id, decision_no, decision_date FROM catalog_versions ORDER BY decision_date DESC, id DESC LIMIT 1",
+            ))
             .await?;
         if let Some(existing) = conn
             .fetch_optional::<Id>(Sql::new("SELECT id FROM catalog_versions WHERE decision_no = ?").bind(decision.number.as_str()))
@@ -113,13 +115,18 @@ impl Store {
                 format!("decision {} was imported already (version {})", decision.number, existing.0),
             ));
         }
-        if let Some((_, no, date)) = &latest {
-            if decision.date < *date {
-                return Err(StoreError::conflict(
-                    format!("quyết định ngày {} cũ hơn danh mục hiện hành ({} ngày {})", decision.date.format("%d/%m/%Y"), no, date.format("%d/%m/%Y")),
-                    format!("the decision of {} is older than the current catalog ({no} of {date})", decision.date),
-                ));
-            }
+        if let Some((_, no, date)) = &latest
+            && decision.date < *date
+        {
+            return Err(StoreError::conflict(
+                format!(
+                    "quyết định ngày {} cũ hơn danh mục hiện hành ({} ngày {})",
+                    decision.date.format("%d/%m/%Y"),
+                    no,
+                    date.format("%d/%m/%Y")
+                ),
+                format!("the decision of {} is older than the current catalog ({no} of {date})", decision.date),
+            ));
         }
         let ts = now();
         let Id(version_id) = conn
@@ -141,7 +148,12 @@ impl Store {
             .await?;
 
         let mut summary = ImportSummary {
-            version: VersionRef { id: version_id, decision_no: decision.number.clone(), decision_date: decision.date, signer: decision.signer.clone() },
+            version: VersionRef {
+                id: version_id,
+                decision_no: decision.number.clone(),
+                decision_date: decision.date,
+                signer: decision.signer.clone(),
+            },
             entries: entries.len(),
             databases_added: 0,
             databases_updated: 0,
@@ -155,8 +167,14 @@ impl Store {
                 None => {
                     let kind = AgencyKind::from_name(&fields.owner_name);
                     let pk = insert_agency(&mut conn, &fields.owner_name, kind, None, &FocalContact::default()).await?;
-                    add_event(&mut conn, pk, "created", decision.date, serde_json::json!({ "name": fields.owner_name, "by_decision": decision.number }))
-                        .await?;
+                    add_event(
+                        &mut conn,
+                        pk,
+                        "created",
+                        decision.date,
+                        serde_json::json!({ "name": fields.owner_name, "by_decision": decision.number }),
+                    )
+                    .await?;
                     summary.agencies_created.push(fields.owner_name.clone());
                     pk
                 }
@@ -230,7 +248,8 @@ impl Store {
         // Databases the previous version listed and this one does not.
         let previously: Vec<Id> = conn.fetch_all(Sql::new("SELECT id FROM databases WHERE status = 'listed'")).await?;
         for Id(db) in previously.into_iter().filter(|Id(id)| !listed.contains(id)) {
-            conn.execute(Sql::new("UPDATE databases SET status = 'withdrawn', no = NULL, updated_at = ? WHERE id = ?").bind(ts).bind(db)).await?;
+            conn.execute(Sql::new("UPDATE databases SET status = 'withdrawn', no = NULL, updated_at = ? WHERE id = ?").bind(ts).bind(db))
+                .await?;
             remove_from_index(&mut conn, db).await?;
             summary.databases_withdrawn += 1;
         }
@@ -258,11 +277,7 @@ impl Store {
         Ok(CatalogDiff {
             added: d.added.iter().map(find).collect(),
             removed: d.removed.iter().map(find).collect(),
-            changed: d
-                .changed
-                .into_iter()
-                .map(|c| chiase_core::catalog::ChangedEntry { key: find(&c.key), changes: c.changes })
-                .collect(),
+            changed: d.changed.into_iter().map(|c| chiase_core::catalog::ChangedEntry { key: find(&c.key), changes: c.changes }).collect(),
             unchanged: d.unchanged,
         })
     }

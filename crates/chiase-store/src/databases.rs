@@ -179,7 +179,8 @@ impl Filter {
             f.values.extend(query.agencies.iter().map(|a| a.as_str().into()));
         }
         if !query.sharing.is_empty() {
-            f.conditions.push(format!("d.id IN (SELECT database_id FROM database_sharing WHERE mode IN ({}))", placeholders(query.sharing.len())));
+            f.conditions
+                .push(format!("d.id IN (SELECT database_id FROM database_sharing WHERE mode IN ({}))", placeholders(query.sharing.len())));
             f.values.extend(query.sharing.iter().map(|m| m.code().into()));
         }
         if !query.cadences.is_empty() {
@@ -242,8 +243,7 @@ struct Fts<'a> {
     phrase: Option<&'a str>,
 }
 
-const SUMMARY_COLUMNS: &str =
-    "d.slug, d.no, d.name, a.slug AS owner_slug, a.name AS owner_name, d.cadence, d.fields";
+const SUMMARY_COLUMNS: &str = "d.slug, d.no, d.name, a.slug AS owner_slug, a.name AS owner_name, d.cadence, d.fields";
 
 impl Store {
     /// Searches the current catalog: ranked full text with facets.
@@ -331,7 +331,12 @@ impl Store {
             owner: AgencyRef { id: row.owner_slug, name: row.owner_name },
             owner_history: spans
                 .into_iter()
-                .map(|s| OwnerSpan { agency: AgencyRef { id: s.slug, name: s.name }, valid_from: s.valid_from, valid_to: s.valid_to, reason: s.reason })
+                .map(|s| OwnerSpan {
+                    agency: AgencyRef { id: s.slug, name: s.name },
+                    valid_from: s.valid_from,
+                    valid_to: s.valid_to,
+                    reason: s.reason,
+                })
                 .collect(),
             sharing_modes: fields.sharing.modes.clone(),
             cadence: row.cadence.parse().map_err(|c| StoreError::Corrupt(format!("cadence «{c}»")))?,
@@ -343,7 +348,12 @@ impl Store {
     }
 }
 
-async fn search_once(conn: &mut Conn<'_>, query: &DatabaseQuery, fts: Option<Fts<'_>>, matched: Option<MatchMode>) -> Result<DatabasePage, StoreError> {
+async fn search_once(
+    conn: &mut Conn<'_>,
+    query: &DatabaseQuery,
+    fts: Option<Fts<'_>>,
+    matched: Option<MatchMode>,
+) -> Result<DatabasePage, StoreError> {
     let backend = conn.backend();
     let filter = Filter::new(query, fts.map(|f| f.expr), backend);
     let where_clause = filter.where_clause();
@@ -359,7 +369,8 @@ async fn search_once(conn: &mut Conn<'_>, query: &DatabaseQuery, fts: Option<Fts
             // Phrase matches first, then bm25 with weights name 10, owner 4,
             // description 2, mechanism 1.
             let rest = Filter::new(query, None, backend);
-            let phrase_first = if phrase.is_some() { "(d.id IN (SELECT rowid FROM database_search WHERE database_search MATCH ?)) DESC," } else { "" };
+            let phrase_first =
+                if phrase.is_some() { "(d.id IN (SELECT rowid FROM database_search WHERE database_search MATCH ?)) DESC," } else { "" };
             let sql = format!(
                 "SELECT {SUMMARY_COLUMNS} {from} JOIN database_search ON database_search.rowid = d.id \
                  WHERE database_search MATCH ? AND {} \
@@ -403,18 +414,31 @@ async fn search_once(conn: &mut Conn<'_>, query: &DatabaseQuery, fts: Option<Fts
             "SELECT s.mode, count(*) FROM database_sharing s WHERE s.database_id IN (SELECT d.id FROM databases d WHERE {where_clause}) GROUP BY s.mode"
         )))
         .await?;
-    let cadence: Vec<(String, i64)> =
-        conn.fetch_all(filter.bind_into(format!("SELECT d.cadence, count(*) FROM databases d WHERE {where_clause} GROUP BY d.cadence"))).await?;
+    let cadence: Vec<(String, i64)> = conn
+        .fetch_all(filter.bind_into(format!("SELECT d.cadence, count(*) FROM databases d WHERE {where_clause} GROUP BY d.cadence")))
+        .await?;
 
     let facets = Facets {
         agency: agency.into_iter().map(|(value, label, count)| FacetValue { value, label, count }).collect(),
         sharing: SharingMode::ALL
             .iter()
-            .filter_map(|m| sharing.iter().find(|(v, _)| v == m.code()).map(|(v, n)| FacetValue { value: v.clone(), label: m.label_vi().into(), count: *n }))
+            .filter_map(|m| {
+                sharing.iter().find(|(v, _)| v == m.code()).map(|(v, n)| FacetValue {
+                    value: v.clone(),
+                    label: m.label_vi().into(),
+                    count: *n,
+                })
+            })
             .collect(),
         cadence: Cadence::ALL
             .iter()
-            .filter_map(|c| cadence.iter().find(|(v, _)| v == c.code()).map(|(v, n)| FacetValue { value: v.clone(), label: c.label("vi").into(), count: *n }))
+            .filter_map(|c| {
+                cadence.iter().find(|(v, _)| v == c.code()).map(|(v, n)| FacetValue {
+                    value: v.clone(),
+                    label: c.label("vi").into(),
+                    count: *n,
+                })
+            })
             .collect(),
     };
     Ok(DatabasePage { count, results, facets, matched })
@@ -424,7 +448,9 @@ async fn search_once(conn: &mut Conn<'_>, query: &DatabaseQuery, fts: Option<Fts
 /// and derived fields.
 pub(crate) async fn reindex_database(conn: &mut Conn<'_>, id: i64) -> Result<(), StoreError> {
     let (name, owner, fields): (String, String, Json<EntryFields>) = conn
-        .fetch_one(Sql::new("SELECT d.name, a.name, d.fields FROM databases d JOIN agencies a ON a.id = d.owner_id WHERE d.id = ?").bind(id))
+        .fetch_one(
+            Sql::new("SELECT d.name, a.name, d.fields FROM databases d JOIN agencies a ON a.id = d.owner_id WHERE d.id = ?").bind(id),
+        )
         .await?;
     let (name, owner) = (index_text(&name), index_text(&owner));
     let description = index_text(&fields.0.description.flat());

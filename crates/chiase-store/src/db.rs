@@ -14,7 +14,9 @@ use std::time::Duration;
 use sea_query::Value;
 use sea_query_sqlx::SqlxValues;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::StoreError;
@@ -137,10 +139,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
         .pragma("cache_size", "-32000")
         .pragma("temp_store", "memory");
     let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-    let read = SqlitePoolOptions::new()
-        .max_connections(max_connections.max(2))
-        .connect_with(opts.read_only(false))
-        .await?;
+    let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(opts.read_only(false)).await?;
     Ok(Pools::Sqlite { read, write })
 }
 

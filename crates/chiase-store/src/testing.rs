@@ -50,8 +50,11 @@ impl TestDb {
                     COUNTER.fetch_add(1, Ordering::Relaxed),
                     chrono::Utc::now().timestamp_micros() % 1_000_000_000
                 );
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to the PostgreSQL test server");
-                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create test database");
+                let mut conn =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to the PostgreSQL test server");
+                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .await
+                    .expect("create test database");
                 let url = replace_database(&admin, &name);
                 let store = Store::open(&StoreConfig { url: url.clone(), max_connections: 4 }).await.expect("open PostgreSQL store");
                 TestDb { store, url, _dir: None, pg_drop: Some((admin, name)) }
@@ -69,7 +72,11 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("BUG: runtime");
                 rt.block_on(async {
                     if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
-                        let _ = sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await;
+                        let _ = sqlx::Executor::execute(
+                            &mut conn,
+                            sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")),
+                        )
+                        .await;
                     }
                 });
             })

@@ -26,7 +26,10 @@ async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiE
 
 fn version_id(s: &str) -> Result<i64, ApiError> {
     s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::bad_request(format!("mã phiên bản phải là số nguyên dương, gặp «{s}»"), format!("a version id is a positive integer, got «{s}»"))
+        ApiError::bad_request(
+            format!("mã phiên bản phải là số nguyên dương, gặp «{s}»"),
+            format!("a version id is a positive integer, got «{s}»"),
+        )
     })
 }
 

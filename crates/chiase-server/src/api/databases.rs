@@ -74,10 +74,7 @@ async fn show(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: U
 /// Finds a database by number or id, or answers 404.
 pub async fn find(app: &AppState, key: &str) -> Result<DatabaseDetail, ApiError> {
     app.store.database(&DatabaseKey::parse(key)).await?.ok_or_else(|| {
-        ApiError::not_found(
-            format!("không có cơ sở dữ liệu «{key}» trong danh mục"),
-            format!("no database «{key}» in the catalog"),
-        )
+        ApiError::not_found(format!("không có cơ sở dữ liệu «{key}» trong danh mục"), format!("no database «{key}» in the catalog"))
     })
 }
 

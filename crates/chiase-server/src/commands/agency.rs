@@ -8,7 +8,8 @@ use crate::cli::{AgencyCommand, ContactArgs};
 use crate::config::Config;
 
 fn contact(c: &ContactArgs) -> anyhow::Result<FocalContact> {
-    FocalContact::parse(c.name.as_deref(), c.position.as_deref(), c.phone.as_deref(), c.email.as_deref()).map_err(|e| anyhow::anyhow!("{}", e.msg()))
+    FocalContact::parse(c.name.as_deref(), c.position.as_deref(), c.phone.as_deref(), c.email.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}", e.msg()))
 }
 
 pub async fn run(cfg: Config, cmd: AgencyCommand) -> anyhow::Result<()> {
@@ -23,11 +24,17 @@ pub async fn run(cfg: Config, cmd: AgencyCommand) -> anyhow::Result<()> {
             }
         }
         AgencyCommand::Show { id } => {
-            let d = store.agency(&id).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("không tìm thấy cơ quan / agency not found: {id}"))?;
+            let d = store
+                .agency(&id)
+                .await
+                .map_err(explain)?
+                .ok_or_else(|| anyhow::anyhow!("không tìm thấy cơ quan / agency not found: {id}"))?;
             println!("{}", serde_json::to_string_pretty(&d)?);
         }
         AgencyCommand::Add { name, kind, established, contact: c } => {
-            let kind = kind.map(|k| k.parse::<AgencyKind>().map_err(|k| anyhow::anyhow!("loại cơ quan không hợp lệ / invalid kind «{k}»"))).transpose()?;
+            let kind = kind
+                .map(|k| k.parse::<AgencyKind>().map_err(|k| anyhow::anyhow!("loại cơ quan không hợp lệ / invalid kind «{k}»")))
+                .transpose()?;
             let established_on = established.as_deref().map(cli_date).transpose()?;
             let r = store.create_agency(&NewAgency { name, kind, established_on, contact: contact(&c)? }).await.map_err(explain)?;
             println!("{}  {}", r.id, r.name);
@@ -38,7 +45,12 @@ pub async fn run(cfg: Config, cmd: AgencyCommand) -> anyhow::Result<()> {
         }
         AgencyCommand::Merge { id, into, on } => {
             let s = store.merge_agency(&id, &into, cli_date(&on)?).await.map_err(explain)?;
-            println!("{} → {}: {} CSDL chuyển / databases moved", s.agency.name, s.successor.map(|a| a.name).unwrap_or_default(), s.databases_moved);
+            println!(
+                "{} → {}: {} CSDL chuyển / databases moved",
+                s.agency.name,
+                s.successor.map(|a| a.name).unwrap_or_default(),
+                s.databases_moved
+            );
         }
         AgencyCommand::Dissolve { id, on, transfer_to } => {
             let s = store.dissolve_agency(&id, transfer_to.as_deref(), cli_date(&on)?).await.map_err(explain)?;

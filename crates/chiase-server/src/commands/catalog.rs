@@ -14,26 +14,43 @@ pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
         CatalogCommand::Import { file, decision, date, signer, title, dry_run } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let parsed = parse_catalog(&name, &bytes).map_err(|e| anyhow::anyhow!("{}: dòng/line {}{}: {}", file.display(), e.line, e.column.map(|c| format!(", cột/column «{c}»")).unwrap_or_default(), e.msg))?;
+            let parsed = parse_catalog(&name, &bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: dòng/line {}{}: {}",
+                    file.display(),
+                    e.line,
+                    e.column.map(|c| format!(", cột/column «{c}»")).unwrap_or_default(),
+                    e.msg
+                )
+            })?;
             let hint = parsed.decision_hint.clone();
             let number = decision.or_else(|| hint.as_ref().map(|h| h.0.clone())).ok_or_else(|| {
-                anyhow::anyhow!("thiếu --decision: tệp không ghi số quyết định / --decision is required: the file does not name its decision")
+                anyhow::anyhow!(
+                    "thiếu --decision: tệp không ghi số quyết định / --decision is required: the file does not name its decision"
+                )
             })?;
             let date = match date {
                 Some(d) => cli_date(&d)?,
-                None => hint.as_ref().map(|h| h.1).ok_or_else(|| anyhow::anyhow!("thiếu --date / --date is required: the file does not date its decision"))?,
+                None => hint
+                    .as_ref()
+                    .map(|h| h.1)
+                    .ok_or_else(|| anyhow::anyhow!("thiếu --date / --date is required: the file does not date its decision"))?,
             };
-            if let Some((n, d)) = &hint {
-                if n != &number || *d != date {
-                    eprintln!("chú ý / note: the file's title names decision {n} of {d}, importing as {number} of {date}");
-                }
+            if let Some((n, d)) = &hint
+                && (n != &number || *d != date)
+            {
+                eprintln!("chú ý / note: the file's title names decision {n} of {d}, importing as {number} of {date}");
             }
             for w in &parsed.warnings {
                 eprintln!("cảnh báo / warning: {w}");
             }
             let title = title.or_else(|| parsed.title_lines.first().cloned());
             if dry_run {
-                println!("{} mục hợp lệ, chưa nhập (--dry-run) / {} valid entries, not imported (--dry-run)", parsed.entries.len(), parsed.entries.len());
+                println!(
+                    "{} mục hợp lệ, chưa nhập (--dry-run) / {} valid entries, not imported (--dry-run)",
+                    parsed.entries.len(),
+                    parsed.entries.len()
+                );
                 for (_, f) in &parsed.entries {
                     let modes: Vec<&str> = f.sharing.modes.iter().map(|m| m.code()).collect();
                     println!("{:>3}  {}  [{}] {}  — {}", f.no, f.name, modes.join(", "), f.cadence, f.owner_name);
@@ -42,7 +59,8 @@ pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
             }
             let store = open_store(&cfg).await?;
             let source = CatalogSource { name, sha256: parsed.sha256.clone(), title: Some(parsed.title_lines.join("\n")) };
-            let summary = store.import_catalog(&Decision { number, date, signer, title }, &source, &parsed.entries).await.map_err(explain)?;
+            let summary =
+                store.import_catalog(&Decision { number, date, signer, title }, &source, &parsed.entries).await.map_err(explain)?;
             println!(
                 "Đã nhập phiên bản {} ({} ngày {}): {} mục, {} CSDL mới, {} cập nhật, {} rút khỏi danh mục.",
                 summary.version.id,

@@ -33,7 +33,8 @@ pub async fn load_builtin_catalog(store: &Store) -> anyhow::Result<bool> {
     if !store.catalog_is_empty().await? {
         return Ok(false);
     }
-    let parsed = parse_catalog("builtin:641-QD-UBND-2022.txt", BUILTIN_641.as_bytes()).map_err(|e| anyhow::anyhow!("BUG: the built-in catalog does not parse: {e}"))?;
+    let parsed = parse_catalog("builtin:641-QD-UBND-2022.txt", BUILTIN_641.as_bytes())
+        .map_err(|e| anyhow::anyhow!("BUG: the built-in catalog does not parse: {e}"))?;
     let (y, m, d) = BUILTIN_641_DATE;
     let decision = Decision {
         number: BUILTIN_641_DECISION.into(),
@@ -41,7 +42,11 @@ pub async fn load_builtin_catalog(store: &Store) -> anyhow::Result<bool> {
         signer: None,
         title: Some("Danh mục cơ sở dữ liệu dùng chung tỉnh Tuyên Quang".into()),
     };
-    let source = CatalogSource { name: "builtin:641-QD-UBND-2022.txt".into(), sha256: parsed.sha256.clone(), title: Some(parsed.title_lines.join("\n")) };
+    let source = CatalogSource {
+        name: "builtin:641-QD-UBND-2022.txt".into(),
+        sha256: parsed.sha256.clone(),
+        title: Some(parsed.title_lines.join("\n")),
+    };
     match store.import_catalog(&decision, &source, &parsed.entries).await {
         Ok(summary) => {
             tracing::info!(entries = summary.entries, "loaded the built-in catalog of Decision 641/QĐ-UBND");

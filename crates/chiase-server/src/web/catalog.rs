@@ -109,7 +109,12 @@ pub async fn index(State(app): State<AppState>, uri: Uri) -> Result<Response, Re
     let facets = vec![
         FacetView {
             title: tr.t("Hình thức chia sẻ", "Sharing"),
-            values: page.facets.sharing.iter().map(|f| link("sharing", &f.value, label_of::<SharingMode>(&f.value, lang), f.count)).collect(),
+            values: page
+                .facets
+                .sharing
+                .iter()
+                .map(|f| link("sharing", &f.value, label_of::<SharingMode>(&f.value, lang), f.count))
+                .collect(),
         },
         FacetView {
             title: tr.t("Cơ quan chủ quản", "Owner agency"),
