@@ -6,6 +6,7 @@
 
 pub mod agency;
 pub mod catalog;
+pub mod catalog_index;
 pub mod fold;
 pub mod sharing;
 pub mod text;

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::databases::reindex_database;
+use crate::databases::bump_generation;
 use crate::db::{Conn, Id, Sql};
 use crate::{Store, StoreError, now};
 
@@ -247,7 +247,7 @@ impl Store {
         )
         .await?;
         add_event(&mut conn, agency.pk, "renamed", on, serde_json::json!({ "from": agency.name, "to": new_name })).await?;
-        reindex_owned(&mut conn, agency.pk).await?;
+        bump_generation(&mut conn).await?;
         tx.commit().await?;
         Ok(AgencyRef { id: agency.id, name: new_name })
     }
@@ -302,7 +302,6 @@ impl Store {
             for Id(db) in &owned {
                 move_ownership(&mut conn, *db, s.pk, on, reason).await?;
             }
-            reindex_owned(&mut conn, s.pk).await?;
         }
         conn.execute(
             Sql::new("UPDATE agencies SET status = ?, ended_on = ?, successor_id = ?, updated_at = ? WHERE id = ?")
@@ -315,6 +314,7 @@ impl Store {
         .await?;
         conn.execute(Sql::new("UPDATE agency_names SET valid_to = ? WHERE agency_id = ? AND valid_to IS NULL").bind(on).bind(agency.pk))
             .await?;
+        bump_generation(&mut conn).await?;
         let into_ref = successor.as_ref().map(|s| serde_json::json!({ "id": s.id, "name": s.name }));
         add_event(&mut conn, agency.pk, status.code(), on, serde_json::json!({ "successor": into_ref, "databases_moved": owned.len() }))
             .await?;
@@ -530,13 +530,5 @@ pub(crate) async fn move_ownership(conn: &mut Conn<'_>, database: i64, to: i64, 
     )
     .await?;
     conn.execute(Sql::new("UPDATE databases SET owner_id = ?, updated_at = ? WHERE id = ?").bind(to).bind(now()).bind(database)).await?;
-    Ok(())
-}
-
-async fn reindex_owned(conn: &mut Conn<'_>, agency: i64) -> Result<(), StoreError> {
-    let ids: Vec<Id> = conn.fetch_all(Sql::new("SELECT id FROM databases WHERE owner_id = ? AND status = 'listed'").bind(agency)).await?;
-    for Id(id) in ids {
-        reindex_database(conn, id).await?;
-    }
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 
 use crate::agencies::{add_event, insert_agency, move_ownership, resolve_by_name};
-use crate::databases::{reindex_database, remove_from_index};
+use crate::databases::bump_generation;
 use crate::db::{Conn, Id, Sql};
 use crate::{Store, StoreError, now};
 
@@ -242,7 +242,6 @@ impl Store {
                     .bind(fields_json),
             )
             .await?;
-            reindex_database(&mut conn, db).await?;
             listed.push(db);
         }
         // Databases the previous version listed and this one does not.
@@ -250,9 +249,9 @@ impl Store {
         for Id(db) in previously.into_iter().filter(|Id(id)| !listed.contains(id)) {
             conn.execute(Sql::new("UPDATE databases SET status = 'withdrawn', no = NULL, updated_at = ? WHERE id = ?").bind(ts).bind(db))
                 .await?;
-            remove_from_index(&mut conn, db).await?;
             summary.databases_withdrawn += 1;
         }
+        bump_generation(&mut conn).await?;
         tx.commit().await?;
         Ok(summary)
     }

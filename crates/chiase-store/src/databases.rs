@@ -2,8 +2,10 @@
 //! verbatim and derived fields and its ownership history, and the
 //! full-text index that search runs on.
 
+use std::sync::Arc;
+
 use chiase_core::catalog::{Cadence, CatalogRow, EntryFields};
-use chiase_core::fold::{index_text, query_terms};
+use chiase_core::catalog_index::{CatalogIndex, IndexDoc, IndexQuery, Matched};
 use chiase_core::sharing::SharingMode;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -11,7 +13,7 @@ use sqlx::types::Json;
 
 use crate::agencies::AgencyRef;
 use crate::catalog::VersionRef;
-use crate::db::{Backend, Conn, Sql};
+use crate::db::{Conn, Sql};
 use crate::{Store, StoreError};
 
 /// A search of the catalog.
@@ -127,8 +129,21 @@ pub struct DatabaseDetail {
     pub listed_in: Vec<VersionRef>,
 }
 
+/// A built index and the catalog generation it reflects.
+pub(crate) struct CachedIndex {
+    generation: i64,
+    index: CatalogIndex<DatabaseSummary>,
+}
+
+/// The per-process cache of the catalog index.
+#[derive(Default)]
+pub(crate) struct IndexCache {
+    current: std::sync::RwLock<Option<Arc<CachedIndex>>>,
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
 #[derive(sqlx::FromRow)]
-struct SummaryRow {
+struct IndexRow {
     slug: String,
     no: Option<i64>,
     name: String,
@@ -138,131 +153,106 @@ struct SummaryRow {
     fields: Json<EntryFields>,
 }
 
-impl SummaryRow {
-    fn into_summary(self) -> Result<DatabaseSummary, StoreError> {
-        let fields = self.fields.0;
-        let mut summary = fields.description.flat();
-        if summary.chars().count() > 240 {
-            summary = summary.chars().take(239).collect::<String>() + "…";
-        }
-        Ok(DatabaseSummary {
-            id: self.slug,
-            no: self.no,
-            name: self.name,
-            owner: AgencyRef { id: self.owner_slug, name: self.owner_name },
-            sharing_modes: fields.sharing.modes.clone(),
-            cadence: self.cadence.parse().map_err(|c| StoreError::Corrupt(format!("cadence «{c}»")))?,
-            summary,
-        })
+fn summary_of(row: &IndexRow) -> Result<DatabaseSummary, StoreError> {
+    let fields = &row.fields.0;
+    let mut summary = fields.description.flat();
+    if summary.chars().count() > 240 {
+        summary = summary.chars().take(239).collect::<String>() + "…";
     }
-}
-
-/// The filter part of a search: which listed databases match.
-struct Filter {
-    /// `d.id IN (…)`-style conditions joined with AND, over `databases d`.
-    conditions: Vec<String>,
-    values: Vec<sea_query::Value>,
-}
-
-impl Filter {
-    fn new(query: &DatabaseQuery, fts: Option<&str>, backend: Backend) -> Filter {
-        let mut f = Filter { conditions: vec!["d.status = 'listed'".into()], values: vec![] };
-        if let Some(expr) = fts {
-            f.conditions.push(match backend {
-                Backend::Sqlite => "d.id IN (SELECT rowid FROM database_search WHERE database_search MATCH ?)".into(),
-                Backend::Postgres => "d.id IN (SELECT database_id FROM database_search WHERE doc @@ to_tsquery('simple', ?))".into(),
-            });
-            f.values.push(expr.into());
-        }
-        if !query.agencies.is_empty() {
-            f.conditions.push(format!("d.owner_id IN (SELECT id FROM agencies WHERE slug IN ({}))", placeholders(query.agencies.len())));
-            f.values.extend(query.agencies.iter().map(|a| a.as_str().into()));
-        }
-        if !query.sharing.is_empty() {
-            f.conditions
-                .push(format!("d.id IN (SELECT database_id FROM database_sharing WHERE mode IN ({}))", placeholders(query.sharing.len())));
-            f.values.extend(query.sharing.iter().map(|m| m.code().into()));
-        }
-        if !query.cadences.is_empty() {
-            f.conditions.push(format!("d.cadence IN ({})", placeholders(query.cadences.len())));
-            f.values.extend(query.cadences.iter().map(|c| c.code().into()));
-        }
-        f
-    }
-
-    fn where_clause(&self) -> String {
-        self.conditions.join(" AND ")
-    }
-
-    /// `sql` (which must contain the WHERE clause once) with this filter's values bound.
-    fn bind_into(&self, sql: String) -> Sql {
-        self.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind)
-    }
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-/// The engine's full-text expression for folded terms: all of them, or any;
-/// the last term also matches as a prefix (search as you type).
-fn fts_expression(backend: Backend, terms: &[String], mode: MatchMode) -> String {
-    let last = terms.len().saturating_sub(1);
-    let parts: Vec<String> = terms
-        .iter()
-        .enumerate()
-        .map(|(i, t)| match (backend, i == last) {
-            (Backend::Sqlite, false) => format!("\"{t}\""),
-            (Backend::Sqlite, true) => format!("\"{t}\"*"),
-            (Backend::Postgres, false) => t.clone(),
-            (Backend::Postgres, true) => format!("{t}:*"),
-        })
-        .collect();
-    let sep = match (backend, mode) {
-        (Backend::Sqlite, MatchMode::All) => " ",
-        (Backend::Sqlite, MatchMode::Any) => " OR ",
-        (Backend::Postgres, MatchMode::All) => " & ",
-        (Backend::Postgres, MatchMode::Any) => " | ",
-    };
-    parts.join(sep)
-}
-
-/// The words in their order, as a phrase: results where they stand side by
-/// side rank first ("thu vien" is "thư viện", not "thụ động ... viễn thông").
-fn phrase_expression(backend: Backend, terms: &[String]) -> Option<String> {
-    (terms.len() > 1).then(|| match backend {
-        Backend::Sqlite => format!("\"{}\"", terms.join(" ")),
-        Backend::Postgres => terms.join(" <-> "),
+    Ok(DatabaseSummary {
+        id: row.slug.clone(),
+        no: row.no,
+        name: row.name.clone(),
+        owner: AgencyRef { id: row.owner_slug.clone(), name: row.owner_name.clone() },
+        sharing_modes: fields.sharing.modes.clone(),
+        cadence: row.cadence.parse().map_err(|c| StoreError::Corrupt(format!("cadence «{c}»")))?,
+        summary,
     })
 }
 
-/// The full-text part of a search.
-#[derive(Clone, Copy)]
-struct Fts<'a> {
-    expr: &'a str,
-    phrase: Option<&'a str>,
+/// Marks the catalog changed: every process rebuilds its index before its
+/// next search. Called inside the transaction that changes the catalog.
+pub(crate) async fn bump_generation(conn: &mut Conn<'_>) -> Result<(), StoreError> {
+    conn.execute(Sql::new("UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1")).await?;
+    Ok(())
 }
 
-const SUMMARY_COLUMNS: &str = "d.slug, d.no, d.name, a.slug AS owner_slug, a.name AS owner_name, d.cadence, d.fields";
-
 impl Store {
-    /// Searches the current catalog: ranked full text with facets.
+    /// Searches the current catalog: ranked, folded full text with facets,
+    /// from the in-memory index (rebuilt when the catalog has changed).
     pub async fn search_databases(&self, query: &DatabaseQuery) -> Result<DatabasePage, StoreError> {
-        let backend = self.backend();
-        let mut c = self.pools.reader().await?;
-        let mut conn = c.conn();
-        let terms = query.q.as_deref().map(query_terms).unwrap_or_default();
-        if terms.is_empty() {
-            return search_once(&mut conn, query, None, None).await;
+        let cached = self.catalog_index().await?;
+        let hits = cached.index.search(&IndexQuery {
+            q: query.q.clone(),
+            owners: query.agencies.clone(),
+            modes: query.sharing.clone(),
+            cadences: query.cadences.clone(),
+            offset: usize::try_from(query.offset).unwrap_or(0),
+            limit: usize::try_from(query.limit).unwrap_or(0),
+        });
+        let facet =
+            |value: &str, label: &str, count: usize| FacetValue { value: value.to_string(), label: label.to_string(), count: count as i64 };
+        Ok(DatabasePage {
+            count: hits.count as i64,
+            results: hits.page.into_iter().cloned().collect(),
+            facets: Facets {
+                agency: hits.owners.iter().map(|f| facet(&f.value, &f.label, f.count)).collect(),
+                sharing: hits.modes.iter().map(|(m, c)| facet(m.code(), m.label_vi(), *c)).collect(),
+                cadence: hits.cadences.iter().map(|(k, c)| facet(k.code(), k.label("vi"), *c)).collect(),
+            },
+            matched: hits.matched.map(|m| match m {
+                Matched::All => MatchMode::All,
+                Matched::Any => MatchMode::Any,
+            }),
+        })
+    }
+
+    /// The index for the current catalog generation, rebuilt if stale.
+    async fn catalog_index(&self) -> Result<Arc<CachedIndex>, StoreError> {
+        let generation = {
+            let mut c = self.pools.reader().await?;
+            let (g,): (i64,) = c.conn().fetch_one(Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")).await?;
+            g
+        };
+        let fresh = |cache: &IndexCache| cache.current.read().ok().and_then(|c| c.clone()).filter(|c| c.generation >= generation);
+        if let Some(c) = fresh(&self.index_cache) {
+            return Ok(c);
         }
-        let all = fts_expression(backend, &terms, MatchMode::All);
-        let phrase = phrase_expression(backend, &terms);
-        let page = search_once(&mut conn, query, Some(Fts { expr: &all, phrase: phrase.as_deref() }), Some(MatchMode::All)).await?;
-        if page.count > 0 || terms.len() == 1 {
-            return Ok(page);
+        let _one_rebuild_at_a_time = self.index_cache.rebuilding.lock().await;
+        if let Some(c) = fresh(&self.index_cache) {
+            return Ok(c);
         }
-        let any = fts_expression(backend, &terms, MatchMode::Any);
-        search_once(&mut conn, query, Some(Fts { expr: &any, phrase: phrase.as_deref() }), Some(MatchMode::Any)).await
+        // Read the rows and the generation in one snapshot.
+        let mut tx = self.pools.begin_read().await?;
+        let mut conn = tx.conn();
+        let (generation,): (i64,) = conn.fetch_one(Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")).await?;
+        let rows: Vec<IndexRow> = conn
+            .fetch_all(Sql::new(
+                "SELECT d.slug, d.no, d.name, a.slug AS owner_slug, a.name AS owner_name, d.cadence, d.fields \
+                 FROM databases d JOIN agencies a ON a.id = d.owner_id WHERE d.status = 'listed' ORDER BY d.no, d.id",
+            ))
+            .await?;
+        drop(conn);
+        tx.commit().await?;
+        let mut docs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let f = &row.fields.0;
+            docs.push(IndexDoc {
+                no: row.no,
+                owner: row.owner_slug.clone(),
+                owner_label: row.owner_name.clone(),
+                modes: f.sharing.modes.clone(),
+                cadence: f.cadence,
+                texts: [row.name.clone(), row.owner_name.clone(), f.description.flat(), f.mechanism.flat()],
+                payload: summary_of(row)?,
+            });
+        }
+        let built = Arc::new(CachedIndex { generation, index: CatalogIndex::build(docs) });
+        if let Ok(mut slot) = self.index_cache.current.write() {
+            *slot = Some(built.clone());
+        }
+        tracing::debug!(generation, entries = rows.len(), "catalog index rebuilt");
+        Ok(built)
     }
 
     /// One database by number or id; `as_of` adds nothing here but is
@@ -346,152 +336,4 @@ impl Store {
             listed_in,
         }))
     }
-}
-
-async fn search_once(
-    conn: &mut Conn<'_>,
-    query: &DatabaseQuery,
-    fts: Option<Fts<'_>>,
-    matched: Option<MatchMode>,
-) -> Result<DatabasePage, StoreError> {
-    let backend = conn.backend();
-    let filter = Filter::new(query, fts.map(|f| f.expr), backend);
-    let where_clause = filter.where_clause();
-    let (count,): (i64,) = conn.fetch_one(filter.bind_into(format!("SELECT count(*) FROM databases d WHERE {where_clause}"))).await?;
-    let from = "FROM databases d JOIN agencies a ON a.id = d.owner_id";
-    let rows: Vec<SummaryRow> = match (fts, backend) {
-        (None, _) => {
-            let sql = format!("SELECT {SUMMARY_COLUMNS} {from} WHERE {where_clause} ORDER BY d.no, d.id LIMIT ? OFFSET ?");
-            conn.fetch_all(filter.bind_into(sql).bind(query.limit).bind(query.offset)).await?
-        }
-        (Some(Fts { expr, phrase }), Backend::Sqlite) => {
-            // The join does the matching, so the filter goes without it.
-            // Phrase matches first, then bm25 with weights name 10, owner 4,
-            // description 2, mechanism 1.
-            let rest = Filter::new(query, None, backend);
-            let phrase_first =
-                if phrase.is_some() { "(d.id IN (SELECT rowid FROM database_search WHERE database_search MATCH ?)) DESC," } else { "" };
-            let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} {from} JOIN database_search ON database_search.rowid = d.id \
-                 WHERE database_search MATCH ? AND {} \
-                 ORDER BY {phrase_first} bm25(database_search, 10.0, 4.0, 2.0, 1.0), d.no LIMIT ? OFFSET ?",
-                rest.where_clause()
-            );
-            let mut sql = rest.values.iter().cloned().fold(Sql::assembled(sql).bind(expr), Sql::bind);
-            if let Some(p) = phrase {
-                sql = sql.bind(p);
-            }
-            conn.fetch_all(sql.bind(query.limit).bind(query.offset)).await?
-        }
-        (Some(Fts { expr, phrase }), Backend::Postgres) => {
-            // Phrase matches first, then ts_rank with weights {D, C, B, A} =
-            // mechanism, description, owner, name.
-            let rest = Filter::new(query, None, backend);
-            let phrase_first = if phrase.is_some() { "(s.doc @@ to_tsquery('simple', ?)) DESC," } else { "" };
-            let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} {from} JOIN database_search s ON s.database_id = d.id \
-                 WHERE s.doc @@ to_tsquery('simple', ?) AND {} \
-                 ORDER BY {phrase_first} ts_rank('{{0.1, 0.2, 0.4, 1.0}}', s.doc, to_tsquery('simple', ?)) DESC, d.no LIMIT ? OFFSET ?",
-                rest.where_clause()
-            );
-            let mut sql = rest.values.iter().cloned().fold(Sql::assembled(sql).bind(expr), Sql::bind);
-            if let Some(p) = phrase {
-                sql = sql.bind(p);
-            }
-            conn.fetch_all(sql.bind(expr).bind(query.limit).bind(query.offset)).await?
-        }
-    };
-    let results = rows.into_iter().map(SummaryRow::into_summary).collect::<Result<Vec<_>, _>>()?;
-
-    let agency: Vec<(String, String, i64)> = conn
-        .fetch_all(filter.bind_into(format!(
-            "SELECT a.slug, a.name, count(*) AS n FROM databases d JOIN agencies a ON a.id = d.owner_id \
-             WHERE {where_clause} GROUP BY a.slug, a.name ORDER BY n DESC, a.name"
-        )))
-        .await?;
-    let sharing: Vec<(String, i64)> = conn
-        .fetch_all(filter.bind_into(format!(
-            "SELECT s.mode, count(*) FROM database_sharing s WHERE s.database_id IN (SELECT d.id FROM databases d WHERE {where_clause}) GROUP BY s.mode"
-        )))
-        .await?;
-    let cadence: Vec<(String, i64)> = conn
-        .fetch_all(filter.bind_into(format!("SELECT d.cadence, count(*) FROM databases d WHERE {where_clause} GROUP BY d.cadence")))
-        .await?;
-
-    let facets = Facets {
-        agency: agency.into_iter().map(|(value, label, count)| FacetValue { value, label, count }).collect(),
-        sharing: SharingMode::ALL
-            .iter()
-            .filter_map(|m| {
-                sharing.iter().find(|(v, _)| v == m.code()).map(|(v, n)| FacetValue {
-                    value: v.clone(),
-                    label: m.label_vi().into(),
-                    count: *n,
-                })
-            })
-            .collect(),
-        cadence: Cadence::ALL
-            .iter()
-            .filter_map(|c| {
-                cadence.iter().find(|(v, _)| v == c.code()).map(|(v, n)| FacetValue {
-                    value: v.clone(),
-                    label: c.label("vi").into(),
-                    count: *n,
-                })
-            })
-            .collect(),
-    };
-    Ok(DatabasePage { count, results, facets, matched })
-}
-
-/// Rewrites the full-text row of a database from its current name, owner
-/// and derived fields.
-pub(crate) async fn reindex_database(conn: &mut Conn<'_>, id: i64) -> Result<(), StoreError> {
-    let (name, owner, fields): (String, String, Json<EntryFields>) = conn
-        .fetch_one(
-            Sql::new("SELECT d.name, a.name, d.fields FROM databases d JOIN agencies a ON a.id = d.owner_id WHERE d.id = ?").bind(id),
-        )
-        .await?;
-    let (name, owner) = (index_text(&name), index_text(&owner));
-    let description = index_text(&fields.0.description.flat());
-    let mechanism = index_text(&fields.0.mechanism.flat());
-    remove_from_index(conn, id).await?;
-    match conn.backend() {
-        Backend::Sqlite => {
-            conn.execute(
-                Sql::new("INSERT INTO database_search (rowid, name, owner, description, mechanism) VALUES (?, ?, ?, ?, ?)")
-                    .bind(id)
-                    .bind(name)
-                    .bind(owner)
-                    .bind(description)
-                    .bind(mechanism),
-            )
-            .await?
-        }
-        Backend::Postgres => {
-            conn.execute(
-                Sql::new(
-                    "INSERT INTO database_search (database_id, doc) VALUES (?, \
-                     setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B') || \
-                     setweight(to_tsvector('simple', ?), 'C') || setweight(to_tsvector('simple', ?), 'D'))",
-                )
-                .bind(id)
-                .bind(name)
-                .bind(owner)
-                .bind(description)
-                .bind(mechanism),
-            )
-            .await?
-        }
-    };
-    Ok(())
-}
-
-pub(crate) async fn remove_from_index(conn: &mut Conn<'_>, id: i64) -> Result<(), StoreError> {
-    let sql = match conn.backend() {
-        Backend::Sqlite => Sql::new("DELETE FROM database_search WHERE rowid = ?"),
-        Backend::Postgres => Sql::new("DELETE FROM database_search WHERE database_id = ?"),
-    };
-    conn.execute(sql.bind(id)).await?;
-    Ok(())
 }

@@ -178,6 +178,14 @@ impl Pools {
         })
     }
 
+    /// A read-only transaction: one consistent snapshot for several reads.
+    pub async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Pools::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             Pools::Sqlite { read, write } => {

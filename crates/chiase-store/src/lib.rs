@@ -55,6 +55,7 @@ pub struct StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    index_cache: std::sync::Arc<databases::IndexCache>,
 }
 
 impl Store {
@@ -63,7 +64,7 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let pools = db::connect(&config.url, config.max_connections).await?;
         pools.migrate().await?;
-        Ok(Store { pools })
+        Ok(Store { pools, index_cache: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

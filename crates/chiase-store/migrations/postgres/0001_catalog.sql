@@ -98,11 +98,11 @@ CREATE TABLE catalog_entries (
     PRIMARY KEY (version_id, database_id)
 );
 
--- Full-text index over folded text, weighted: name A, owner B, description
--- C, mechanism D. The 'simple' configuration, because the text is already
--- folded in Rust (no unaccent extension needed).
-CREATE TABLE database_search (
-    database_id BIGINT PRIMARY KEY REFERENCES databases (id),
-    doc         TSVECTOR NOT NULL
+-- Bumped in the same transaction as every change that alters search
+-- results (imports, renames, mergers), so that each process rebuilds its
+-- in-memory catalog index (chiase_core::catalog_index) exactly when needed.
+CREATE TABLE catalog_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
 );
-CREATE INDEX database_search_doc ON database_search USING GIN (doc);
+INSERT INTO catalog_generation (id, generation) VALUES (1, 0);

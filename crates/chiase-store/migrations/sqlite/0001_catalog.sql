@@ -105,9 +105,11 @@ CREATE TABLE catalog_entries (
     PRIMARY KEY (version_id, database_id)
 );
 
--- Full-text index over folded text (chiase_core::fold::index_text); rowid is
--- the database id. Folding is done in Rust because FTS5 does not fold đ.
-CREATE VIRTUAL TABLE database_search USING fts5 (
-    name, owner, description, mechanism,
-    tokenize = 'unicode61 remove_diacritics 2'
+-- Bumped in the same transaction as every change that alters search
+-- results (imports, renames, mergers), so that each process rebuilds its
+-- in-memory catalog index (chiase_core::catalog_index) exactly when needed.
+CREATE TABLE catalog_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
 );
+INSERT INTO catalog_generation (id, generation) VALUES (1, 0);
