@@ -171,8 +171,8 @@ impl<T> CatalogIndex<T> {
         }
         // Occurrences arrive by doc, then field, then position: sorted already.
         let n = index.docs.len().max(1) as f32;
-        for f in 0..FIELDS {
-            index.avg_len[f] = (total_len[f] as f32 / n).max(1.0);
+        for (avg, total) in index.avg_len.iter_mut().zip(total_len) {
+            *avg = (total as f32 / n).max(1.0);
         }
         index.sorted_vocab = index.vocab.iter().map(|(w, id)| (w.clone(), *id)).collect();
         index.sorted_vocab.sort();

@@ -8,6 +8,8 @@ pub mod agency;
 pub mod catalog;
 pub mod catalog_index;
 pub mod fold;
+pub mod policy;
+pub mod schema;
 pub mod sharing;
 pub mod text;
 

@@ -232,7 +232,6 @@ impl Store {
                  FROM databases d JOIN agencies a ON a.id = d.owner_id WHERE d.status = 'listed' ORDER BY d.no, d.id",
             ))
             .await?;
-        drop(conn);
         tx.commit().await?;
         let mut docs = Vec::with_capacity(rows.len());
         for row in &rows {
