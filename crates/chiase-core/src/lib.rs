@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod catalog_index;
 pub mod fold;
 pub mod policy;
+pub mod query;
 pub mod schema;
 pub mod sharing;
 pub mod text;

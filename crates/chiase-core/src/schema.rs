@@ -50,9 +50,7 @@ impl FieldType {
     /// a schema change from `self` to `to` is a widening.
     pub fn widens_to(self, to: FieldType) -> bool {
         use FieldType::*;
-        self == to
-            || matches!((self, to), (Integer, Number) | (Year, Integer) | (Year, Number) | (Date, Datetime) | (_, String))
-                && !matches!(self, Geojson)
+        self == to || matches!((self, to), (Integer, Number) | (Year, Integer | Number) | (Integer | Number | Year | Boolean | Date, String))
     }
 }
 
@@ -341,6 +339,11 @@ impl Schema {
 
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.spec.name == name)
+    }
+
+    /// Whether the primary key is exactly this one field.
+    pub fn key_is(&self, name: &str) -> bool {
+        matches!(self.key.as_slice(), [k] if self.fields[*k].spec.name == name)
     }
 
     /// Whether a text cell means "no value".
@@ -1113,6 +1116,7 @@ mod tests {
         assert!(!FieldType::Number.widens_to(FieldType::Integer));
         assert!(!FieldType::String.widens_to(FieldType::Date));
         assert!(!FieldType::Geojson.widens_to(FieldType::String));
+        assert!(!FieldType::Datetime.widens_to(FieldType::String), "time zones would make the text differ by engine");
     }
 
     #[test]

@@ -280,9 +280,39 @@ impl Conn<'_> {
         })
     }
 
+    /// Runs a query and returns the engine's rows, for tables whose columns
+    /// are known only at run time (datasets); see `datasets::rows`.
+    pub async fn fetch_raw(&mut self, sql: Sql) -> Result<RawRows, StoreError> {
+        let text = sql.text_for(self.backend()).into_owned();
+        let values = SqlxValues(sea_query::Values(sql.values));
+        Ok(match self {
+            Conn::Sqlite(c) => RawRows::Sqlite(sqlx::query_with(AssertSqlSafe(text), values).fetch_all(&mut **c).await?),
+            Conn::Postgres(c) => RawRows::Postgres(sqlx::query_with(AssertSqlSafe(text), values).fetch_all(&mut **c).await?),
+        })
+    }
+
     /// Runs a query that must return exactly one row.
     pub async fn fetch_one<T: DbRow>(&mut self, sql: Sql) -> Result<T, StoreError> {
         self.fetch_optional(sql).await?.ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+}
+
+/// Rows of either engine, read column by column.
+pub enum RawRows {
+    Sqlite(Vec<SqliteRow>),
+    Postgres(Vec<PgRow>),
+}
+
+impl RawRows {
+    pub fn len(&self) -> usize {
+        match self {
+            RawRows::Sqlite(r) => r.len(),
+            RawRows::Postgres(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod agencies;
 pub mod catalog;
 pub mod databases;
+pub mod datasets;
 pub mod db;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -56,6 +57,7 @@ pub struct StoreConfig {
 pub struct Store {
     pools: Pools,
     index_cache: std::sync::Arc<databases::IndexCache>,
+    schema_cache: std::sync::Arc<datasets::SchemaCache>,
 }
 
 impl Store {
@@ -64,7 +66,7 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let pools = db::connect(&config.url, config.max_connections).await?;
         pools.migrate().await?;
-        Ok(Store { pools, index_cache: Default::default() })
+        Ok(Store { pools, index_cache: Default::default(), schema_cache: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,0 +1,390 @@
+//! Reading a dataset's rows through a `ReadPermit`: filtered, searched,
+//! sorted, keyset-paged, faceted, as of a past time, and the change feed.
+//! Every query here selects only the fields the permit lets the subject
+//! see; there is no other way to read rows out of chiase-store.
+
+use chiase_core::policy::ReadPermit;
+use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query};
+use chiase_core::schema::{Field, Schema, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ddl::{self, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, bind_scalar, q};
+use super::rows::{StoredRow, decode, select_list};
+use super::{Dataset, check_permit};
+use crate::db::{Backend, Sql};
+use crate::{Store, StoreError};
+
+/// Filtered counts stop here unless an exact total is asked for.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A page of records.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub total: i64,
+    pub total_exact: bool,
+    pub records: Vec<StoredRow>,
+    /// The fields in `records[i].values`, as schema positions.
+    pub fields: Vec<usize>,
+    pub next: Option<String>,
+    /// Per faceted field: values and counts, most frequent first.
+    pub facets: Vec<(usize, Vec<(Value, i64)>)>,
+    /// The change number the page reflects.
+    pub seq: i64,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub seq: i64,
+    pub op: &'static str,
+    pub id: i64,
+    pub key: String,
+    /// The new values (visible fields only) for inserts and updates.
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` to continue.
+    pub next_since: i64,
+    pub last_seq: i64,
+}
+
+/// A WHERE clause under construction: SQL fragments and their values.
+struct Where {
+    parts: Vec<String>,
+    values: Vec<sea_query::Value>,
+}
+
+impl Where {
+    fn new(snapshot: Option<i64>) -> Where {
+        match snapshot {
+            None => Where { parts: vec!["\"_end\" IS NULL".into()], values: vec![] },
+            Some(s) => Where {
+                parts: vec![format!("\"_seq\" <= ? AND (\"_end\" IS NULL OR \"_end\" > ?) AND \"_op\" IN ({OP_INSERT}, {OP_UPDATE})")],
+                values: vec![s.into(), s.into()],
+            },
+        }
+    }
+
+    fn push(&mut self, part: String, values: impl IntoIterator<Item = sea_query::Value>) {
+        self.parts.push(part);
+        self.values.extend(values);
+    }
+
+    fn sql(&self) -> String {
+        self.parts.join(" AND ")
+    }
+
+    fn bind_into(&self, sql: String) -> Sql {
+        self.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind)
+    }
+}
+
+fn condition_sql(backend: Backend, f: &Field, c: &Condition) -> (String, Vec<sea_query::Value>) {
+    let col = q(&f.spec.name);
+    let one = || bind_scalar(&c.values[0]);
+    match c.op {
+        Op::Eq => (format!("{col} = ?"), vec![one()]),
+        Op::Ne => match backend {
+            Backend::Sqlite => (format!("{col} IS NOT ?"), vec![one()]),
+            Backend::Postgres => (format!("{col} IS DISTINCT FROM ?"), vec![one()]),
+        },
+        Op::Lt => (format!("{col} < ?"), vec![one()]),
+        Op::Lte => (format!("{col} <= ?"), vec![one()]),
+        Op::Gt => (format!("{col} > ?"), vec![one()]),
+        Op::Gte => (format!("{col} >= ?"), vec![one()]),
+        Op::In => (format!("{col} IN ({})", vec!["?"; c.values.len()].join(", ")), c.values.iter().map(bind_scalar).collect()),
+        Op::Contains => match backend {
+            Backend::Sqlite => (format!("instr({col}, ?) > 0"), vec![one()]),
+            Backend::Postgres => (format!("strpos({col}, ?) > 0"), vec![one()]),
+        },
+        Op::Prefix => {
+            let len = match &c.values[0] {
+                Value::Text(s) => s.chars().count() as i64,
+                _ => 0,
+            };
+            match backend {
+                Backend::Sqlite => (format!("substr({col}, 1, ?) = ?"), vec![len.into(), one()]),
+                Backend::Postgres => (format!("left({col}, CAST(? AS INTEGER)) = ?"), vec![len.into(), one()]),
+            }
+        }
+        Op::Null => {
+            let main = q(&ddl::columns(&f.spec.name, f.spec.field_type)[0].0);
+            match c.values[0] {
+                Value::Bool(false) => (format!("{main} IS NOT NULL"), vec![]),
+                _ => (format!("{main} IS NULL"), vec![]),
+            }
+        }
+    }
+}
+
+fn bbox_sql(schema: &Schema, b: &Bbox) -> (String, Vec<sea_query::Value>) {
+    let (lon, lat) = match b.target {
+        GeoTarget::Point { lat, lon } => (q(&schema.fields[lon].spec.name), q(&schema.fields[lat].spec.name)),
+        GeoTarget::Geopoint(i) => (q(&format!("{}__lon", schema.fields[i].spec.name)), q(&format!("{}__lat", schema.fields[i].spec.name))),
+        GeoTarget::Geojson(i) => {
+            let n = &schema.fields[i].spec.name;
+            let c = |s: &str| q(&format!("{n}__{s}"));
+            return (
+                format!("{} >= ? AND {} <= ? AND {} >= ? AND {} <= ?", c("maxx"), c("minx"), c("maxy"), c("miny")),
+                vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()],
+            );
+        }
+    };
+    (format!("{lon} BETWEEN ? AND ? AND {lat} BETWEEN ? AND ?"), vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()])
+}
+
+/// The engine's full-text expression: every word, the last one as a prefix.
+fn fts_sql(backend: Backend, table: &str, terms: &[String]) -> (String, Vec<sea_query::Value>) {
+    let last = terms.len() - 1;
+    match backend {
+        Backend::Sqlite => {
+            let expr: Vec<String> = terms.iter().enumerate().map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") }).collect();
+            let fts = q(&ddl::fts_name(table));
+            (format!("\"_v\" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"), vec![expr.join(" ").into()])
+        }
+        Backend::Postgres => {
+            let expr: Vec<String> = terms.iter().enumerate().map(|(i, t)| if i == last { format!("{t}:*") } else { t.clone() }).collect();
+            ("\"_search\" @@ to_tsquery('simple', ?)".into(), vec![expr.join(" & ").into()])
+        }
+    }
+}
+
+/// Rows after the cursor, in the order `ORDER BY k1 …, _v` with NULLs last.
+fn after_sql(schema: &Schema, query: &Query, cursor: &Cursor) -> Result<(String, Vec<sea_query::Value>), StoreError> {
+    let mut ors = Vec::new();
+    let mut values = Vec::new();
+    let mut equal_prefix: Vec<(String, Vec<sea_query::Value>)> = Vec::new();
+    for (k, raw) in query.sort.iter().zip(&cursor.sort_values) {
+        let f = &schema.fields[k.field];
+        let col = q(&f.spec.name);
+        let v = f.parse_json(raw).map_err(|_| bad_cursor())?;
+        let (after, equal): ((String, Vec<sea_query::Value>), (String, Vec<sea_query::Value>)) = if matches!(v, Value::Null) {
+            (("1 = 0".into(), vec![]), (format!("{col} IS NULL"), vec![]))
+        } else {
+            let cmp = if k.desc { "<" } else { ">" };
+            ((format!("({col} {cmp} ? OR {col} IS NULL)"), vec![bind_scalar(&v)]), (format!("{col} = ?"), vec![bind_scalar(&v)]))
+        };
+        let mut clause: Vec<String> = equal_prefix.iter().map(|(s, _)| s.clone()).collect();
+        clause.push(after.0);
+        ors.push(format!("({})", clause.join(" AND ")));
+        for (_, vs) in &equal_prefix {
+            values.extend(vs.iter().cloned());
+        }
+        values.extend(after.1);
+        equal_prefix.push(equal);
+    }
+    let mut clause: Vec<String> = equal_prefix.iter().map(|(s, _)| s.clone()).collect();
+    clause.push("\"_v\" > ?".into());
+    ors.push(format!("({})", clause.join(" AND ")));
+    for (_, vs) in &equal_prefix {
+        values.extend(vs.iter().cloned());
+    }
+    values.push(cursor.last_v.into());
+    Ok((format!("({})", ors.join(" OR ")), values))
+}
+
+fn bad_cursor() -> StoreError {
+    StoreError::Domain(chiase_core::DomainError::invalid(
+        "after",
+        chiase_core::Msg::new("con trỏ trang «after» không hợp lệ", "invalid «after» cursor"),
+    ))
+}
+
+fn order_sql(schema: &Schema, query: &Query) -> String {
+    let mut keys: Vec<String> =
+        query.sort.iter().map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].spec.name), if k.desc { "DESC" } else { "ASC" })).collect();
+    keys.push("\"_v\" ASC".into());
+    keys.join(", ")
+}
+
+/// Checks that a permit covers the dataset and every field the query uses.
+fn check_fields(permit: &ReadPermit, query: &Query) -> Result<(), StoreError> {
+    let used = query
+        .fields
+        .iter()
+        .chain(query.conditions.iter().map(|c| &c.field))
+        .chain(query.sort.iter().map(|k| &k.field))
+        .chain(query.facets.iter());
+    for f in used {
+        if !permit.visible().contains(f) {
+            return Err(StoreError::Corrupt(format!("BUG: query uses field {f} the permit does not show")));
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The change number that was current at `at` (0 before any change).
+    pub async fn seq_at(&self, ds: &Dataset, at: DateTime<Utc>) -> Result<i64, StoreError> {
+        let mut c = self.pools.reader().await?;
+        let (seq,): (Option<i64>,) =
+            c.conn().fetch_one(Sql::new("SELECT max(last_seq) FROM change_batches WHERE dataset_id = ? AND at <= ?").bind(ds.pk).bind(at)).await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// A page of records. `snapshot` reads the data as of a change number
+    /// (exports pass one so that every page reads the same state).
+    pub async fn read_records(&self, permit: &ReadPermit, ds: &Dataset, query: &Query, snapshot: Option<i64>) -> Result<RecordPage, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        check_fields(permit, query)?;
+        let schema = self.schema_of(ds)?;
+        let backend = self.backend();
+        let snapshot = match (snapshot, query.as_of) {
+            (Some(s), _) => Some(s),
+            (None, Some(at)) => Some(self.seq_at(ds, at).await?),
+            (None, None) => None,
+        };
+        let mut w = Where::new(snapshot);
+        for c in &query.conditions {
+            let (sql, vals) = condition_sql(backend, &schema.fields[c.field], c);
+            w.push(sql, vals);
+        }
+        if !query.terms.is_empty() {
+            if !schema.has_search() {
+                return Err(chiase_core::DomainError::invalid(
+                    "q",
+                    chiase_core::Msg::new("tập dữ liệu không có trường nào được tìm kiếm toàn văn", "the dataset has no full-text searchable field"),
+                )
+                .into());
+            }
+            let (sql, vals) = fts_sql(backend, &ds.table_name, &query.terms);
+            w.push(sql, vals);
+        }
+        if let Some(b) = &query.bbox {
+            let (sql, vals) = bbox_sql(&schema, b);
+            w.push(sql, vals);
+        }
+        let table = q(&ds.table_name);
+        let mut c = self.pools.reader().await?;
+        let mut conn = c.conn();
+
+        // Total: kept on the dataset when nothing narrows the rows.
+        let (total, total_exact) = if !query.is_filtered() && snapshot.is_none() {
+            (ds.row_count, true)
+        } else if query.exact_total {
+            let (n,): (i64,) = conn.fetch_one(w.bind_into(format!("SELECT count(*) FROM {table} WHERE {}", w.sql()))).await?;
+            (n, true)
+        } else {
+            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {} LIMIT ?) capped", w.sql());
+            let (n,): (i64,) = conn.fetch_one(w.bind_into(sql).bind(COUNT_CAP + 1)).await?;
+            if n > COUNT_CAP { (COUNT_CAP, false) } else { (n, true) }
+        };
+
+        let fields: Vec<&Field> = query.fields.iter().map(|i| &schema.fields[*i]).collect();
+        let mut page_where = Where { parts: w.parts.clone(), values: w.values.clone() };
+        if let Some(cursor) = &query.after {
+            let (sql, vals) = after_sql(&schema, query, cursor)?;
+            page_where.push(sql, vals);
+        }
+        // The sort fields are read too, to make the next cursor.
+        let sort_fields: Vec<&Field> = query.sort.iter().map(|k| &schema.fields[k.field]).collect();
+        let mut all_fields = fields.clone();
+        all_fields.extend(sort_fields.iter().copied());
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {} ORDER BY {} LIMIT ?",
+            select_list(&all_fields, true),
+            page_where.sql(),
+            order_sql(&schema, query)
+        );
+        let raw = conn.fetch_raw(page_where.bind_into(sql).bind(query.limit as i64 + 1)).await?;
+        let mut rows = decode(&raw, &all_fields, true)?;
+        let more = rows.len() > query.limit;
+        rows.truncate(query.limit);
+        let next = if more {
+            rows.last().map(|last| {
+                let sort_values = last.values[fields.len()..].iter().map(Value::to_json).collect();
+                Cursor { keys: query.sort_signature(&schema), sort_values, last_v: last.meta.v }.encode()
+            })
+        } else {
+            None
+        };
+        for r in &mut rows {
+            r.values.truncate(fields.len());
+        }
+
+        let mut facets = Vec::new();
+        for f in &query.facets {
+            let field = &schema.fields[*f];
+            let col = q(&field.spec.name);
+            let sql = format!("SELECT {col}, count(*) FROM {table} WHERE {} GROUP BY {col} ORDER BY count(*) DESC, {col} LIMIT 50", w.sql());
+            let raw = conn.fetch_raw(w.bind_into(sql)).await?;
+            let counts = facet_rows(&raw, field)?;
+            facets.push((*f, counts));
+        }
+        let seq = snapshot.unwrap_or(ds.last_seq);
+        Ok(RecordPage { total, total_exact, records: rows, fields: query.fields.clone(), next, facets, seq })
+    }
+
+    /// One record by its canonical key (current, or as of a change number).
+    pub async fn read_record(&self, permit: &ReadPermit, ds: &Dataset, key: &str, snapshot: Option<i64>) -> Result<Option<StoredRow>, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let schema = self.schema_of(ds)?;
+        let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
+        let mut w = Where::new(snapshot);
+        w.push("\"_key\" = ?".into(), [key.into()]);
+        let sql = format!("SELECT {} FROM {} WHERE {} ORDER BY \"_v\" DESC LIMIT 1", select_list(&fields, true), q(&ds.table_name), w.sql());
+        let mut c = self.pools.reader().await?;
+        let raw = c.conn().fetch_raw(w.bind_into(sql)).await?;
+        Ok(decode(&raw, &fields, true)?.into_iter().next())
+    }
+
+    /// The change feed: every insert, update and delete after `since`, in
+    /// order, with the new values of the fields the subject may see.
+    pub async fn changes(&self, permit: &ReadPermit, ds: &Dataset, since: i64, limit: i64) -> Result<ChangePage, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let schema = self.schema_of(ds)?;
+        let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
+        let sql = format!("SELECT {} FROM {} WHERE \"_seq\" > ? ORDER BY \"_seq\" LIMIT ?", select_list(&fields, true), q(&ds.table_name));
+        let mut c = self.pools.reader().await?;
+        let mut conn = c.conn();
+        let raw = conn.fetch_raw(Sql::assembled(sql).bind(since).bind(limit)).await?;
+        let rows = decode(&raw, &fields, true)?;
+        let mut batches: Vec<(i64, String, DateTime<Utc>)> = Vec::new();
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.meta.batch).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if !ids.is_empty() {
+            let sql = format!("SELECT id, actor, at FROM change_batches WHERE id IN ({})", vec!["?"; ids.len()].join(", "));
+            batches = conn.fetch_all(ids.iter().fold(Sql::assembled(sql), |s, id| s.bind(*id))).await?;
+        }
+        let changes = rows
+            .iter()
+            .map(|r| {
+                let (actor, at) = batches.iter().find(|b| b.0 == r.meta.batch).map(|b| (b.1.clone(), b.2)).unwrap_or_default();
+                let op = match r.meta.op {
+                    OP_INSERT => "insert",
+                    OP_UPDATE => "update",
+                    OP_DELETE => "delete",
+                    OP_RESET => "reset",
+                    _ => "unknown",
+                };
+                let values = matches!(r.meta.op, OP_INSERT | OP_UPDATE).then(|| record_json(&fields, r));
+                Change { seq: r.meta.seq, op, id: r.meta.id, key: r.meta.key.clone(), values, actor, at }
+            })
+            .collect::<Vec<_>>();
+        let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
+        Ok(ChangePage { changes, next_since, last_seq: ds.last_seq })
+    }
+}
+
+/// A row as a JSON object of its fields (in schema order).
+pub fn record_json(fields: &[&Field], r: &StoredRow) -> serde_json::Map<String, serde_json::Value> {
+    fields.iter().zip(&r.values).map(|(f, v)| (f.spec.name.clone(), v.to_json())).collect()
+}
+
+fn facet_rows(raw: &crate::db::RawRows, field: &Field) -> Result<Vec<(Value, i64)>, StoreError> {
+    use sqlx::Row;
+    let values = decode(raw, &[field], false)?;
+    let counts: Vec<i64> = match raw {
+        crate::db::RawRows::Sqlite(rs) => rs.iter().map(|r| r.try_get::<i64, _>(1)).collect::<Result<_, _>>()?,
+        crate::db::RawRows::Postgres(rs) => rs.iter().map(|r| r.try_get::<i64, _>(1)).collect::<Result<_, _>>()?,
+    };
+    Ok(values.into_iter().map(|r| r.values.into_iter().next().unwrap_or(Value::Null)).zip(counts).collect())
+}
