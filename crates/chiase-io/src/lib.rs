@@ -6,3 +6,5 @@
 
 pub mod decision_table;
 pub mod encoding;
+pub mod infer;
+pub mod tabular;
