@@ -5,6 +5,8 @@
 //! or HTTP.
 
 pub mod decision_table;
+pub mod demo;
 pub mod encoding;
 pub mod infer;
 pub mod tabular;
+pub mod templates;
