@@ -65,7 +65,10 @@ pub struct Condition {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum GeoTarget {
     /// The dataset's point (a lat field and a lon field).
-    Point { lat: usize, lon: usize },
+    Point {
+        lat: usize,
+        lon: usize,
+    },
     Geopoint(usize),
     Geojson(usize),
 }
@@ -129,7 +132,11 @@ pub struct Query {
 impl Query {
     /// The signature of the sort order, stored in cursors.
     pub fn sort_signature(&self, schema: &Schema) -> String {
-        self.sort.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "" }, schema.fields[k.field].spec.name)).collect::<Vec<_>>().join(",")
+        self.sort
+            .iter()
+            .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, schema.fields[k.field].spec.name))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// True when the query narrows the rows (so counts must be computed).
@@ -196,7 +203,11 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
             "q" => q.terms = query_terms(value),
             "limit" => {
                 q.limit = value.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                    qerr("limit", format!("«limit» phải là số nguyên từ 1 đến {MAX_LIMIT}"), format!("«limit» must be an integer from 1 to {MAX_LIMIT}"))
+                    qerr(
+                        "limit",
+                        format!("«limit» phải là số nguyên từ 1 đến {MAX_LIMIT}"),
+                        format!("«limit» must be an integer from 1 to {MAX_LIMIT}"),
+                    )
                 })?
             }
             "after" => cursor_text = Some(value.clone()),
@@ -207,9 +218,15 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
                     _ => return Err(qerr("total", "«total» nhận «exact» hoặc «estimate»", "«total» takes «exact» or «estimate»")),
                 }
             }
-            "as_of" => q.as_of = Some(parse_instant(value).ok_or_else(|| {
-                qerr("as_of", format!("«as_of» phải là thời điểm ISO 8601, gặp «{value}»"), format!("«as_of» must be an ISO 8601 time, got «{value}»"))
-            })?),
+            "as_of" => {
+                q.as_of = Some(parse_instant(value).ok_or_else(|| {
+                    qerr(
+                        "as_of",
+                        format!("«as_of» phải là thời điểm ISO 8601, gặp «{value}»"),
+                        format!("«as_of» must be an ISO 8601 time, got «{value}»"),
+                    )
+                })?)
+            }
             "fields" => {
                 let mut chosen = Vec::new();
                 for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -229,10 +246,18 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
                     };
                     let i = field_at("sort", name)?;
                     if matches!(schema.fields[i].spec.field_type, FieldType::Geopoint | FieldType::Geojson) {
-                        return Err(qerr("sort", format!("không thể sắp xếp theo trường địa lý «{name}»"), format!("cannot sort by geographic field «{name}»")));
+                        return Err(qerr(
+                            "sort",
+                            format!("không thể sắp xếp theo trường địa lý «{name}»"),
+                            format!("cannot sort by geographic field «{name}»"),
+                        ));
                     }
                     if q.sort.iter().any(|k| k.field == i) {
-                        return Err(qerr("sort", format!("trường «{name}» lặp lại trong «sort»"), format!("field «{name}» repeats in «sort»")));
+                        return Err(qerr(
+                            "sort",
+                            format!("trường «{name}» lặp lại trong «sort»"),
+                            format!("field «{name}» repeats in «sort»"),
+                        ));
                     }
                     q.sort.push(SortKey { field: i, desc });
                 }
@@ -241,7 +266,11 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
                 for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     let i = field_at("facet", name)?;
                     if matches!(schema.fields[i].spec.field_type, FieldType::Geopoint | FieldType::Geojson) {
-                        return Err(qerr("facet", format!("không thể thống kê theo trường địa lý «{name}»"), format!("cannot facet on geographic field «{name}»")));
+                        return Err(qerr(
+                            "facet",
+                            format!("không thể thống kê theo trường địa lý «{name}»"),
+                            format!("cannot facet on geographic field «{name}»"),
+                        ));
                     }
                     if !q.facets.contains(&i) {
                         q.facets.push(i);
@@ -252,7 +281,9 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
             other => {
                 let (name, op) = match other.split_once('[') {
                     Some((name, rest)) => {
-                        let op_text = rest.strip_suffix(']').ok_or_else(|| qerr(other, format!("tham số «{other}» sai cú pháp"), format!("malformed parameter «{other}»")))?;
+                        let op_text = rest.strip_suffix(']').ok_or_else(|| {
+                            qerr(other, format!("tham số «{other}» sai cú pháp"), format!("malformed parameter «{other}»"))
+                        })?;
                         let op = Op::parse(op_text).ok_or_else(|| {
                             qerr(
                                 other,
@@ -272,7 +303,11 @@ pub fn parse(params: &[(String, String)], schema: &Schema, visible: &[usize]) ->
     if let Some(text) = cursor_text {
         let c = Cursor::decode(&text).ok_or_else(|| qerr("after", "con trỏ trang «after» không hợp lệ", "invalid «after» cursor"))?;
         if c.keys != q.sort_signature(schema) || c.sort_values.len() != q.sort.len() {
-            return Err(qerr("after", "con trỏ «after» thuộc về một cách sắp xếp khác", "the «after» cursor belongs to another sort order"));
+            return Err(qerr(
+                "after",
+                "con trỏ «after» thuộc về một cách sắp xếp khác",
+                "the «after» cursor belongs to another sort order",
+            ));
         }
         q.after = Some(c);
     }
@@ -284,7 +319,11 @@ fn condition(param: &str, schema: &Schema, i: usize, op: Op, raw: &str) -> Resul
     let t = f.spec.field_type;
     let geo = matches!(t, FieldType::Geopoint | FieldType::Geojson);
     let refuse = |what_vi: &str, what_en: &str| {
-        qerr(param, format!("không dùng được toán tử này với trường {what_vi} «{}»", f.spec.name), format!("this operator does not apply to {what_en} field «{}»", f.spec.name))
+        qerr(
+            param,
+            format!("không dùng được toán tử này với trường {what_vi} «{}»", f.spec.name),
+            format!("this operator does not apply to {what_en} field «{}»", f.spec.name),
+        )
     };
     match op {
         Op::Null => {
@@ -333,10 +372,21 @@ fn parse_bbox(raw: &str, schema: &Schema, visible: &[usize]) -> Result<Bbox, Que
     let seen = |i: usize| visible.contains(&i);
     let target = match schema.point {
         Some((lat, lon)) if seen(lat) && seen(lon) => GeoTarget::Point { lat, lon },
-        _ => match schema.fields.iter().enumerate().find(|(i, f)| seen(*i) && matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson)) {
+        _ => match schema
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(i, f)| seen(*i) && matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson))
+        {
             Some((i, f)) if f.spec.field_type == FieldType::Geopoint => GeoTarget::Geopoint(i),
             Some((i, _)) => GeoTarget::Geojson(i),
-            None => return Err(qerr("bbox", "tập dữ liệu không có trường địa lý để lọc theo «bbox»", "the dataset has no geographic field for «bbox»")),
+            None => {
+                return Err(qerr(
+                    "bbox",
+                    "tập dữ liệu không có trường địa lý để lọc theo «bbox»",
+                    "the dataset has no geographic field for «bbox»",
+                ));
+            }
         },
     };
     Ok(Bbox { target, min_lon: *min_lon, min_lat: *min_lat, max_lon: *max_lon, max_lat: *max_lat })
@@ -386,7 +436,16 @@ mod tests {
     #[test]
     fn filters_sort_facets_and_projection_parse() {
         let q = parse(
-            &p(&[("nha_mang", "Viettel"), ("chieu_cao[gte]", "30"), ("nha_mang[in]", "Viettel,VNPT"), ("sort", "-chieu_cao,ma_tram"), ("fields", "ma_tram,chieu_cao"), ("facet", "nha_mang"), ("limit", "50"), ("q", "Đồng Bừng")]),
+            &p(&[
+                ("nha_mang", "Viettel"),
+                ("chieu_cao[gte]", "30"),
+                ("nha_mang[in]", "Viettel,VNPT"),
+                ("sort", "-chieu_cao,ma_tram"),
+                ("fields", "ma_tram,chieu_cao"),
+                ("facet", "nha_mang"),
+                ("limit", "50"),
+                ("q", "Đồng Bừng"),
+            ]),
             &schema(),
             &VISIBLE,
         )

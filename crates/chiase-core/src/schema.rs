@@ -50,7 +50,8 @@ impl FieldType {
     /// a schema change from `self` to `to` is a widening.
     pub fn widens_to(self, to: FieldType) -> bool {
         use FieldType::*;
-        self == to || matches!((self, to), (Integer, Number) | (Year, Integer | Number) | (Integer | Number | Year | Boolean | Date, String))
+        self == to
+            || matches!((self, to), (Integer, Number) | (Year, Integer | Number) | (Integer | Number | Year | Boolean | Date, String))
     }
 }
 
@@ -696,6 +697,21 @@ impl Field {
         if errors.is_empty() { Ok(field) } else { Err(errors) }
     }
 
+    /// A value as text in this field's own format (its date format, its
+    /// decimal mark), so that an exported file imports back unchanged.
+    pub fn export_text(&self, v: &Value) -> String {
+        match (v, self.spec.format.as_deref()) {
+            (Value::Null, _) => String::new(),
+            (Value::Date(d), Some(fmt)) if fmt != "default" && fmt != "any" => d.format(fmt).to_string(),
+            (Value::Num(_), _) if self.decimal_char != '.' => v.key_text().replace('.', &self.decimal_char.to_string()),
+            (Value::Bool(b), _) => {
+                let list = if *b { &self.true_values } else { &self.false_values };
+                list.first().cloned().unwrap_or_else(|| b.to_string())
+            }
+            _ => v.key_text(),
+        }
+    }
+
     /// Parses a text cell (CSV, XLSX, a URL).
     pub fn parse_text(&self, raw: &str) -> Result<Value, FieldError> {
         let s = raw.trim();
@@ -790,7 +806,13 @@ impl Field {
             (FieldType::Geojson, J::Object(_)) => {
                 geometry_bbox(v).map(|b| Value::Geo(v.clone(), b)).ok_or_else(|| type_error(spec, &v.to_string()))
             }
-            // Text in JSON for any other type is parsed as a cell would be.
+            // Dates in JSON are ISO 8601 whatever the field's text format
+            // (that is how chiase exports them); other text is parsed as a
+            // cell would be.
+            (FieldType::Date, J::String(s)) => match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+                Ok(d) => Ok(Value::Date(d)),
+                Err(_) => self.parse_text(s),
+            },
             (_, J::String(s)) => self.parse_text(s),
             (FieldType::String, J::Number(n)) => Ok(Value::Text(n.to_string())),
             _ => Err(type_error(spec, &v.to_string())),

@@ -43,26 +43,169 @@ impl Rng {
 /// District-level units of Tuyên Quang (before the 2025 reorganisation), as
 /// in bench/gen_bts.py: name, centre latitude, centre longitude, communes.
 pub const DISTRICTS: &[(&str, f64, f64, &[&str])] = &[
-    ("Thành phố Tuyên Quang", 21.818, 105.214, &["Phường Phan Thiết", "Phường Minh Xuân", "Phường Tân Quang", "Phường Ỷ La", "Phường Hưng Thành", "Phường Nông Tiến", "Xã Lưỡng Vượng", "Xã An Khang", "Xã Thái Long", "Xã Tràng Đà"]),
-    ("Yên Sơn", 21.870, 105.250, &["Thị trấn Yên Sơn", "Xã Thắng Quân", "Xã Trung Môn", "Xã Tứ Quận", "Xã Lang Quán", "Xã Chân Sơn", "Xã Xuân Vân", "Xã Kim Quan", "Xã Phúc Ninh", "Xã Mỹ Bằng"]),
-    ("Sơn Dương", 21.700, 105.380, &["Thị trấn Sơn Dương", "Xã Tân Trào", "Xã Minh Thanh", "Xã Hợp Thành", "Xã Kháng Nhật", "Xã Đông Thọ", "Xã Phúc Ứng", "Xã Thượng Ấm", "Xã Vĩnh Lợi", "Xã Hồng Lạc"]),
-    ("Hàm Yên", 22.070, 105.040, &["Thị trấn Tân Yên", "Xã Thái Sơn", "Xã Bằng Cốc", "Xã Thành Long", "Xã Phù Lưu", "Xã Minh Hương", "Xã Yên Thuận", "Xã Bạch Xa", "Xã Đức Ninh", "Xã Nhân Mục"]),
-    ("Chiêm Hóa", 22.150, 105.270, &["Thị trấn Vĩnh Lộc", "Xã Kim Bình", "Xã Hòa Phú", "Xã Trung Hà", "Xã Hà Lang", "Xã Tân Mỹ", "Xã Yên Lập", "Xã Phúc Sơn", "Xã Minh Quang", "Xã Xuân Quang"]),
-    ("Na Hang", 22.350, 105.390, &["Thị trấn Na Hang", "Xã Thượng Nông", "Xã Sơn Phú", "Xã Đà Vị", "Xã Năng Khả", "Xã Khâu Tinh", "Xã Côn Lôn", "Xã Thanh Tương", "Xã Yên Hoa", "Xã Hồng Thái"]),
-    ("Lâm Bình", 22.450, 105.220, &["Xã Lăng Can", "Xã Thượng Lâm", "Xã Phúc Yên", "Xã Xuân Lập", "Xã Khuôn Hà", "Xã Bình An", "Xã Hồng Quang", "Xã Thổ Bình"]),
+    (
+        "Thành phố Tuyên Quang",
+        21.818,
+        105.214,
+        &[
+            "Phường Phan Thiết",
+            "Phường Minh Xuân",
+            "Phường Tân Quang",
+            "Phường Ỷ La",
+            "Phường Hưng Thành",
+            "Phường Nông Tiến",
+            "Xã Lưỡng Vượng",
+            "Xã An Khang",
+            "Xã Thái Long",
+            "Xã Tràng Đà",
+        ],
+    ),
+    (
+        "Yên Sơn",
+        21.870,
+        105.250,
+        &[
+            "Thị trấn Yên Sơn",
+            "Xã Thắng Quân",
+            "Xã Trung Môn",
+            "Xã Tứ Quận",
+            "Xã Lang Quán",
+            "Xã Chân Sơn",
+            "Xã Xuân Vân",
+            "Xã Kim Quan",
+            "Xã Phúc Ninh",
+            "Xã Mỹ Bằng",
+        ],
+    ),
+    (
+        "Sơn Dương",
+        21.700,
+        105.380,
+        &[
+            "Thị trấn Sơn Dương",
+            "Xã Tân Trào",
+            "Xã Minh Thanh",
+            "Xã Hợp Thành",
+            "Xã Kháng Nhật",
+            "Xã Đông Thọ",
+            "Xã Phúc Ứng",
+            "Xã Thượng Ấm",
+            "Xã Vĩnh Lợi",
+            "Xã Hồng Lạc",
+        ],
+    ),
+    (
+        "Hàm Yên",
+        22.070,
+        105.040,
+        &[
+            "Thị trấn Tân Yên",
+            "Xã Thái Sơn",
+            "Xã Bằng Cốc",
+            "Xã Thành Long",
+            "Xã Phù Lưu",
+            "Xã Minh Hương",
+            "Xã Yên Thuận",
+            "Xã Bạch Xa",
+            "Xã Đức Ninh",
+            "Xã Nhân Mục",
+        ],
+    ),
+    (
+        "Chiêm Hóa",
+        22.150,
+        105.270,
+        &[
+            "Thị trấn Vĩnh Lộc",
+            "Xã Kim Bình",
+            "Xã Hòa Phú",
+            "Xã Trung Hà",
+            "Xã Hà Lang",
+            "Xã Tân Mỹ",
+            "Xã Yên Lập",
+            "Xã Phúc Sơn",
+            "Xã Minh Quang",
+            "Xã Xuân Quang",
+        ],
+    ),
+    (
+        "Na Hang",
+        22.350,
+        105.390,
+        &[
+            "Thị trấn Na Hang",
+            "Xã Thượng Nông",
+            "Xã Sơn Phú",
+            "Xã Đà Vị",
+            "Xã Năng Khả",
+            "Xã Khâu Tinh",
+            "Xã Côn Lôn",
+            "Xã Thanh Tương",
+            "Xã Yên Hoa",
+            "Xã Hồng Thái",
+        ],
+    ),
+    (
+        "Lâm Bình",
+        22.450,
+        105.220,
+        &["Xã Lăng Can", "Xã Thượng Lâm", "Xã Phúc Yên", "Xã Xuân Lập", "Xã Khuôn Hà", "Xã Bình An", "Xã Hồng Quang", "Xã Thổ Bình"],
+    ),
 ];
 
 const HAMLETS: &[&str] = &[
-    "Thôn Làng Mới", "Thôn Đồng Bừng", "Thôn Khuôn Khoai", "Bản Nà Lá", "Thôn Cầu Trôi", "Thôn Đồng Tâm", "Thôn Tân Lập", "Thôn Làng Chùa", "Bản Nà Mụ",
-    "Bản Phiêng Lăng", "Thôn Khau Quang", "Tổ dân phố 5", "Thôn Bình Ca", "Thôn Tân Tiến", "Xóm Thác Cái", "Thôn Làng Bòng", "Bản Nặm Đíp",
+    "Thôn Làng Mới",
+    "Thôn Đồng Bừng",
+    "Thôn Khuôn Khoai",
+    "Bản Nà Lá",
+    "Thôn Cầu Trôi",
+    "Thôn Đồng Tâm",
+    "Thôn Tân Lập",
+    "Thôn Làng Chùa",
+    "Bản Nà Mụ",
+    "Bản Phiêng Lăng",
+    "Thôn Khau Quang",
+    "Tổ dân phố 5",
+    "Thôn Bình Ca",
+    "Thôn Tân Tiến",
+    "Xóm Thác Cái",
+    "Thôn Làng Bòng",
+    "Bản Nặm Đíp",
 ];
 
-const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Ma", "Hà", "Nông", "Lục", "Triệu", "Bàn", "Quan", "Chu"];
+const FAMILY: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Ma", "Hà", "Nông", "Lục",
+    "Triệu", "Bàn", "Quan", "Chu",
+];
 const MIDDLE_M: &[&str] = &["Văn", "Đức", "Minh", "Quang", "Hữu", "Thanh", "Xuân", "Tiến", "Công"];
 const MIDDLE_F: &[&str] = &["Thị", "Thu", "Ngọc", "Thanh", "Minh", "Thị Thu", "Hồng", "Phương"];
-const GIVEN_M: &[&str] = &["An", "Bình", "Cường", "Dũng", "Đạt", "Hải", "Hùng", "Khánh", "Long", "Nam", "Phong", "Quân", "Sơn", "Thắng", "Toàn", "Trung", "Tuấn", "Việt"];
-const GIVEN_F: &[&str] = &["Anh", "Chi", "Dung", "Giang", "Hà", "Hằng", "Hoa", "Huyền", "Lan", "Linh", "Mai", "Nga", "Ngân", "Nhung", "Oanh", "Phượng", "Thảo", "Trang", "Yến"];
-const ASCII_GIVEN: &[&str] = &["an", "binh", "cuong", "dung", "hai", "hoa", "lan", "linh", "mai", "nam", "phong", "son", "thao", "trang", "tuan", "viet"];
+const GIVEN_M: &[&str] = &[
+    "An", "Bình", "Cường", "Dũng", "Đạt", "Hải", "Hùng", "Khánh", "Long", "Nam", "Phong", "Quân", "Sơn", "Thắng", "Toàn", "Trung", "Tuấn",
+    "Việt",
+];
+const GIVEN_F: &[&str] = &[
+    "Anh",
+    "Chi",
+    "Dung",
+    "Giang",
+    "Hà",
+    "Hằng",
+    "Hoa",
+    "Huyền",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Nga",
+    "Ngân",
+    "Nhung",
+    "Oanh",
+    "Phượng",
+    "Thảo",
+    "Trang",
+    "Yến",
+];
+const ASCII_GIVEN: &[&str] =
+    &["an", "binh", "cuong", "dung", "hai", "hoa", "lan", "linh", "mai", "nam", "phong", "son", "thao", "trang", "tuan", "viet"];
 
 /// The place chosen for a row: district, commune and a point near them.
 struct Place {
@@ -155,11 +298,16 @@ fn gen_value(g: &Generator, rng: &mut Rng, row: usize, place: &Place, done: &Map
         Generator::Number { min, max, decimals } => json!(round(min + rng.unit() * (max - min), decimals.unwrap_or(2)).clamp(*min, *max)),
         Generator::Boolean { p_true } => json!(rng.unit() < *p_true),
         Generator::Phone => {
-            let prefix = rng.pick(&["086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039", "088", "091", "094", "083", "084", "085", "081", "082", "089", "090", "093", "070", "079", "077", "076", "078"]);
+            let prefix = rng.pick(&[
+                "086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039", "088", "091", "094", "083", "084",
+                "085", "081", "082", "089", "090", "093", "070", "079", "077", "076", "078",
+            ]);
             json!(format!("{prefix}{:07}", rng.next_u64() % 10_000_000))
         }
         Generator::Email { domain } => json!(format!("{}{}@{domain}", rng.pick(ASCII_GIVEN), rng.next_u64() % 10_000)),
-        Generator::CitizenId => json!(format!("008{}{:02}{:06}", rng.below(4), rng.next_u64() % 100, rng.next_u64() % 1_000_000).chars().take(12).collect::<String>()),
+        Generator::CitizenId => json!(
+            format!("008{}{:02}{:06}", rng.below(4), rng.next_u64() % 100, rng.next_u64() % 1_000_000).chars().take(12).collect::<String>()
+        ),
         Generator::Digits { length, prefix } => {
             let mut s = prefix.clone().unwrap_or_default();
             while s.len() < *length {

@@ -38,7 +38,8 @@ struct Column {
 
 /// Reads up to `sample` records and proposes a schema.
 pub fn infer(mut reader: RecordReader, sample: usize) -> Result<Proposal, ReadError> {
-    let mut columns: Vec<Column> = reader.headers().map(|h| h.iter().map(|h| Column { header: h.clone(), ..Default::default() }).collect()).unwrap_or_default();
+    let mut columns: Vec<Column> =
+        reader.headers().map(|h| h.iter().map(|h| Column { header: h.clone(), ..Default::default() }).collect()).unwrap_or_default();
     let mut rows = 0;
     for rec in reader.by_ref().take(sample) {
         let rec = rec?;
@@ -83,14 +84,20 @@ pub fn infer(mut reader: RecordReader, sample: usize) -> Result<Proposal, ReadEr
             FieldType::Number if ["lon", "lng", "long", "longitude", "kinh do", "kinh_do"].contains(&folded.trim()) => Some(GeoRole::Lon),
             _ => None,
         };
-        let enum_values = (t == FieldType::String && distinct.len() <= 12 && col.values.len() >= 50 && distinct.len() * 10 <= col.values.len()).then(|| {
-            let mut v: Vec<String> = distinct.iter().map(|s| s.to_string()).collect();
-            v.sort();
-            v.into_iter().map(serde_json::Value::String).collect()
-        });
+        let enum_values =
+            (t == FieldType::String && distinct.len() <= 12 && col.values.len() >= 50 && distinct.len() * 10 <= col.values.len()).then(
+                || {
+                    let mut v: Vec<String> = distinct.iter().map(|s| s.to_string()).collect();
+                    v.sort();
+                    v.into_iter().map(serde_json::Value::String).collect()
+                },
+            );
         let avg_len = col.values.iter().map(|v| v.chars().count()).sum::<usize>() / col.values.len().max(1);
         // Codes are unique; long text (addresses, descriptions) is searched.
-        let unique = required && distinct.len() == col.values.len() && rows >= 2 && (t == FieldType::Integer || (t == FieldType::String && avg_len <= 32));
+        let unique = required
+            && distinct.len() == col.values.len()
+            && rows >= 2
+            && (t == FieldType::Integer || (t == FieldType::String && avg_len <= 32));
         let searchable = t == FieldType::String && enum_values.is_none() && avg_len > 12;
         notes.push(FieldNote { name: name.clone(), empty: col.empty, distinct: distinct.len(), example: col.values.first().cloned() });
         fields.push(FieldSpec {
@@ -166,7 +173,9 @@ fn infer_type(values: &[String]) -> FieldType {
     if all(&is_int) {
         return FieldType::Integer;
     }
-    if all(&|v| v.parse::<f64>().is_ok_and(f64::is_finite) || v.replace(',', ".").parse::<f64>().is_ok_and(f64::is_finite)) && all(&|v| !v.starts_with('0') || v.starts_with("0.") || v.starts_with("0,") || v == "0") {
+    if all(&|v| v.parse::<f64>().is_ok_and(f64::is_finite) || v.replace(',', ".").parse::<f64>().is_ok_and(f64::is_finite))
+        && all(&|v| !v.starts_with('0') || v.starts_with("0.") || v.starts_with("0,") || v == "0")
+    {
         return FieldType::Number;
     }
     if all(&|v| matches!(v, "true" | "false" | "TRUE" | "FALSE" | "True" | "False")) {
@@ -191,9 +200,14 @@ mod tests {
         let mut csv = String::from("id,ma_tram,nha_mang,lat,lon,chieu_cao,ngay_cap_phep,Địa chỉ\n");
         for i in 1..=60 {
             let op = ["Viettel", "VNPT", "MobiFone"][i % 3];
-            csv.push_str(&format!("{i},TQ-{i:05},{op},21.{i:02},105.{i:02},{}.5,2020-01-{:02},\"Thôn Làng Mới, xã Tân Trào số {i}\"\n", 10 + i, 1 + i % 28));
+            csv.push_str(&format!(
+                "{i},TQ-{i:05},{op},21.{i:02},105.{i:02},{}.5,2020-01-{:02},\"Thôn Làng Mới, xã Tân Trào số {i}\"\n",
+                10 + i,
+                1 + i % 28
+            ));
         }
-        let reader = RecordReader::open(Box::new(std::io::Cursor::new(csv.into_bytes())), Some("bts.csv"), None, &ReadOptions::default()).unwrap();
+        let reader =
+            RecordReader::open(Box::new(std::io::Cursor::new(csv.into_bytes())), Some("bts.csv"), None, &ReadOptions::default()).unwrap();
         let p = infer(reader, 1000).unwrap();
         let t: Vec<(&str, FieldType)> = p.schema.fields.iter().map(|f| (f.name.as_str(), f.field_type)).collect();
         assert_eq!(

@@ -45,7 +45,17 @@ impl Format {
             _ => {}
         }
         let name = file_name.unwrap_or("").to_ascii_lowercase();
-        for (ext, f) in [(".csv", Format::Csv), (".tsv", Format::Tsv), (".tab", Format::Tsv), (".xlsx", Format::Xlsx), (".xls", Format::Xlsx), (".ods", Format::Xlsx), (".ndjson", Format::Ndjson), (".jsonl", Format::Ndjson), (".json", Format::Json)] {
+        for (ext, f) in [
+            (".csv", Format::Csv),
+            (".tsv", Format::Tsv),
+            (".tab", Format::Tsv),
+            (".xlsx", Format::Xlsx),
+            (".xls", Format::Xlsx),
+            (".ods", Format::Xlsx),
+            (".ndjson", Format::Ndjson),
+            (".jsonl", Format::Ndjson),
+            (".json", Format::Json),
+        ] {
             if name.ends_with(ext) {
                 return f;
             }
@@ -118,15 +128,23 @@ enum Inner {
 
 impl RecordReader {
     /// Opens a reader; `source` is read as a stream.
-    pub fn open(source: Box<dyn Read + Send>, file_name: Option<&str>, content_type: Option<&str>, opts: &ReadOptions) -> Result<RecordReader, ReadError> {
+    pub fn open(
+        source: Box<dyn Read + Send>,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        opts: &ReadOptions,
+    ) -> Result<RecordReader, ReadError> {
         let mut buffered = BufReader::with_capacity(256 * 1024, source);
-        let head = buffered.fill_buf().map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?.to_vec();
+        let head =
+            buffered.fill_buf().map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?.to_vec();
         let format = opts.format.unwrap_or_else(|| Format::detect(content_type, file_name, &head));
         let declared = opts.encoding;
         match format {
             Format::Xlsx => {
                 let mut bytes = Vec::new();
-                buffered.read_to_end(&mut bytes).map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?;
+                buffered
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?;
                 let rows = xlsx_rows(&bytes)?;
                 let mut iter = rows.into_iter();
                 let headers = iter.next().map(|(_, h)| h);
@@ -226,7 +244,9 @@ impl Iterator for RecordReader {
                     Ok(_) => {
                         return Some(match serde_json::from_str::<serde_json::Value>(&buf) {
                             Ok(serde_json::Value::Object(o)) => Ok(SourceRecord { line: *line, cells: Cells::Json(o) }),
-                            Ok(_) => Err(rerr(*line, "mỗi dòng NDJSON phải là một đối tượng JSON", "each NDJSON line must be a JSON object")),
+                            Ok(_) => {
+                                Err(rerr(*line, "mỗi dòng NDJSON phải là một đối tượng JSON", "each NDJSON line must be a JSON object"))
+                            }
                             Err(e) => Err(rerr(*line, format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))),
                         });
                     }
@@ -307,7 +327,11 @@ impl<R: BufRead> JsonArray<R> {
         let n = self.count;
         if first != b'{' {
             self.done = true;
-            return Some(Err(bad(n, "mỗi phần tử của mảng JSON phải là một đối tượng", "each element of the JSON array must be an object")));
+            return Some(Err(bad(
+                n,
+                "mỗi phần tử của mảng JSON phải là một đối tượng",
+                "each element of the JSON array must be an object",
+            )));
         }
         // Collect one object, tracking strings and nesting.
         let mut buf = vec![b'{'];
@@ -349,7 +373,9 @@ fn xlsx_rows(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| rerr(0, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}")))?;
     let name = book.sheet_names().first().cloned().ok_or_else(|| rerr(0, "bảng tính không có trang nào", "the workbook has no sheet"))?;
-    let range = book.worksheet_range(&name).map_err(|e| rerr(0, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}")))?;
+    let range = book
+        .worksheet_range(&name)
+        .map_err(|e| rerr(0, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}")))?;
     let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
     Ok(range
         .rows()
@@ -403,12 +429,18 @@ impl ColumnMap {
             let by_name = schema.position(h);
             let by_title = || {
                 let key = match_key(h);
-                schema.fields.iter().position(|f| match_key(&f.spec.name) == key || f.spec.title.as_deref().map(match_key).as_deref() == Some(key.as_str()))
+                schema
+                    .fields
+                    .iter()
+                    .position(|f| match_key(&f.spec.name) == key || f.spec.title.as_deref().map(match_key).as_deref() == Some(key.as_str()))
             };
             match by_name.or_else(by_title) {
                 Some(i) if field_column[i].is_some() => problems.push(HeaderProblem {
                     column: h.to_string(),
-                    msg: Msg::new(format!("cột «{h}» trùng với một cột khác cho trường «{}»", schema.fields[i].spec.name), format!("column «{h}» repeats another column for field «{}»", schema.fields[i].spec.name)),
+                    msg: Msg::new(
+                        format!("cột «{h}» trùng với một cột khác cho trường «{}»", schema.fields[i].spec.name),
+                        format!("column «{h}» repeats another column for field «{}»", schema.fields[i].spec.name),
+                    ),
                 }),
                 Some(i) => field_column[i] = Some(c),
                 None if h.is_empty() => {}
@@ -434,7 +466,8 @@ impl ColumnMap {
 pub fn parse_record(schema: &Schema, map: Option<&ColumnMap>, rec: &SourceRecord) -> Result<Vec<Value>, Vec<(usize, FieldError)>> {
     match (&rec.cells, map) {
         (Cells::Text(cells), Some(map)) => {
-            let refs: Vec<Option<&str>> = map.field_column.iter().map(|c| c.map(|c| cells.get(c).map(String::as_str).unwrap_or(""))).collect();
+            let refs: Vec<Option<&str>> =
+                map.field_column.iter().map(|c| c.map(|c| cells.get(c).map(String::as_str).unwrap_or(""))).collect();
             schema.parse_text_row(&refs)
         }
         (Cells::Json(obj), _) => schema.parse_json_row(obj, None),

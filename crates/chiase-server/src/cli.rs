@@ -24,6 +24,43 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080]
         #[arg(long, env = "CHIASE_LISTEN", value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Fill the dataset templates with synthetic demo rows on start (like `chiase demo`)
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage hosted datasets
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Import a file (CSV, TSV, XLSX, JSON, NDJSON) into a dataset: all rows or none
+    Import {
+        /// The dataset id
+        dataset: String,
+        /// The file
+        file: PathBuf,
+        /// append, upsert or replace
+        #[arg(long, default_value = "append")]
+        mode: String,
+        /// The file's encoding when it has no byte-order mark (e.g. windows-1258, utf-16le)
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The CSV delimiter (detected when absent): "," ";" or "tab"
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// The format (detected from the name and content when absent)
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Propose a Table Schema from a sample of a file
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Create every dataset template and fill it with synthetic rows (marked synthetic)
+    Demo {
+        /// Rows per dataset [default: each template's own number]
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Seed of the generator (the same seed gives the same rows)
+        #[arg(long, default_value_t = 20240601)]
+        seed: u64,
     },
     /// Import, list and compare catalog versions
     #[command(subcommand)]
@@ -31,6 +68,56 @@ pub enum Command {
     /// Manage agencies and their lifecycle
     #[command(subcommand)]
     Agency(AgencyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// List datasets
+    List {
+        /// Only those of one catalog entry (its number or id)
+        #[arg(long = "entry")]
+        database: Option<String>,
+    },
+    /// Show a dataset and its schema (JSON)
+    Show { id: String },
+    /// List the templates
+    Templates,
+    /// Create a dataset from a template or from a schema file
+    Create {
+        /// A template id (see `chiase dataset templates`)
+        #[arg(long)]
+        template: Option<String>,
+        /// The dataset id [default: the template's]
+        #[arg(long)]
+        id: Option<String>,
+        /// The catalog entry (its number or id) [default: the template's]
+        #[arg(long = "entry")]
+        database: Option<String>,
+        /// A Table Schema file (JSON), instead of a template
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Title [default: the template's]
+        #[arg(long)]
+        title: Option<String>,
+        /// open, default, specific or legal [default: the template's]
+        #[arg(long)]
+        sharing: Option<String>,
+    },
+    /// Change a dataset's schema (add fields, widen types) from a Table Schema file
+    Alter { id: String, schema: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print a proposed schema for FILE (JSON) for a steward to review
+    Infer {
+        file: PathBuf,
+        /// Records to sample
+        #[arg(long, default_value_t = 5000)]
+        sample: usize,
+        #[arg(long)]
+        encoding: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,14 +211,23 @@ pub enum AgencyCommand {
 pub struct ContactArgs {
     /// Focal contact's name
     #[arg(long = "contact-name")]
-    pub name: Option<String>,
+    pub contact_name: Option<String>,
     /// Focal contact's position
     #[arg(long = "contact-position")]
-    pub position: Option<String>,
+    pub contact_position: Option<String>,
     /// Focal contact's phone
     #[arg(long = "contact-phone")]
-    pub phone: Option<String>,
+    pub contact_phone: Option<String>,
     /// Focal contact's e-mail
     #[arg(long = "contact-email")]
-    pub email: Option<String>,
+    pub contact_email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

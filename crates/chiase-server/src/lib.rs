@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod gate;
+pub mod ingest;
 pub mod params;
 pub mod web;
 

@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
     install_crypto_provider();
     let cli = Cli::parse();
     let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
+        Command::Serve { listen, .. } => *listen,
         _ => None,
     };
     let cfg = match Config::load(&cli.overrides, listen) {
@@ -24,7 +24,13 @@ async fn main() -> std::process::ExitCode {
     };
     init_logging(&cfg, matches!(cli.command, Command::Serve { .. }));
     let result = match cli.command {
-        Command::Serve { .. } => commands::serve::run(cfg).await,
+        Command::Serve { demo, .. } => commands::serve::run(cfg, demo).await,
+        Command::Dataset(c) => commands::dataset::run(cfg, c).await,
+        Command::Import { dataset, file, mode, encoding, delimiter, format } => {
+            commands::dataset::import(cfg, &dataset, &file, &mode, encoding, delimiter, format).await
+        }
+        Command::Schema(c) => commands::dataset::schema(c),
+        Command::Demo { rows, seed } => commands::dataset::demo_command(cfg, rows, seed).await,
         Command::Catalog(c) => commands::catalog::run(cfg, c).await,
         Command::Agency(c) => commands::agency::run(cfg, c).await,
     };

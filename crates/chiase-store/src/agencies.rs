@@ -532,3 +532,11 @@ pub(crate) async fn move_ownership(conn: &mut Conn<'_>, database: i64, to: i64, 
     conn.execute(Sql::new("UPDATE databases SET owner_id = ?, updated_at = ? WHERE id = ?").bind(to).bind(now()).bind(database)).await?;
     Ok(())
 }
+
+impl Store {
+    /// The internal key of an agency (for policy facts).
+    pub async fn agency_pk(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        Ok(c.conn().fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ?").bind(slug)).await?.map(|Id(id)| id))
+    }
+}

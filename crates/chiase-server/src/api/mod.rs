@@ -3,4 +3,7 @@
 pub mod agencies;
 pub mod catalog;
 pub mod databases;
+pub mod datasets;
+pub mod exports;
 pub mod health;
+pub mod records;

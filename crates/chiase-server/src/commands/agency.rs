@@ -8,7 +8,7 @@ use crate::cli::{AgencyCommand, ContactArgs};
 use crate::config::Config;
 
 fn contact(c: &ContactArgs) -> anyhow::Result<FocalContact> {
-    FocalContact::parse(c.name.as_deref(), c.position.as_deref(), c.phone.as_deref(), c.email.as_deref())
+    FocalContact::parse(c.contact_name.as_deref(), c.contact_position.as_deref(), c.contact_phone.as_deref(), c.contact_email.as_deref())
         .map_err(|e| anyhow::anyhow!("{}", e.msg()))
 }
 

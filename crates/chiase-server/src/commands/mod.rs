@@ -4,6 +4,7 @@
 
 pub mod agency;
 pub mod catalog;
+pub mod dataset;
 pub mod serve;
 
 use anyhow::Context;

@@ -222,9 +222,16 @@ pub fn field_indexes(table: &str, schema: &Schema) -> Vec<String> {
     let t = q(table);
     let mut out = Vec::new();
     for f in &schema.fields {
-        if f.spec.constraints.unique && !matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson) && !schema.key_is(&f.spec.name) {
+        if f.spec.constraints.unique
+            && !matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson)
+            && !schema.key_is(&f.spec.name)
+        {
             let cols = vec![f.spec.name.clone()];
-            out.push(format!("CREATE UNIQUE INDEX {} ON {t} ({}) WHERE \"_end\" IS NULL", q(&index_name(table, "u", &cols)), q(&f.spec.name)));
+            out.push(format!(
+                "CREATE UNIQUE INDEX {} ON {t} ({}) WHERE \"_end\" IS NULL",
+                q(&index_name(table, "u", &cols)),
+                q(&f.spec.name)
+            ));
         }
         if f.spec.field_type == FieldType::Geopoint {
             let cols = index_columns(schema, &f.spec.name);
@@ -362,7 +369,11 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
         let target = columns(name, *to)[0].1;
         match backend {
             Backend::Postgres => {
-                let using = if *from == FieldType::Boolean { format!("CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END") } else { format!("{c}::{}", sql_type(backend, target)) };
+                let using = if *from == FieldType::Boolean {
+                    format!("CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END")
+                } else {
+                    format!("{c}::{}", sql_type(backend, target))
+                };
                 stmts.push(format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {} USING {using}", sql_type(backend, target)));
             }
             Backend::Sqlite => {

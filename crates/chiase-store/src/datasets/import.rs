@@ -115,7 +115,14 @@ fn hash_of(h: &std::collections::hash_map::RandomState, s: &str) -> u64 {
 impl Store {
     /// Opens a write to a dataset; nothing is visible to others until
     /// [`Writer::commit`].
-    pub async fn begin_write(&self, permit: &WritePermit, slug: &str, mode: ImportMode, actor: &str, source: Option<&str>) -> Result<Writer, StoreError> {
+    pub async fn begin_write(
+        &self,
+        permit: &WritePermit,
+        slug: &str,
+        mode: ImportMode,
+        actor: &str,
+        source: Option<&str>,
+    ) -> Result<Writer, StoreError> {
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         // Lock the dataset's row: writes to one dataset queue here, so
@@ -195,15 +202,19 @@ impl Writer {
         let t = q(&self.ds.table_name);
         let mut conn = self.tx.conn();
         conn.execute(
-            Sql::assembled(format!("INSERT INTO {t} (\"_v\", \"_id\", \"_key\", \"_seq\", \"_end\", \"_op\", \"_batch\") VALUES (?, 0, '', ?, ?, ?, ?)"))
-                .bind(v)
-                .bind(seq)
-                .bind(seq)
-                .bind(OP_RESET)
-                .bind(self.batch),
+            Sql::assembled(format!(
+                "INSERT INTO {t} (\"_v\", \"_id\", \"_key\", \"_seq\", \"_end\", \"_op\", \"_batch\") VALUES (?, 0, '', ?, ?, ?, ?)"
+            ))
+            .bind(v)
+            .bind(seq)
+            .bind(seq)
+            .bind(OP_RESET)
+            .bind(self.batch),
         )
         .await?;
-        self.deleted += conn.execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_end\" IS NULL AND \"_v\" < ?")).bind(seq).bind(v)).await? as i64;
+        self.deleted += conn
+            .execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_end\" IS NULL AND \"_v\" < ?")).bind(seq).bind(v))
+            .await? as i64;
         self.had_rows = false;
         Ok(())
     }
@@ -275,7 +286,8 @@ impl Writer {
         }
         let keyed = !self.schema.key.is_empty();
         for chunk in rows.chunks(self.batch_rows()) {
-            let existing: HashMap<String, StoredRow> = if keyed && self.had_rows { self.current_by_key(chunk).await? } else { HashMap::new() };
+            let existing: HashMap<String, StoredRow> =
+                if keyed && self.had_rows { self.current_by_key(chunk).await? } else { HashMap::new() };
             let mut fresh: Vec<(&ParsedRow, i64, i64, String, i64)> = Vec::with_capacity(chunk.len());
             for r in chunk {
                 let key = self.key_of(&r.values);
@@ -296,7 +308,10 @@ impl Writer {
                     Some(old) => {
                         let seq = self.take_seq();
                         let t = q(&self.ds.table_name);
-                        self.tx.conn().execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old.meta.v)).await?;
+                        self.tx
+                            .conn()
+                            .execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old.meta.v))
+                            .await?;
                         fresh.push((r, old.meta.id, seq, old.meta.key.clone(), OP_UPDATE));
                         self.updated += 1;
                     }
@@ -355,7 +370,12 @@ impl Writer {
             one.push_str(", to_tsvector('simple', ?)");
         }
         let tuple = format!("({one})");
-        let sql = format!("INSERT INTO {} ({}) VALUES {}", q(&self.ds.table_name), names.join(", "), vec![tuple.as_str(); fresh.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            q(&self.ds.table_name),
+            names.join(", "),
+            vec![tuple.as_str(); fresh.len()].join(", ")
+        );
         let mut stmt = Sql::assembled(sql);
         let mut fts: Vec<(i64, String)> = Vec::new();
         let mut values = Vec::with_capacity(data_cols.len());
@@ -379,7 +399,11 @@ impl Writer {
         let mut conn = self.tx.conn();
         conn.execute(stmt).await.map_err(unique_violation)?;
         if !fts.is_empty() {
-            let sql = format!("INSERT INTO {} (rowid, body) VALUES {}", q(&ddl::fts_name(&self.ds.table_name)), vec!["(?, ?)"; fts.len()].join(", "));
+            let sql = format!(
+                "INSERT INTO {} (rowid, body) VALUES {}",
+                q(&ddl::fts_name(&self.ds.table_name)),
+                vec!["(?, ?)"; fts.len()].join(", ")
+            );
             let stmt = fts.into_iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(v).bind(t));
             conn.execute(stmt).await?;
         }
@@ -394,7 +418,9 @@ impl Writer {
             let found: Option<(i64, i64)> = self
                 .tx
                 .conn()
-                .fetch_optional(Sql::assembled(format!("SELECT \"_v\", \"_id\" FROM {t} WHERE \"_end\" IS NULL AND \"_key\" = ?")).bind(key.as_str()))
+                .fetch_optional(
+                    Sql::assembled(format!("SELECT \"_v\", \"_id\" FROM {t} WHERE \"_end\" IS NULL AND \"_key\" = ?")).bind(key.as_str()),
+                )
                 .await?;
             let Some((old_v, id)) = found else { continue };
             let seq = self.take_seq();
@@ -402,14 +428,16 @@ impl Writer {
             let mut conn = self.tx.conn();
             conn.execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old_v)).await?;
             conn.execute(
-                Sql::assembled(format!("INSERT INTO {t} (\"_v\", \"_id\", \"_key\", \"_seq\", \"_end\", \"_op\", \"_batch\") VALUES (?, ?, ?, ?, ?, ?, ?)"))
-                    .bind(v)
-                    .bind(id)
-                    .bind(key.as_str())
-                    .bind(seq)
-                    .bind(seq)
-                    .bind(OP_DELETE)
-                    .bind(self.batch),
+                Sql::assembled(format!(
+                    "INSERT INTO {t} (\"_v\", \"_id\", \"_key\", \"_seq\", \"_end\", \"_op\", \"_batch\") VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ))
+                .bind(v)
+                .bind(id)
+                .bind(key.as_str())
+                .bind(seq)
+                .bind(seq)
+                .bind(OP_DELETE)
+                .bind(self.batch),
             )
             .await?;
             n += 1;
@@ -442,12 +470,14 @@ impl Writer {
         )
         .await?;
         conn.execute(
-            Sql::new("UPDATE change_batches SET first_seq = ?, last_seq = ?, rows_inserted = ?, rows_updated = ?, rows_deleted = ? WHERE id = ?")
+            // The batch is dated at commit: "as of" reads include it only from then.
+            Sql::new("UPDATE change_batches SET first_seq = ?, last_seq = ?, rows_inserted = ?, rows_updated = ?, rows_deleted = ?, at = ? WHERE id = ?")
                 .bind(self.first_seq)
                 .bind(last_seq)
                 .bind(self.inserted)
                 .bind(self.updated)
                 .bind(self.deleted)
+                .bind(ts)
                 .bind(self.batch),
         )
         .await?;

@@ -185,7 +185,9 @@ impl Store {
         let mut c = self.pools.reader().await?;
         let sql = match database {
             None => Sql::assembled(format!("{DATASET_SELECT} ORDER BY d.no, s.slug")),
-            Some(DatabaseKey::No(n)) => Sql::assembled(format!("{DATASET_SELECT} WHERE d.no = ? AND d.status = 'listed' ORDER BY s.slug")).bind(*n),
+            Some(DatabaseKey::No(n)) => {
+                Sql::assembled(format!("{DATASET_SELECT} WHERE d.no = ? AND d.status = 'listed' ORDER BY s.slug")).bind(*n)
+            }
             Some(DatabaseKey::Id(s)) => Sql::assembled(format!("{DATASET_SELECT} WHERE d.slug = ? ORDER BY s.slug")).bind(s.as_str()),
         };
         let rows: Vec<DatasetRow> = c.conn().fetch_all(sql).await?;
@@ -204,7 +206,9 @@ impl Store {
         if let Some(s) = self.schema_cache.0.read().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(s);
         }
-        let schema = Arc::new(Schema::new(ds.schema.clone()).map_err(|e| StoreError::Corrupt(format!("stored schema of {} is invalid: {e:?}", ds.id)))?);
+        let schema = Arc::new(
+            Schema::new(ds.schema.clone()).map_err(|e| StoreError::Corrupt(format!("stored schema of {} is invalid: {e:?}", ds.id)))?,
+        );
         if let Ok(mut m) = self.schema_cache.0.write() {
             m.insert(key, schema.clone());
         }
@@ -216,7 +220,11 @@ impl Store {
         check_slug(&new.slug)?;
         let schema = Schema::new(new.schema.clone()).map_err(schema_errors)?;
         if new.title.trim().is_empty() {
-            return Err(DomainError::invalid("title", Msg::new("tên tập dữ liệu không được để trống", "the dataset title must not be empty")).into());
+            return Err(DomainError::invalid(
+                "title",
+                Msg::new("tên tập dữ liệu không được để trống", "the dataset title must not be empty"),
+            )
+            .into());
         }
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
@@ -234,11 +242,16 @@ impl Store {
             .into());
         }
         if conn.fetch_optional::<Id>(Sql::new("SELECT id FROM datasets WHERE slug = ?").bind(new.slug.as_str())).await?.is_some() {
-            return Err(StoreError::conflict(format!("đã có tập dữ liệu «{}»", new.slug), format!("a dataset «{}» exists already", new.slug)));
+            return Err(StoreError::conflict(
+                format!("đã có tập dữ liệu «{}»", new.slug),
+                format!("a dataset «{}» exists already", new.slug),
+            ));
         }
-        let licence = new.licence.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| {
-            if new.sharing_mode == SharingMode::Open { "CC-BY-4.0".into() } else { "restricted".into() }
-        });
+        let licence = new
+            .licence
+            .clone()
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| if new.sharing_mode == SharingMode::Open { "CC-BY-4.0".into() } else { "restricted".into() });
         let ts = now();
         let schema_json = serde_json::to_value(&schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let Id(pk) = conn
@@ -285,7 +298,13 @@ impl Store {
     /// types widened without loss, titles, descriptions, personal-data
     /// classes and indexes. Anything that could invalidate stored rows is
     /// refused.
-    pub async fn change_schema(&self, permit: &chiase_core::policy::WritePermit, slug: &str, new_spec: SchemaSpec, actor: &str) -> Result<Dataset, StoreError> {
+    pub async fn change_schema(
+        &self,
+        permit: &chiase_core::policy::WritePermit,
+        slug: &str,
+        new_spec: SchemaSpec,
+        actor: &str,
+    ) -> Result<Dataset, StoreError> {
         let new_schema = Schema::new(new_spec).map_err(schema_errors)?;
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
@@ -299,8 +318,14 @@ impl Store {
         let version = ds.schema_version + 1;
         let json = serde_json::to_value(&new_schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ts = now();
-        conn.execute(Sql::new("UPDATE datasets SET schema = ?, schema_version = ?, updated_at = ? WHERE id = ?").bind(json.clone()).bind(version).bind(ts).bind(ds.pk))
-            .await?;
+        conn.execute(
+            Sql::new("UPDATE datasets SET schema = ?, schema_version = ?, updated_at = ? WHERE id = ?")
+                .bind(json.clone())
+                .bind(version)
+                .bind(ts)
+                .bind(ds.pk),
+        )
+        .await?;
         conn.execute(
             Sql::new("INSERT INTO dataset_schemas (dataset_id, version, schema, actor, changed_at) VALUES (?, ?, ?, ?, ?)")
                 .bind(ds.pk)

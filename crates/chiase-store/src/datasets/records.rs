@@ -137,7 +137,10 @@ fn bbox_sql(schema: &Schema, b: &Bbox) -> (String, Vec<sea_query::Value>) {
             );
         }
     };
-    (format!("{lon} BETWEEN ? AND ? AND {lat} BETWEEN ? AND ?"), vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()])
+    (
+        format!("{lon} BETWEEN ? AND ? AND {lat} BETWEEN ? AND ?"),
+        vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()],
+    )
 }
 
 /// The engine's full-text expression: every word, the last one as a prefix.
@@ -145,7 +148,8 @@ fn fts_sql(backend: Backend, table: &str, terms: &[String]) -> (String, Vec<sea_
     let last = terms.len() - 1;
     match backend {
         Backend::Sqlite => {
-            let expr: Vec<String> = terms.iter().enumerate().map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") }).collect();
+            let expr: Vec<String> =
+                terms.iter().enumerate().map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") }).collect();
             let fts = q(&ddl::fts_name(table));
             (format!("\"_v\" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"), vec![expr.join(" ").into()])
         }
@@ -198,8 +202,11 @@ fn bad_cursor() -> StoreError {
 }
 
 fn order_sql(schema: &Schema, query: &Query) -> String {
-    let mut keys: Vec<String> =
-        query.sort.iter().map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].spec.name), if k.desc { "DESC" } else { "ASC" })).collect();
+    let mut keys: Vec<String> = query
+        .sort
+        .iter()
+        .map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].spec.name), if k.desc { "DESC" } else { "ASC" }))
+        .collect();
     keys.push("\"_v\" ASC".into());
     keys.join(", ")
 }
@@ -224,14 +231,22 @@ impl Store {
     /// The change number that was current at `at` (0 before any change).
     pub async fn seq_at(&self, ds: &Dataset, at: DateTime<Utc>) -> Result<i64, StoreError> {
         let mut c = self.pools.reader().await?;
-        let (seq,): (Option<i64>,) =
-            c.conn().fetch_one(Sql::new("SELECT max(last_seq) FROM change_batches WHERE dataset_id = ? AND at <= ?").bind(ds.pk).bind(at)).await?;
+        let (seq,): (Option<i64>,) = c
+            .conn()
+            .fetch_one(Sql::new("SELECT max(last_seq) FROM change_batches WHERE dataset_id = ? AND at <= ?").bind(ds.pk).bind(at))
+            .await?;
         Ok(seq.unwrap_or(0))
     }
 
     /// A page of records. `snapshot` reads the data as of a change number
     /// (exports pass one so that every page reads the same state).
-    pub async fn read_records(&self, permit: &ReadPermit, ds: &Dataset, query: &Query, snapshot: Option<i64>) -> Result<RecordPage, StoreError> {
+    pub async fn read_records(
+        &self,
+        permit: &ReadPermit,
+        ds: &Dataset,
+        query: &Query,
+        snapshot: Option<i64>,
+    ) -> Result<RecordPage, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         check_fields(permit, query)?;
         let schema = self.schema_of(ds)?;
@@ -250,7 +265,10 @@ impl Store {
             if !schema.has_search() {
                 return Err(chiase_core::DomainError::invalid(
                     "q",
-                    chiase_core::Msg::new("tập dữ liệu không có trường nào được tìm kiếm toàn văn", "the dataset has no full-text searchable field"),
+                    chiase_core::Msg::new(
+                        "tập dữ liệu không có trường nào được tìm kiếm toàn văn",
+                        "the dataset has no full-text searchable field",
+                    ),
                 )
                 .into());
             }
@@ -313,7 +331,8 @@ impl Store {
         for f in &query.facets {
             let field = &schema.fields[*f];
             let col = q(&field.spec.name);
-            let sql = format!("SELECT {col}, count(*) FROM {table} WHERE {} GROUP BY {col} ORDER BY count(*) DESC, {col} LIMIT 50", w.sql());
+            let sql =
+                format!("SELECT {col}, count(*) FROM {table} WHERE {} GROUP BY {col} ORDER BY count(*) DESC, {col} LIMIT 50", w.sql());
             let raw = conn.fetch_raw(w.bind_into(sql)).await?;
             let counts = facet_rows(&raw, field)?;
             facets.push((*f, counts));
@@ -323,13 +342,20 @@ impl Store {
     }
 
     /// One record by its canonical key (current, or as of a change number).
-    pub async fn read_record(&self, permit: &ReadPermit, ds: &Dataset, key: &str, snapshot: Option<i64>) -> Result<Option<StoredRow>, StoreError> {
+    pub async fn read_record(
+        &self,
+        permit: &ReadPermit,
+        ds: &Dataset,
+        key: &str,
+        snapshot: Option<i64>,
+    ) -> Result<Option<StoredRow>, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         let schema = self.schema_of(ds)?;
         let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
         let mut w = Where::new(snapshot);
         w.push("\"_key\" = ?".into(), [key.into()]);
-        let sql = format!("SELECT {} FROM {} WHERE {} ORDER BY \"_v\" DESC LIMIT 1", select_list(&fields, true), q(&ds.table_name), w.sql());
+        let sql =
+            format!("SELECT {} FROM {} WHERE {} ORDER BY \"_v\" DESC LIMIT 1", select_list(&fields, true), q(&ds.table_name), w.sql());
         let mut c = self.pools.reader().await?;
         let raw = c.conn().fetch_raw(w.bind_into(sql)).await?;
         Ok(decode(&raw, &fields, true)?.into_iter().next())
@@ -387,4 +413,23 @@ fn facet_rows(raw: &crate::db::RawRows, field: &Field) -> Result<Vec<(Value, i64
         crate::db::RawRows::Postgres(rs) => rs.iter().map(|r| r.try_get::<i64, _>(1)).collect::<Result<_, _>>()?,
     };
     Ok(values.into_iter().map(|r| r.values.into_iter().next().unwrap_or(Value::Null)).zip(counts).collect())
+}
+
+impl Store {
+    /// The current row with every field, for a writer merging a partial
+    /// change (a PATCH). Needs a write permit: a steward of the owner.
+    pub async fn current_row(
+        &self,
+        permit: &chiase_core::policy::WritePermit,
+        ds: &Dataset,
+        key: &str,
+    ) -> Result<Option<StoredRow>, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let schema = self.schema_of(ds)?;
+        let fields: Vec<&Field> = schema.fields.iter().collect();
+        let sql = format!("SELECT {} FROM {} WHERE \"_end\" IS NULL AND \"_key\" = ?", select_list(&fields, true), q(&ds.table_name));
+        let mut c = self.pools.reader().await?;
+        let raw = c.conn().fetch_raw(Sql::assembled(sql).bind(key)).await?;
+        Ok(decode(&raw, &fields, true)?.into_iter().next())
+    }
 }
