@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chiase_core::Msg;
@@ -106,10 +106,10 @@ pub struct Writer {
     hasher: std::collections::hash_map::RandomState,
 }
 
+/// Keys seen in a file are kept as 64-bit hashes (8 bytes a row, whatever
+/// the key's length), so a million-row import needs a few MB to check them.
 fn hash_of(h: &std::collections::hash_map::RandomState, s: &str) -> u64 {
-    let mut hasher = h.build_hasher();
-    s.hash(&mut hasher);
-    hasher.finish()
+    h.hash_one(s)
 }
 
 impl Store {
