@@ -137,7 +137,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
         .pragma("cache_size", "-32000")
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        // ANALYZE samples this many rows per index: quick after big imports.
+        .pragma("analysis_limit", "1000");
     let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
     let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(opts.read_only(false)).await?;
     Ok(Pools::Sqlite { read, write })

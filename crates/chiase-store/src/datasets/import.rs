@@ -4,8 +4,6 @@
 //! `commit` rolls everything back: an import lands whole or not at all.
 
 use std::collections::HashMap;
-use std::collections::HashSet;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use chiase_core::Msg;
@@ -87,6 +85,7 @@ pub struct WriteSummary {
 /// An open write to one dataset.
 pub struct Writer {
     tx: Tx,
+    pools: crate::db::Pools,
     ds: Dataset,
     schema: Arc<Schema>,
     mode: ImportMode,
@@ -101,15 +100,8 @@ pub struct Writer {
     unchanged: i64,
     /// Current rows existed before this write (keys must be checked).
     had_rows: bool,
-    seen_keys: HashSet<u64>,
-    seen_unique: Vec<(usize, HashSet<u64>)>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-/// Keys seen in a file are kept as 64-bit hashes (8 bytes a row, whatever
-/// the key's length), so a million-row import needs a few MB to check them.
-fn hash_of(h: &std::collections::hash_map::RandomState, s: &str) -> u64 {
-    h.hash_one(s)
+    /// Unique fields other than the key: (position, name).
+    unique_fields: Vec<(usize, String)>,
 }
 
 impl Store {
@@ -146,14 +138,19 @@ impl Store {
                     .bind(ts),
             )
             .await?;
-        let seen_unique = schema
+        let unique_fields = schema
             .fields
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.spec.constraints.unique && !schema.key_is(&f.spec.name))
-            .map(|(i, _)| (i, HashSet::new()))
+            .filter(|(_, f)| {
+                f.spec.constraints.unique
+                    && !schema.key_is(&f.spec.name)
+                    && !matches!(f.spec.field_type, chiase_core::schema::FieldType::Geopoint | chiase_core::schema::FieldType::Geojson)
+            })
+            .map(|(i, f)| (i, f.spec.name.clone()))
             .collect();
         let mut w = Writer {
+            pools: self.pools.clone(),
             had_rows: ds.row_count > 0,
             next_seq: ds.last_seq + 1,
             first_seq: ds.last_seq + 1,
@@ -167,9 +164,7 @@ impl Store {
             updated: 0,
             deleted: 0,
             unchanged: 0,
-            seen_keys: HashSet::new(),
-            seen_unique,
-            hasher: Default::default(),
+            unique_fields,
             ds,
         };
         if mode == ImportMode::Replace && w.had_rows {
@@ -234,76 +229,83 @@ impl Writer {
         self.schema.key_of(values)
     }
 
-    /// Checks keys and unique values against the rest of the file; returns
-    /// the problems (the rows with problems are not written).
-    fn check_in_file(&mut self, rows: &[ParsedRow]) -> (Vec<bool>, Vec<RowProblem>) {
-        let mut ok = vec![true; rows.len()];
+    /// Checks keys and unique values within one batch. Across batches (and
+    /// against stored rows) the database's unique indexes do the checking,
+    /// so memory does not grow with the file.
+    fn check_batch(&self, rows: &[&ParsedRow]) -> Vec<RowProblem> {
         let mut problems = Vec::new();
-        for (i, r) in rows.iter().enumerate() {
+        let mut keys: HashMap<String, u64> = HashMap::new();
+        let mut uniques: Vec<HashMap<String, u64>> = vec![HashMap::new(); self.unique_fields.len()];
+        for r in rows {
             if let Some(key) = self.key_of(&r.values)
-                && !self.seen_keys.insert(hash_of(&self.hasher, &key))
+                && let Some(first) = keys.insert(key.clone(), r.line)
             {
-                ok[i] = false;
-                problems.push(RowProblem {
-                    line: r.line,
-                    field: Some(self.schema.spec.primary_key.join(",")),
-                    value: Some(key.clone()),
-                    code: "duplicate_key",
-                    message: Msg::new(format!("khóa «{key}» lặp lại trong tệp"), format!("key «{key}» appears twice in the file")),
-                });
+                problems.push(self.twice(r.line, Some(first), &key));
             }
-            for (pos, seen) in &mut self.seen_unique {
+            for ((pos, name), seen) in self.unique_fields.iter().zip(&mut uniques) {
                 let v = &r.values[*pos];
-                if matches!(v, Value::Null) {
-                    continue;
-                }
-                if !seen.insert(hash_of(&self.hasher, &v.key_text())) {
-                    let name = self.schema.fields[*pos].spec.name.clone();
-                    ok[i] = false;
-                    problems.push(RowProblem {
-                        line: r.line,
-                        field: Some(name.clone()),
-                        value: Some(v.key_text()),
-                        code: "unique",
-                        message: Msg::new(
-                            format!("giá trị «{}» của trường duy nhất «{name}» lặp lại trong tệp", v.key_text()),
-                            format!("value «{}» of unique field «{name}» appears twice in the file", v.key_text()),
-                        ),
-                    });
+                if !matches!(v, Value::Null)
+                    && let Some(first) = seen.insert(v.key_text(), r.line)
+                {
+                    problems.push(unique_twice(r.line, Some(first), name, &v.key_text()));
                 }
             }
         }
-        (ok, problems)
+        problems
+    }
+
+    /// A key seen twice in the file (`first`: where, when known).
+    fn twice(&self, line: u64, first: Option<u64>, key: &str) -> RowProblem {
+        let (vi, en) = match first {
+            Some(f) => (
+                format!("khóa «{key}» lặp lại trong tệp (đã có ở dòng {f})"),
+                format!("key «{key}» appears twice in the file (first on line {f})"),
+            ),
+            None => (
+                format!("khóa «{key}» lặp lại trong tệp (ở một dòng trước)"),
+                format!("key «{key}» appears twice in the file (on an earlier line)"),
+            ),
+        };
+        RowProblem {
+            line,
+            field: Some(self.schema.spec.primary_key.join(",")),
+            value: Some(key.to_string()),
+            code: "duplicate_key",
+            message: Msg::new(vi, en),
+        }
+    }
+
+    fn exists(&self, line: u64, key: &str) -> RowProblem {
+        RowProblem {
+            line,
+            field: Some(self.schema.spec.primary_key.join(",")),
+            value: Some(key.to_string()),
+            code: "key_exists",
+            message: Msg::new(
+                format!("khóa «{key}» đã có trong tập dữ liệu (dùng chế độ upsert để cập nhật)"),
+                format!("key «{key}» exists already in the dataset (use upsert mode to update)"),
+            ),
+        }
     }
 
     /// Writes valid rows. Returns problems found against stored data or
     /// earlier rows; when there are any, the caller must not commit.
     pub async fn write(&mut self, rows: &[ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
-        let (ok, mut problems) = self.check_in_file(rows);
-        let rows: Vec<&ParsedRow> = rows.iter().zip(&ok).filter(|(_, ok)| **ok).map(|(r, _)| r).collect();
-        if !problems.is_empty() {
-            return Ok(problems);
-        }
-        let keyed = !self.schema.key.is_empty();
-        for chunk in rows.chunks(self.batch_rows()) {
-            let existing: HashMap<String, StoredRow> =
-                if keyed && self.had_rows { self.current_by_key(chunk).await? } else { HashMap::new() };
+        let upsert = self.mode == ImportMode::Upsert && !self.schema.key.is_empty();
+        let mut problems = Vec::new();
+        let all: Vec<&ParsedRow> = rows.iter().collect();
+        for chunk in all.chunks(self.batch_rows()) {
+            problems.extend(self.check_batch(chunk));
+            if !problems.is_empty() {
+                return Ok(problems);
+            }
+            let existing: HashMap<String, StoredRow> = if upsert { self.current_by_key(chunk).await? } else { HashMap::new() };
             let mut fresh: Vec<(&ParsedRow, i64, i64, String, i64)> = Vec::with_capacity(chunk.len());
             for r in chunk {
                 let key = self.key_of(&r.values);
                 match key.as_ref().and_then(|k| existing.get(k)) {
-                    Some(old) if self.mode == ImportMode::Append => {
-                        problems.push(RowProblem {
-                            line: r.line,
-                            field: Some(self.schema.spec.primary_key.join(",")),
-                            value: Some(old.meta.key.clone()),
-                            code: "key_exists",
-                            message: Msg::new(
-                                format!("khóa «{}» đã có trong tập dữ liệu (dùng chế độ upsert để cập nhật)", old.meta.key),
-                                format!("key «{}» exists already in the dataset (use upsert mode to update)", old.meta.key),
-                            ),
-                        });
-                    }
+                    // Written by this import already: the key repeats in the file.
+                    Some(old) if old.meta.seq >= self.first_seq => problems.push(self.twice(r.line, None, &old.meta.key)),
                     Some(old) if old.values == r.values => self.unchanged += 1,
                     Some(old) => {
                         let seq = self.take_seq();
@@ -328,7 +330,54 @@ impl Writer {
             if !problems.is_empty() {
                 return Ok(problems);
             }
-            self.insert_versions(&fresh).await?;
+            if let Err(e) = self.insert_versions(&fresh).await {
+                if !is_unique_violation(&e) {
+                    return Err(e);
+                }
+                problems.extend(self.diagnose(chunk).await?);
+                if problems.is_empty() {
+                    return Err(e);
+                }
+                return Ok(problems);
+            }
+        }
+        Ok(problems)
+    }
+
+    /// After a unique index refused a batch: which rows clash with stored
+    /// rows or with earlier rows of this import, and on which field.
+    async fn diagnose(&mut self, rows: &[&ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
+        let t = q(&self.ds.table_name);
+        let mut problems = Vec::new();
+        let keys: Vec<(u64, String)> = rows.iter().filter_map(|r| self.key_of(&r.values).map(|k| (r.line, k))).collect();
+        if !keys.is_empty() {
+            let sql =
+                format!("SELECT \"_key\", \"_seq\" FROM {t} WHERE \"_end\" IS NULL AND \"_key\" IN ({})", vec!["?"; keys.len()].join(", "));
+            let found: Vec<(String, i64)> =
+                self.tx.conn().fetch_all(keys.iter().fold(Sql::assembled(sql), |s, (_, k)| s.bind(k.as_str()))).await?;
+            for (line, k) in &keys {
+                if let Some((_, seq)) = found.iter().find(|(f, _)| f == k) {
+                    problems.push(if *seq >= self.first_seq { self.twice(*line, None, k) } else { self.exists(*line, k) });
+                }
+            }
+        }
+        for (pos, name) in self.unique_fields.clone() {
+            let field = &self.schema.fields[pos];
+            let values: Vec<(u64, chiase_core::schema::Value)> =
+                rows.iter().filter(|r| !matches!(r.values[pos], Value::Null)).map(|r| (r.line, r.values[pos].clone())).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let sql =
+                format!("SELECT {} FROM {t} WHERE \"_end\" IS NULL AND {} IN ({})", q(&name), q(&name), vec!["?"; values.len()].join(", "));
+            let sql = values.iter().fold(Sql::assembled(sql), |s, (_, v)| s.bind(ddl::bind_scalar(v)));
+            let raw = self.tx.conn().fetch_raw(sql).await?;
+            let taken: Vec<String> = decode(&raw, &[field], false)?.into_iter().map(|r| r.values[0].key_text()).collect();
+            for (line, v) in &values {
+                if taken.contains(&v.key_text()) {
+                    problems.push(unique_twice(*line, None, &name, &v.key_text()));
+                }
+            }
         }
         Ok(problems)
     }
@@ -397,7 +446,14 @@ impl Writer {
             }
         }
         let mut conn = self.tx.conn();
-        conn.execute(stmt).await.map_err(unique_violation)?;
+        // A savepoint, so that a refused batch (a unique index) leaves the
+        // transaction usable for diagnosing it (PostgreSQL aborts it otherwise).
+        conn.execute(Sql::new("SAVEPOINT batch")).await?;
+        if let Err(e) = conn.execute(stmt).await {
+            conn.execute(Sql::new("ROLLBACK TO SAVEPOINT batch")).await?;
+            return Err(e);
+        }
+        conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
         if !fts.is_empty() {
             let sql = format!(
                 "INSERT INTO {} (rowid, body) VALUES {}",
@@ -482,6 +538,13 @@ impl Writer {
         )
         .await?;
         self.tx.commit().await?;
+        // After a large write, refresh the planner's statistics so that it
+        // picks indexes by their selectivity (SQLite has none until asked).
+        if self.inserted + self.updated + self.deleted >= 10_000 {
+            let mut c = self.pools.begin().await?;
+            c.conn().execute(Sql::assembled(format!("ANALYZE {}", q(&self.ds.table_name)))).await?;
+            c.commit().await?;
+        }
         Ok(WriteSummary {
             dataset: self.ds.id.clone(),
             mode: self.mode.code().into(),
@@ -496,15 +559,20 @@ impl Writer {
     }
 }
 
-/// A unique index refusing a row is the data's fault, not the server's.
-fn unique_violation(e: StoreError) -> StoreError {
-    if let StoreError::Db(sqlx::Error::Database(db)) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::conflict(
-            "một giá trị của trường duy nhất đã có trong tập dữ liệu",
-            "a value of a unique field exists already in the dataset",
-        );
-    }
-    e
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(sqlx::Error::Database(db)) if db.is_unique_violation())
+}
+
+fn unique_twice(line: u64, first: Option<u64>, name: &str, value: &str) -> RowProblem {
+    let (vi, en) = match first {
+        Some(f) => (
+            format!("giá trị «{value}» của trường duy nhất «{name}» lặp lại trong tệp (đã có ở dòng {f})"),
+            format!("value «{value}» of unique field «{name}» appears twice in the file (first on line {f})"),
+        ),
+        None => (
+            format!("giá trị «{value}» của trường duy nhất «{name}» đã có trong tập dữ liệu hoặc ở dòng trước"),
+            format!("value «{value}» of unique field «{name}» exists already in the dataset or on an earlier line"),
+        ),
+    };
+    RowProblem { line, field: Some(name.to_string()), value: Some(value.to_string()), code: "unique", message: Msg::new(vi, en) }
 }

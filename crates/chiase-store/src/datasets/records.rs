@@ -16,7 +16,7 @@ use crate::db::{Backend, Sql};
 use crate::{Store, StoreError};
 
 /// Filtered counts stop here unless an exact total is asked for.
-pub const COUNT_CAP: i64 = 10_000;
+pub const COUNT_CAP: i64 = 1_000;
 
 /// A page of records.
 #[derive(Debug, Clone)]
