@@ -15,15 +15,17 @@ pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 until curl -fs "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.05; done
 base="http://127.0.0.1:$port/api/v1/datasets/tram-bts/records"
-echo "== wrk: 2 threads, 16 connections, 10 s each"
+echo "== wrk, one connection (latency), 10 s"
+wrk -t1 -c1 -d10s --latency "$base?nha_mang=Viettel&limit=100" | grep -E "Requests/sec|50%|90%|99%"
+echo "== wrk: 2 threads, 16 connections, 10 s each (throughput)"
 for q in "nha_mang=Viettel&limit=100" "huyen=Y%C3%AAn%20S%C6%A1n&xa=X%C3%A3%20T%E1%BB%A9%20Qu%E1%BA%ADn&limit=100" "bbox=105.2,21.8,105.3,21.9&limit=100" "q=dong%20bung&limit=100"; do
   echo "-- $q"
   wrk -t2 -c16 -d10s --latency "$base?$q" | grep -E "Requests/sec|50%|90%|99%"
 done
-echo "== keyset: page 1 and page 5,000 of nha_mang=Viettel, 100 rows a page"
+echo "== keyset: page 1 and page 5,000 of trang_thai=Đang hoạt động (780,000 rows), 100 rows a page"
 python3 - "$base" <<'PY'
 import json, sys, time, urllib.request
-base = sys.argv[1] + "?nha_mang=Viettel&limit=100"
+base = sys.argv[1] + "?trang_thai=%C4%90ang%20ho%E1%BA%A1t%20%C4%91%E1%BB%99ng&limit=100"
 def get(url):
     t = time.perf_counter()
     with urllib.request.urlopen(url) as r:
