@@ -10,6 +10,7 @@ pub mod catalog_index;
 pub mod fold;
 pub mod policy;
 pub mod query;
+pub mod requests;
 pub mod schema;
 pub mod sharing;
 pub mod text;

@@ -456,10 +456,13 @@ impl Schema {
     }
 
     /// The folded text of the searchable fields, for the full-text index.
+    /// Personal fields are never indexed, even when marked searchable: a hit
+    /// would tell a reader who may not see the field what it contains.
     pub fn search_text(&self, row: &[Value]) -> Option<String> {
         let mut parts = Vec::new();
         for (f, v) in self.fields.iter().zip(row) {
             if f.spec.searchable
+                && f.spec.personal == PersonalClass::None
                 && let Value::Text(s) = v
             {
                 parts.push(s.as_str());
@@ -468,9 +471,9 @@ impl Schema {
         (!parts.is_empty()).then(|| crate::fold::index_text(&parts.join(" ")))
     }
 
-    /// Whether any field is searchable.
+    /// Whether any field is in the full-text index.
     pub fn has_search(&self) -> bool {
-        self.fields.iter().any(|f| f.spec.searchable)
+        self.fields.iter().any(|f| f.spec.searchable && f.spec.personal == PersonalClass::None)
     }
 }
 

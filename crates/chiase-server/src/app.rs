@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::audit::{AuditSink, OpenReadCounter};
 use crate::config::Config;
 use crate::error::{ApiError, api_not_found};
 use crate::{api, web};
@@ -24,6 +25,18 @@ use crate::{api, web};
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    pub audit: AuditSink,
+    pub open_reads: Arc<OpenReadCounter>,
+}
+
+impl AppState {
+    /// The state of a running server: starts the audit writer and the
+    /// flushing of open-read counts.
+    pub fn new(store: Store, config: Config) -> AppState {
+        let open_reads = Arc::new(OpenReadCounter::default());
+        open_reads.start_flushing(store.clone(), Duration::from_secs(5));
+        AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads }
+    }
 }
 
 /// Every route of chiase.
@@ -37,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .merge(api::datasets::router())
         .merge(api::records::router())
         .merge(api::exports::router())
+        .merge(api::accounts::router())
+        .merge(api::requests::router())
+        .merge(api::audit::router())
         .merge(web::router())
         .route("/api", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
@@ -74,7 +90,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "chiase is listening on http://{addr}/");
     let store = state.store.clone();
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let open_reads = state.open_reads.clone();
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    open_reads.flush(&store).await;
     store.close().await;
     tracing::info!("chiase stopped");
     Ok(())

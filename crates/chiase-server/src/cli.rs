@@ -53,6 +53,15 @@ pub enum Command {
     /// Propose a Table Schema from a sample of a file
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Manage accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check and export the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Create every dataset template and fill it with synthetic rows (marked synthetic)
     Demo {
         /// Rows per dataset [default: each template's own number]
@@ -105,6 +114,61 @@ pub enum DatasetCommand {
     },
     /// Change a dataset's schema (add fields, widen types) from a Table Schema file
     Alter { id: String, schema: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (the password is read from standard input with --password-stdin)
+    Add {
+        username: String,
+        /// The agency's id (omit for a member of the public or a platform admin)
+        #[arg(long)]
+        agency: Option<String>,
+        /// admin, steward or member
+        #[arg(long)]
+        role: String,
+        /// The name shown to others
+        #[arg(long = "display-name")]
+        display_name: Option<String>,
+        /// Read a password from standard input (one line)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts
+    List,
+    /// Set a password, read from standard input
+    Passwd { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it (only the token; it is shown once)
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until it expires
+        #[arg(long)]
+        expires: Option<i64>,
+    },
+    /// List a user's tokens (never the tokens themselves)
+    List { username: String },
+    /// Revoke a token by its id
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the chain; name the first event altered, removed or reordered
+    Verify,
+    /// Print events as NDJSON or CSV
+    Export {
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        /// Only events after this sequence number
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,15 @@ pub struct Config {
     pub max_connections: u32,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
+    /// Days a data owner has to answer a sharing request (Decree 47/2020
+    /// does not fix a number that could be verified: a setting).
+    pub request_deadline_days: i64,
+    /// The longest period a grant may run.
+    pub max_grant_days: i64,
+    /// Mark cookies `Secure` (when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Take the source address from X-Forwarded-For (behind a proxy).
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -40,6 +49,10 @@ impl std::fmt::Debug for Config {
             .field("builtin_catalog", &self.builtin_catalog)
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
+            .field("request_deadline_days", &self.request_deadline_days)
+            .field("max_grant_days", &self.max_grant_days)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("trust_proxy", &self.trust_proxy)
             .finish()
     }
 }
@@ -53,6 +66,10 @@ impl Default for Config {
             builtin_catalog: true,
             max_connections: 8,
             log_format: LogFormat::Text,
+            request_deadline_days: 10,
+            max_grant_days: 730,
+            secure_cookies: false,
+            trust_proxy: false,
         }
     }
 }
@@ -67,6 +84,10 @@ pub struct FileConfig {
     pub builtin_catalog: Option<bool>,
     pub max_connections: Option<u32>,
     pub log_format: Option<LogFormat>,
+    pub request_deadline_days: Option<i64>,
+    pub max_grant_days: Option<i64>,
+    pub secure_cookies: Option<bool>,
+    pub trust_proxy: Option<bool>,
 }
 
 /// The settings given by flags or environment variables (clap reads both).
@@ -131,6 +152,18 @@ impl Config {
         }
         if let Some(v) = file.log_format {
             self.log_format = v;
+        }
+        if let Some(v) = file.request_deadline_days {
+            self.request_deadline_days = v.clamp(1, 365);
+        }
+        if let Some(v) = file.max_grant_days {
+            self.max_grant_days = v.clamp(1, 3650);
+        }
+        if let Some(v) = file.secure_cookies {
+            self.secure_cookies = v;
+        }
+        if let Some(v) = file.trust_proxy {
+            self.trust_proxy = v;
         }
         Ok(())
     }

@@ -31,6 +31,9 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Schema(c) => commands::dataset::schema(c),
         Command::Demo { rows, seed } => commands::dataset::demo_command(cfg, rows, seed).await,
+        Command::User(c) => commands::access::user(cfg, c).await,
+        Command::Token(c) => commands::access::token(cfg, c).await,
+        Command::Audit(c) => commands::access::audit(cfg, c).await,
         Command::Catalog(c) => commands::catalog::run(cfg, c).await,
         Command::Agency(c) => commands::agency::run(cfg, c).await,
     };

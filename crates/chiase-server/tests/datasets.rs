@@ -305,10 +305,22 @@ async fn append_upsert_and_replace_meet_existing_rows_as_documented() {
         let mut far = bts_csv(1500, 1000);
         far.push_str(bts_csv(1, 1003).lines().nth(1).unwrap());
         far.push('\n');
-        let Ok(ImportOutcome::Rejected(r)) = import(s, "tram-bts", ImportMode::Append, "far.csv", far.into_bytes(), ReadOptions::default()).await else { panic!() };
-        assert_eq!((r.errors[0].row, r.errors[0].code.as_str(), r.errors[0].value.as_deref()), (1502, "duplicate_key", Some("1003")), "{engine:?}");
+        let Ok(ImportOutcome::Rejected(r)) =
+            import(s, "tram-bts", ImportMode::Append, "far.csv", far.into_bytes(), ReadOptions::default()).await
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (r.errors[0].row, r.errors[0].code.as_str(), r.errors[0].value.as_deref()),
+            (1502, "duplicate_key", Some("1003")),
+            "{engine:?}"
+        );
         let same_code = bts_csv(1, 2).replace("\n2,", "\n77,");
-        let Ok(ImportOutcome::Rejected(r)) = import(s, "tram-bts", ImportMode::Append, "u.csv", same_code.into_bytes(), ReadOptions::default()).await else { panic!() };
+        let Ok(ImportOutcome::Rejected(r)) =
+            import(s, "tram-bts", ImportMode::Append, "u.csv", same_code.into_bytes(), ReadOptions::default()).await
+        else {
+            panic!()
+        };
         assert_eq!((r.errors[0].code.as_str(), r.errors[0].column.as_deref()), ("unique", Some("ma_tram")), "{engine:?}");
         assert_eq!(s.dataset("tram-bts").await.unwrap().unwrap().row_count, 5);
         // Upsert: 5 unchanged, 6 new, 4 changed.

@@ -130,9 +130,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
         .filename(Path::new(path))
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // NORMAL is durable in WAL mode except for the last transactions
-        // before a power cut; audit durability is handled by the audit
-        // writer, which asks for a full sync on its own commits.
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
@@ -140,7 +137,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
         .pragma("temp_store", "memory")
         // ANALYZE samples this many rows per index: quick after big imports.
         .pragma("analysis_limit", "1000");
-    let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+    // The writer syncs every commit (a reply carrying restricted data waits
+    // for its audit event to be on disk); readers need no syncing.
+    let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone().synchronous(SqliteSynchronous::Full)).await?;
     let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(opts.read_only(false)).await?;
     Ok(Pools::Sqlite { read, write })
 }

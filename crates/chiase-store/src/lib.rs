@@ -6,12 +6,15 @@
 //! crate. Every write is one transaction: it lands whole or not at all.
 
 pub mod agencies;
+pub mod audit;
 pub mod catalog;
 pub mod databases;
 pub mod datasets;
 pub mod db;
+pub mod requests;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod users;
 
 use chiase_core::{DomainError, Msg};
 

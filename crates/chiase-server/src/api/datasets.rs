@@ -120,6 +120,15 @@ async fn create(State(app): State<AppState>, caller: Caller, body: Bytes) -> Res
         synthetic: false,
     };
     let ds = app.store.create_dataset(&new, &caller.actor).await?;
+    crate::gate::record_write(
+        &app,
+        &caller,
+        "dataset_created",
+        Some(&ds),
+        ds.id.clone(),
+        json!({ "sharing_mode": ds.sharing_mode, "fields": ds.schema.fields.len() }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(dataset_json(&ds))))
 }
 
@@ -133,6 +142,8 @@ async fn change_schema(
     let ds = find(&app, &id).await?;
     let permit = write_permit(&app, &caller, &ds).await?;
     let ds = app.store.change_schema(&permit, &id, spec, &caller.actor).await?;
+    crate::gate::record_write(&app, &caller, "schema_changed", Some(&ds), ds.id.clone(), json!({ "schema_version": ds.schema_version }))
+        .await?;
     Ok(Json(dataset_json(&ds)))
 }
 

@@ -30,7 +30,7 @@ use super::records::{pairs, query_error, row_json};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::gate::read_permit;
+use crate::gate::{read_permit, record_read};
 use crate::params::ApiPath;
 
 const PAGE: usize = 5000;
@@ -175,6 +175,8 @@ async fn export(
         None => ds.last_seq,
     };
     let name = format!("{}.{}", ds.id, kind.ext());
+    // The event is durable before the first byte leaves (rows: not known yet).
+    record_read(&app, &caller, &ds, &permit, &format!("export.{}", kind.ext()), uri.query(), None).await?;
     if kind == Kind::Xlsx {
         return xlsx(app, permit, ds, schema, q, snapshot, name).await;
     }
@@ -342,6 +344,7 @@ async fn datapackage(State(app): State<AppState>, caller: Caller, ApiPath(key): 
     for ds in &datasets {
         // Only what the caller may read goes in; the rest is named as omitted.
         let Ok(permit) = read_permit(&app, &caller, ds).await else { continue };
+        record_read(&app, &caller, ds, &permit, "datapackage", None, None).await?;
         let schema = app.store.schema_of(ds)?;
         let q = query::parse(&[], &schema, permit.visible()).map_err(query_error)?;
         let fields: Vec<&Field> = q.fields.iter().map(|i| &schema.fields[*i]).collect();

@@ -22,7 +22,7 @@ use super::datasets::{file_error, find, read_options};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::gate::{read_permit, write_permit};
+use crate::gate::{read_permit, record_read, record_write, write_permit};
 use crate::ingest::{self, ImportFailure, ImportOutcome, ImportReport, ImportRequest, Progress, ReportError};
 use crate::params::{ApiPath, Params};
 
@@ -86,6 +86,7 @@ async fn list(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<
     let schema = app.store.schema_of(&ds)?;
     let q: Query = query::parse(&pairs(&uri), &schema, permit.visible()).map_err(query_error)?;
     let page = app.store.read_records(&permit, &ds, &q, None).await?;
+    record_read(&app, &caller, &ds, &permit, "records", uri.query(), Some(page.records.len() as i64)).await?;
     Ok(Json(page_json(&schema, &page)))
 }
 
@@ -112,7 +113,18 @@ async fn show(
         ),
         None => None,
     };
-    let row = app.store.read_record(&permit, &ds, &canonical, snapshot).await?.ok_or_else(|| not_found_record(&key))?;
+    let row = app.store.read_record(&permit, &ds, &canonical, snapshot).await?;
+    record_read(
+        &app,
+        &caller,
+        &ds,
+        &permit,
+        "record",
+        Some(&format!("key={key}&{}", uri.query().unwrap_or(""))),
+        Some(row.is_some() as i64),
+    )
+    .await?;
+    let row = row.ok_or_else(|| not_found_record(&key))?;
     let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
     Ok(Json(row_json(&fields, &row)))
 }
@@ -169,8 +181,13 @@ async fn import(
         content_type: headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string),
         options,
     };
+    let source_name = req.source_name.clone();
     match ingest::run(&app.store, &permit, &ds.id, req, Box::new(reader), Arc::new(Progress::default())).await.map_err(failure)? {
-        ImportOutcome::Done(summary) => Ok(Json(serde_json::to_value(summary).map_err(|e| ApiError::internal(&e))?)),
+        ImportOutcome::Done(summary) => {
+            let detail = json!({ "mode": mode.code(), "file": source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
+            record_write(&app, &caller, "import", Some(&ds), ds.id.clone(), detail).await?;
+            Ok(Json(serde_json::to_value(summary).map_err(|e| ApiError::internal(&e))?))
+        }
         ImportOutcome::Rejected(report) => Err(rejected(report)),
     }
 }
@@ -295,6 +312,8 @@ async fn write_rows(
         return Err(e);
     }
     let summary = writer.commit().await?;
+    let detail = json!({ "mode": mode.code(), "inserted": summary.inserted, "updated": summary.updated, "seq": [summary.first_seq, summary.last_seq] });
+    record_write(app, caller, "write", Some(ds), ds.id.clone(), detail).await?;
     serde_json::to_value(summary).map_err(|e| ApiError::internal(&e))
 }
 
@@ -348,7 +367,8 @@ async fn delete_one(
     if n == 0 {
         return Err(not_found_record(&key));
     }
-    writer.commit().await?;
+    let summary = writer.commit().await?;
+    record_write(&app, &caller, "delete", Some(&ds), format!("{}/{key}", ds.id), json!({ "seq": summary.last_seq })).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -360,5 +380,6 @@ async fn changes(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPa
     let ds = find(&app, &id).await?;
     let permit = read_permit(&app, &caller, &ds).await?;
     let page = app.store.changes(&permit, &ds, since, limit).await?;
+    record_read(&app, &caller, &ds, &permit, "changes", uri.query(), Some(page.changes.len() as i64)).await?;
     Ok(Json(serde_json::to_value(page).map_err(|e| ApiError::internal(&e))?))
 }

@@ -3,7 +3,7 @@
 use chiase_core::agency::{AgencyKind, AgencyStatus, FocalContact};
 use chiase_store::agencies::{AgencyFilter, NewAgency};
 
-use super::{cli_date, explain, open_store};
+use super::{audit_cli, cli_date, explain, open_store};
 use crate::cli::{AgencyCommand, ContactArgs};
 use crate::config::Config;
 
@@ -37,14 +37,18 @@ pub async fn run(cfg: Config, cmd: AgencyCommand) -> anyhow::Result<()> {
                 .transpose()?;
             let established_on = established.as_deref().map(cli_date).transpose()?;
             let r = store.create_agency(&NewAgency { name, kind, established_on, contact: contact(&c)? }).await.map_err(explain)?;
+            audit_cli(&store, "agency_created", &r.id, serde_json::json!({ "name": r.name })).await?;
             println!("{}  {}", r.id, r.name);
         }
         AgencyCommand::Rename { id, new_name, on } => {
             let r = store.rename_agency(&id, &new_name, cli_date(&on)?).await.map_err(explain)?;
+            audit_cli(&store, "agency_rename", &id, serde_json::json!({ "on": on, "name": r.name })).await?;
             println!("{}  {}", r.id, r.name);
         }
         AgencyCommand::Merge { id, into, on } => {
             let s = store.merge_agency(&id, &into, cli_date(&on)?).await.map_err(explain)?;
+            audit_cli(&store, "agency_merge", &id, serde_json::json!({ "on": on, "into": into, "databases_moved": s.databases_moved }))
+                .await?;
             println!(
                 "{} → {}: {} CSDL chuyển / databases moved",
                 s.agency.name,
@@ -54,10 +58,19 @@ pub async fn run(cfg: Config, cmd: AgencyCommand) -> anyhow::Result<()> {
         }
         AgencyCommand::Dissolve { id, on, transfer_to } => {
             let s = store.dissolve_agency(&id, transfer_to.as_deref(), cli_date(&on)?).await.map_err(explain)?;
+            audit_cli(
+                &store,
+                "agency_dissolve",
+                &id,
+                serde_json::json!({ "on": on, "transfer_to": transfer_to, "databases_moved": s.databases_moved }),
+            )
+            .await?;
             println!("{}: giải thể / dissolved, {} CSDL chuyển / databases moved", s.agency.name, s.databases_moved);
         }
         AgencyCommand::Contact { id, contact: c } => {
-            store.set_agency_contact(&id, &contact(&c)?).await.map_err(explain)?;
+            let c = contact(&c)?;
+            store.set_agency_contact(&id, &c).await.map_err(explain)?;
+            audit_cli(&store, "agency_contact", &id, serde_json::json!({ "contact": c })).await?;
             println!("ok");
         }
     }

@@ -6,6 +6,7 @@ use chiase_io::decision_table::parse_catalog;
 use chiase_store::catalog::CatalogSource;
 
 use super::{cli_date, explain, open_store};
+
 use crate::cli::CatalogCommand;
 use crate::config::Config;
 

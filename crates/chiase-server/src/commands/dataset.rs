@@ -102,6 +102,7 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
                 _ => anyhow::bail!("cần đúng một trong --template hoặc --schema / give exactly one of --template or --schema"),
             };
             let d = store.create_dataset(&new, "operator").await.map_err(explain)?;
+            super::audit_cli(&store, "dataset_created", &d.id, serde_json::json!({ "template": d.template })).await?;
             println!("{}  ({} trường/fields, bảng/table {})", d.id, d.schema.fields.len(), d.table_name);
             Ok(())
         }
@@ -114,6 +115,7 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
                 .write()
                 .map_err(|r| anyhow::anyhow!("{}", r.msg()))?;
             let d = store.change_schema(&permit, &id, spec, "operator").await.map_err(explain)?;
+            super::audit_cli(&store, "schema_changed", &id, serde_json::json!({ "schema_version": d.schema_version })).await?;
             println!("{}: lược đồ phiên bản / schema version {}", d.id, d.schema_version);
             Ok(())
         }
@@ -211,6 +213,7 @@ pub async fn import(
     bar.finish_and_clear();
     match outcome {
         Ok(ImportOutcome::Done(s)) => {
+            super::audit_cli(&store, "import", dataset, serde_json::json!({ "file": file.display().to_string(), "mode": mode.code(), "inserted": s.inserted, "updated": s.updated, "deleted": s.deleted, "seq": [s.first_seq, s.last_seq] })).await?;
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "Đã nhập {dataset}: {} thêm, {} sửa, {} xóa, {} không đổi; {} dòng hiện có; {:.1} s ({:.0} dòng/s)",
@@ -314,7 +317,8 @@ pub async fn load_demo(store: &Store, rows: Option<usize>, seed: u64) -> anyhow:
         if !problems.is_empty() {
             anyhow::bail!("BUG: demo rows of {} refused: {:?}", t.template, problems.first());
         }
-        w.commit().await.map_err(explain)?;
+        let summary = w.commit().await.map_err(explain)?;
+        super::audit_cli(store, "demo_data", &ds.id, serde_json::json!({ "rows": summary.inserted, "seed": seed })).await?;
         made += 1;
     }
     Ok(made)

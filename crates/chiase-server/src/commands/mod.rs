@@ -2,6 +2,7 @@
 //! as `serve` and are safe while it runs (SQLite in WAL mode with immediate
 //! write transactions; PostgreSQL as usual).
 
+pub mod access;
 pub mod agency;
 pub mod catalog;
 pub mod dataset;
@@ -57,6 +58,21 @@ pub async fn load_builtin_catalog(store: &Store) -> anyhow::Result<bool> {
         Err(StoreError::Domain(_)) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records what an operator did at the command line in the audit log.
+pub async fn audit_cli(store: &Store, action: &str, target: &str, detail: serde_json::Value) -> anyhow::Result<()> {
+    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    let event = chiase_store::audit::NewEvent {
+        actor: "operator".into(),
+        action: action.into(),
+        target: Some(target.into()),
+        detail: serde_json::json!({ "cli": true, "os_user": user, "detail": detail }),
+        source: Some("cli".into()),
+        ..Default::default()
+    };
+    store.append_audit(&[event]).await?;
+    Ok(())
 }
 
 /// Parses a date given on the command line.

@@ -11,7 +11,16 @@ use chiase_store::databases::{DatabaseDetail, DatabaseQuery, MatchMode};
 use super::{Tr, query_string};
 use crate::api::databases::{find, query_from};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
+
+/// The signed-in name and CSRF token for the page header.
+fn who(caller: Option<&Caller>) -> (Option<String>, String) {
+    match caller.and_then(|c| c.user.as_ref().map(|u| (u.display_name.clone(), c.csrf.clone().unwrap_or_default()))) {
+        Some((name, csrf)) => (Some(name), csrf),
+        None => (None, String::new()),
+    }
+}
 use crate::params::{ApiPath, Params};
 
 const PAGE_SIZE: i64 = 20;
@@ -42,6 +51,8 @@ struct ResultView {
 #[template(path = "catalog.html")]
 struct CatalogPage {
     tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
     q: String,
     count: i64,
     any_words: bool,
@@ -81,7 +92,7 @@ fn toggled(query: &DatabaseQuery, lang: &str, key: &'static str, value: &str) ->
     (format!("/{}", query_string(&p)), selected)
 }
 
-pub async fn index(State(app): State<AppState>, uri: Uri) -> Result<Response, Response> {
+pub async fn index(State(app): State<AppState>, caller: Result<Caller, ApiError>, uri: Uri) -> Result<Response, Response> {
     let tr = Tr::from_query(uri.query());
     let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "offset", "lang"]).map_err(|e| error_page(tr, e))?;
     let mut query = query_from(&p, PAGE_SIZE).map_err(|e| error_page(tr, e))?;
@@ -141,8 +152,11 @@ pub async fn index(State(app): State<AppState>, uri: Uri) -> Result<Response, Re
     let version = versions.last().map(|v| format!("{} {} {}", v.decision_no, tr.t("ngày", "of"), tr.date(&v.decision_date)));
     let hidden = base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| (k.to_string(), v.clone())).collect();
     let filters_active = !(query.agencies.is_empty() && query.sharing.is_empty() && query.cadences.is_empty() && query.q.is_none());
+    let (who, session_csrf) = who(caller.as_ref().ok());
     let page = CatalogPage {
         tr,
+        who,
+        session_csrf,
         q: query.q.clone().unwrap_or_default(),
         count: page.count,
         any_words: page.matched == Some(MatchMode::Any),
@@ -183,6 +197,8 @@ impl Labelled for Cadence {
 #[template(path = "database.html")]
 struct DatabasePage {
     tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
     d: DatabaseDetail,
     modes: Vec<(&'static str, &'static str)>,
     channels: Vec<&'static str>,
@@ -190,13 +206,21 @@ struct DatabasePage {
     back_href: String,
 }
 
-pub async fn database(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Response, Response> {
+pub async fn database(
+    State(app): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    ApiPath(key): ApiPath<String>,
+    uri: Uri,
+) -> Result<Response, Response> {
     let tr = Tr::from_query(uri.query());
     Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
     let d = find(&app, &key).await.map_err(|e| error_page(tr, e))?;
     let lang = tr.lang;
+    let (who, session_csrf) = who(caller.as_ref().ok());
     let page = DatabasePage {
         tr,
+        who,
+        session_csrf,
         modes: d.sharing_modes.iter().map(|m| (m.code(), m.label(lang))).collect(),
         channels: d.fields.channels.iter().map(|c| c.label(lang)).collect(),
         lang_href: format!("/databases/{}{}", d.id, if lang == "en" { "" } else { "?lang=en" }),
@@ -210,6 +234,8 @@ pub async fn database(State(app): State<AppState>, ApiPath(key): ApiPath<String>
 #[template(path = "error.html")]
 struct ErrorPage {
     tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
     status: u16,
     message: String,
 }
@@ -218,5 +244,5 @@ struct ErrorPage {
 fn error_page(tr: Tr, e: ApiError) -> Response {
     let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
     let message = if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() };
-    (status, ErrorPage { tr, status: status.as_u16(), message }).into_response()
+    (status, ErrorPage { tr, who: None, session_csrf: String::new(), status: status.as_u16(), message }).into_response()
 }

@@ -3,6 +3,7 @@
 //! Dates on Vietnamese pages are dd/mm/yyyy.
 
 mod catalog;
+mod session;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri, header};
@@ -17,6 +18,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(catalog::index))
         .route("/databases/{key}", get(catalog::database))
         .route("/assets/chiase.css", get(stylesheet))
+        .route("/login", get(session::show).post(session::submit))
+        .route("/logout", axum::routing::post(session::logout))
 }
 
 /// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`.
@@ -65,11 +68,13 @@ async fn stylesheet() -> Response {
 #[template(path = "not_found.html")]
 struct NotFoundPage {
     tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
     path: String,
 }
 
 /// The 404 page for paths outside the API.
 pub async fn not_found(uri: Uri) -> Response {
-    let page = NotFoundPage { tr: Tr::from_query(uri.query()), path: uri.path().to_string() };
+    let page = NotFoundPage { tr: Tr::from_query(uri.query()), who: None, session_csrf: String::new(), path: uri.path().to_string() };
     (StatusCode::NOT_FOUND, page).into_response()
 }

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chiase_server::app::{AppState, router};
@@ -19,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub state: AppState,
     pub db: TestDb,
     client: Client<HttpConnector, Full<axum::body::Bytes>>,
     server: tokio::task::JoinHandle<()>,
@@ -48,12 +48,13 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
         let config = Config { listen: addr, ..Config::default() };
-        let app = router(AppState { store: db.store.clone(), config: Arc::new(config) });
+        let state = AppState::new(db.store.clone(), config);
+        let app = router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("server runs");
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("server runs");
         });
         let client = Client::builder(TokioExecutor::new()).build_http();
-        TestApp { addr, db, client, server }
+        TestApp { addr, state, db, client, server }
     }
 
     pub fn store(&self) -> &Store {

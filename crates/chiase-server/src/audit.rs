@@ -1,0 +1,110 @@
+//! The audit writer: events are queued from every request and written in
+//! group commits (one transaction for all the events that arrived while the
+//! previous commit ran), so that a reply carrying restricted data can wait
+//! for its event to be durable without each reply paying for its own
+//! commit. Reads of open data are only counted, in memory, and flushed every
+//! few seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chiase_store::Store;
+use chiase_store::audit::NewEvent;
+use chrono::NaiveDate;
+use tokio::sync::{mpsc, oneshot};
+
+/// Events in one group commit, at most.
+const GROUP: usize = 512;
+
+type Ack = oneshot::Sender<Result<i64, String>>;
+
+/// A handle to the audit writer; cheap to clone.
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<(NewEvent, Ack)>,
+}
+
+/// The event could not be made durable: the reply must not go out.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log could not record the event: {0}")]
+pub struct AuditFailed(pub String);
+
+impl AuditSink {
+    /// Starts the writer task.
+    pub fn start(store: Store) -> AuditSink {
+        let (tx, mut rx) = mpsc::channel::<(NewEvent, Ack)>(8192);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < GROUP {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+                let events: Vec<NewEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
+                match store.append_audit(&events).await {
+                    Ok(seqs) => {
+                        for ((_, ack), seq) in batch.into_iter().zip(seqs) {
+                            let _ = ack.send(Ok(seq));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("audit write failed: {e}");
+                        for (_, ack) in batch {
+                            let _ = ack.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        AuditSink { tx }
+    }
+
+    /// Records an event and waits until it is durable.
+    pub async fn record(&self, event: NewEvent) -> Result<i64, AuditFailed> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send((event, ack)).await.map_err(|_| AuditFailed("the audit writer stopped".into()))?;
+        done.await.map_err(|_| AuditFailed("the audit writer stopped".into()))?.map_err(AuditFailed)
+    }
+}
+
+/// Reads of open data per dataset and day, flushed periodically.
+#[derive(Default)]
+pub struct OpenReadCounter {
+    counts: Mutex<HashMap<(i64, NaiveDate), (i64, i64)>>,
+}
+
+impl OpenReadCounter {
+    pub fn count(&self, dataset: i64, rows: i64) {
+        let day = chrono::Utc::now().date_naive();
+        if let Ok(mut m) = self.counts.lock() {
+            let e = m.entry((dataset, day)).or_insert((0, 0));
+            e.0 += 1;
+            e.1 += rows;
+        }
+    }
+
+    /// Writes the counts gathered so far.
+    pub async fn flush(&self, store: &Store) {
+        let taken: Vec<(i64, NaiveDate, i64, i64)> = match self.counts.lock() {
+            Ok(mut m) => m.drain().map(|((d, day), (r, n))| (d, day, r, n)).collect(),
+            Err(_) => return,
+        };
+        if let Err(e) = store.add_open_reads(&taken).await {
+            tracing::warn!("open-read counts not written: {e}");
+        }
+    }
+
+    /// Flushes every `every` until the process ends.
+    pub fn start_flushing(self: &Arc<Self>, store: Store, every: Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                me.flush(&store).await;
+            }
+        });
+    }
+}
