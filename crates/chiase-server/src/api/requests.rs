@@ -85,7 +85,9 @@ async fn create(State(app): State<AppState>, caller: Caller, body: Bytes) -> Res
         for f in fields {
             match ds.schema.fields.iter().find(|x| &x.name == f) {
                 None => {
-                    return Err(DomainError::invalid("fields", Msg::new(format!("không có trường «{f}»"), format!("no field «{f}»"))).into());
+                    return Err(
+                        DomainError::invalid("fields", Msg::new(format!("không có trường «{f}»"), format!("no field «{f}»"))).into()
+                    );
                 }
                 Some(x) if x.personal == PersonalClass::Sensitive && legal_basis.is_none() => {
                     return Err(DomainError::invalid(
