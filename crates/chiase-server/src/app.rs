@@ -27,16 +27,45 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub audit: AuditSink,
     pub open_reads: Arc<OpenReadCounter>,
+    pub files: crate::files::Files,
 }
 
 impl AppState {
     /// The state of a running server: starts the audit writer and the
     /// flushing of open-read counts.
-    pub fn new(store: Store, config: Config) -> AppState {
+    pub fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
+        crate::metrics::install();
+        let files = crate::files::open(config.files_url.as_deref(), &config.data_dir)?;
         let open_reads = Arc::new(OpenReadCounter::default());
         open_reads.start_flushing(store.clone(), Duration::from_secs(5));
-        AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads }
+        start_housekeeping(store.clone());
+        Ok(AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads, files })
     }
+}
+
+/// Every minute, the process holding the housekeeping lease removes expired
+/// sessions and old sign-in attempts: with several processes on one
+/// database, the job runs in one of them at a time.
+fn start_housekeeping(store: Store) {
+    let holder = format!("{}:{}:{:x}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id(), rand_u32());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            match store.take_lease("housekeeping", &holder, 120).await {
+                Ok(true) => match store.housekeeping().await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("housekeeping failed: {e}"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!("lease failed: {e}"),
+            }
+        }
+    });
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
 
 /// Every route of chiase.
@@ -53,11 +82,14 @@ pub fn router(state: AppState) -> Router {
         .merge(api::accounts::router())
         .merge(api::requests::router())
         .merge(api::audit::router())
+        .merge(crate::files::router())
         .merge(web::router())
         .route("/api", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(web::not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -44,8 +44,11 @@ impl AuditSink {
                     }
                 }
                 let events: Vec<NewEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
+                metrics::histogram!("chiase_audit_group_size").record(events.len() as f64);
+                metrics::gauge!("chiase_audit_queue").set(rx.len() as f64);
                 match store.append_audit(&events).await {
                     Ok(seqs) => {
+                        metrics::counter!("chiase_audit_events_total").increment(seqs.len() as u64);
                         for ((_, ack), seq) in batch.into_iter().zip(seqs) {
                             let _ = ack.send(Ok(seq));
                         }

@@ -62,6 +62,22 @@ pub enum Command {
     /// Check and export the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take a consistent copy of the installation (SQLite: online; PostgreSQL: pg_dump)
+    Backup {
+        /// The file to write (it must not exist)
+        dest: PathBuf,
+    },
+    /// Put a backup back in place of the SQLite database (stop the server first)
+    Restore {
+        /// A file written by `chiase backup`
+        src: PathBuf,
+    },
+    /// Copy this SQLite installation into an empty PostgreSQL database, then compare counts and checksums
+    Migrate {
+        /// postgres://…
+        #[arg(long)]
+        to: String,
+    },
     /// Create every dataset template and fill it with synthetic rows (marked synthetic)
     Demo {
         /// Rows per dataset [default: each template's own number]

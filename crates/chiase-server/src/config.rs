@@ -31,6 +31,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Take the source address from X-Forwarded-For (behind a proxy).
     pub trust_proxy: bool,
+    /// Where files go: `file://DIR` (default `DATA/files`) or `s3://BUCKET/PREFIX`.
+    pub files_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -53,6 +55,7 @@ impl std::fmt::Debug for Config {
             .field("max_grant_days", &self.max_grant_days)
             .field("secure_cookies", &self.secure_cookies)
             .field("trust_proxy", &self.trust_proxy)
+            .field("files_url", &self.files_url)
             .finish()
     }
 }
@@ -70,6 +73,7 @@ impl Default for Config {
             max_grant_days: 730,
             secure_cookies: false,
             trust_proxy: false,
+            files_url: None,
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct FileConfig {
     pub max_grant_days: Option<i64>,
     pub secure_cookies: Option<bool>,
     pub trust_proxy: Option<bool>,
+    pub files_url: Option<String>,
 }
 
 /// The settings given by flags or environment variables (clap reads both).
@@ -164,6 +169,9 @@ impl Config {
         }
         if let Some(v) = file.trust_proxy {
             self.trust_proxy = v;
+        }
+        if let Some(v) = file.files_url {
+            self.files_url = Some(v);
         }
         Ok(())
     }

@@ -216,9 +216,13 @@ pub async fn run(
                     errors.extend(store_problems);
                     errors.sort_by_key(|e| e.row);
                     errors.truncate(MAX_REPORTED);
+                    metrics::counter!("chiase_imports_total", "outcome" => "rejected").increment(1);
                     break ImportOutcome::Rejected(ImportReport { rows_read, total_errors: total, errors });
                 }
-                break ImportOutcome::Done(writer.commit().await?);
+                let summary = writer.commit().await?;
+                metrics::counter!("chiase_imports_total", "outcome" => "done").increment(1);
+                metrics::counter!("chiase_import_rows_total").increment(rows_read);
+                break ImportOutcome::Done(summary);
             }
             Some(Message::Fatal(e)) => return Err(ImportFailure::File(e)),
             None => {

@@ -14,8 +14,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod gate;
 pub mod ingest;
+pub mod metrics;
 pub mod params;
 pub mod web;
 

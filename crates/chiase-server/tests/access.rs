@@ -605,3 +605,60 @@ async fn restore(app: &TestApp, rows: Rows) {
         put!(pool, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     }
 }
+
+#[tokio::test]
+async fn files_are_kept_by_checksum_and_served_only_through_the_policy() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let p = setup(&app).await;
+        let scan = "Hồ sơ cán bộ CB01 — bản quét".as_bytes().to_vec();
+        let up = app
+            .request(
+                Method::POST,
+                "/api/v1/datasets/can-bo/files?name=ho-so-CB01.pdf&record=CB01",
+                &[("authorization", &format!("Bearer {}", p.owner_steward)), ("content-type", "application/pdf")],
+                scan.clone(),
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::CREATED, "{engine:?}: {}", up.text());
+        let info = up.json();
+        let expected: String =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&scan)).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(info["sha256"], expected);
+        assert_eq!(info["record_key"], "CB01");
+        let id = info["id"].as_i64().unwrap();
+        let path = format!("/api/v1/datasets/can-bo/files/{id}");
+        // Members may not upload; only the owner's readers download.
+        assert_eq!(
+            app.request(
+                Method::POST,
+                "/api/v1/datasets/can-bo/files?name=x",
+                &[("authorization", &format!("Bearer {}", p.owner_member))],
+                b"x".to_vec()
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(app.get(&path).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(get_as(&app, &p.consumer, &path).await.status, StatusCode::FORBIDDEN);
+        let got = get_as(&app, &p.owner_member, &path).await;
+        assert_eq!(got.status, StatusCode::OK, "{engine:?}");
+        assert_eq!(got.body, scan);
+        assert_eq!(got.headers["etag"].to_str().unwrap(), format!("\"{expected}\""));
+        // A grant that leaves out a personal field does not open the files.
+        let r =
+            request(&app, &p.consumer, json!({"dataset": "can-bo", "fields": ["ma", "don_vi"], "purpose": "Tra cứu", "period": period()}))
+                .await
+                .json();
+        as_(&app, &p.owner_steward, Method::POST, &format!("/api/v1/requests/{}/approve", r["id"]), json!({})).await;
+        assert_eq!(get_as(&app, &p.consumer, "/api/v1/datasets/can-bo/records").await.status, StatusCode::OK);
+        assert_eq!(get_as(&app, &p.consumer, &path).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let events = app
+            .store()
+            .audit_events(&chiase_store::audit::AuditFilter { action: Some("file_added".into()), limit: 10, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+}

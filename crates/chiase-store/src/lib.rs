@@ -11,6 +11,9 @@ pub mod catalog;
 pub mod databases;
 pub mod datasets;
 pub mod db;
+pub mod files;
+pub mod jobs;
+pub mod ops;
 pub mod requests;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -83,13 +86,24 @@ impl Store {
         Ok(())
     }
 
+    /// Connections open and idle, over every pool (for metrics).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match &self.pools {
+            Pools::Sqlite { read, write } => (read.size() + write.size(), read.num_idle() + write.num_idle()),
+            Pools::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
     /// Closes every pooled connection (at shutdown).
     pub async fn close(&self) {
         self.pools.close().await;
     }
 }
 
-/// The current time, as stored.
+/// The current time, as stored: to the microsecond, the precision
+/// PostgreSQL keeps, so that both engines hold exactly the same instants.
 fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
+    use chrono::Timelike;
+    let t = chrono::Utc::now();
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }

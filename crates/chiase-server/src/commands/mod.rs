@@ -6,6 +6,7 @@ pub mod access;
 pub mod agency;
 pub mod catalog;
 pub mod dataset;
+pub mod ops;
 pub mod serve;
 
 use anyhow::Context;

@@ -28,5 +28,5 @@ pub async fn run(cfg: Config, demo: bool) -> anyhow::Result<()> {
         tracing::info!(datasets = made, "demo datasets ready");
     }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, engine = ?store.backend(), "ready");
-    serve(AppState::new(store, cfg)).await
+    serve(AppState::new(store, cfg)?).await
 }

@@ -42,13 +42,20 @@ impl Resp {
 impl TestApp {
     /// Starts chiase with the built-in catalog loaded.
     pub async fn spawn(engine: Engine) -> TestApp {
+        TestApp::serve(TestDb::new(engine).await, true).await
+    }
+
+    /// Starts chiase over an existing database.
+    pub async fn serve(db: TestDb, builtin_catalog: bool) -> TestApp {
         chiase_server::install_crypto_provider();
-        let db = TestDb::new(engine).await;
-        chiase_server::commands::load_builtin_catalog(&db.store).await.expect("built-in catalog loads");
+        if builtin_catalog {
+            chiase_server::commands::load_builtin_catalog(&db.store).await.expect("built-in catalog loads");
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
-        let config = Config { listen: addr, ..Config::default() };
-        let state = AppState::new(db.store.clone(), config);
+        let files_dir = tempfile::tempdir().expect("a temporary directory").keep();
+        let config = Config { listen: addr, data_dir: files_dir, ..Config::default() };
+        let state = AppState::new(db.store.clone(), config).expect("the application starts");
         let app = router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("server runs");
