@@ -101,7 +101,7 @@ pub async fn migrate(cfg: Config, to: &str) -> anyhow::Result<()> {
         })
         .await
         .map_err(explain)?;
-    println!("{:<28} {:>10} {:>10}  {}", "table", "source", "target", "checksum");
+    println!("{:<28} {:>10} {:>10}  checksum", "table", "source", "target");
     for t in &report.tables {
         let same = if t.source_checksum == t.target_checksum { "=" } else { "≠ DIFFERENT" };
         println!("{:<28} {:>10} {:>10}  {} {}", t.table, t.source_rows, t.target_rows, &t.target_checksum[..12], same);
