@@ -9,7 +9,7 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader, open_workbook_auto_from_rs};
+use calamine::{Reader, open_workbook_auto_from_rs};
 use chiase_core::Msg;
 use chiase_core::catalog::{CatalogRow, EntryFields, derive_entry};
 use chiase_core::fold::{fold, match_key};
@@ -214,7 +214,7 @@ fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
         };
         let start_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
         let records: Vec<Record> =
-            range.rows().enumerate().map(|(i, row)| (start_row + i + 1, row.iter().map(cell_text).collect())).collect();
+            range.rows().enumerate().map(|(i, row)| (start_row + i + 1, row.iter().map(crate::tabular::xlsx_cell).collect())).collect();
         // The catalog is on the first sheet that has its header row.
         if records.iter().any(|(_, cells)| header_map(cells).is_some()) {
             return Ok(records);
@@ -223,18 +223,6 @@ fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
     Err(first_error.unwrap_or_else(|| {
         err(1, None, "không tìm thấy dòng tiêu đề của bảng danh mục trong tệp", "no catalog header row found in the workbook")
     }))
-}
-
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        other => other.to_string(),
-    }
 }
 
 /// Maps cell positions to columns when `cells` is a header row.

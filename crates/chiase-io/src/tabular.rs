@@ -12,6 +12,9 @@ use chiase_core::fold::match_key;
 use chiase_core::schema::{FieldError, Schema, Value};
 use encoding_rs::Encoding;
 
+/// The largest workbook accepted (XLSX is read whole; CSV streams).
+pub const MAX_XLSX_BYTES: u64 = 200 * 1024 * 1024;
+
 /// The formats an import accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -385,7 +388,9 @@ fn xlsx_rows(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
         .collect())
 }
 
-fn xlsx_cell(cell: &Data) -> String {
+/// A spreadsheet cell as text: whole numbers without a decimal point,
+/// dates as ISO 8601 (Excel stores them as numbers with a date format).
+pub fn xlsx_cell(cell: &Data) -> String {
     match cell {
         Data::Empty => String::new(),
         Data::String(s) => s.clone(),

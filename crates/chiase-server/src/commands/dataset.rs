@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use chiase_core::policy::{Action, Subject, decide};
 use chiase_core::schema::SchemaSpec;
 use chiase_core::sharing::SharingMode;
 use chiase_io::tabular::{Format, ReadOptions, RecordReader};
@@ -111,9 +110,7 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
             let spec: SchemaSpec =
                 serde_json::from_slice(&std::fs::read(&schema)?).with_context(|| format!("{} is not a Table Schema", schema.display()))?;
             let ds = store.dataset(&id).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("no dataset «{id}»"))?;
-            let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[])
-                .write()
-                .map_err(|r| anyhow::anyhow!("{}", r.msg()))?;
+            let permit = super::operator_write(&ds)?;
             let d = store.change_schema(&permit, &id, spec, "operator").await.map_err(explain)?;
             super::audit_cli(&store, "schema_changed", &id, serde_json::json!({ "schema_version": d.schema_version })).await?;
             println!("{}: lược đồ phiên bản / schema version {}", d.id, d.schema_version);
@@ -176,9 +173,7 @@ pub async fn import(
     let store = open_store(&cfg).await?;
     let ds =
         store.dataset(dataset).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("không có tập dữ liệu / no dataset «{dataset}»"))?;
-    let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[])
-        .write()
-        .map_err(|r| anyhow::anyhow!("{}", r.msg()))?;
+    let permit = super::operator_write(&ds)?;
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = Arc::new(Progress::default());
@@ -309,9 +304,7 @@ pub async fn load_demo(store: &Store, rows: Option<usize>, seed: u64) -> anyhow:
                 schema.parse_json_row(&obj, None).map_err(|e| anyhow::anyhow!("BUG: demo row {i} of {} is invalid: {e:?}", t.template))?;
             parsed.push(ParsedRow { line: i as u64 + 1, values });
         }
-        let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[])
-            .write()
-            .map_err(|r| anyhow::anyhow!("{}", r.msg()))?;
+        let permit = super::operator_write(&ds)?;
         let mut w = store.begin_write(&permit, &ds.id, ImportMode::Replace, "demo", Some("chiase demo")).await.map_err(explain)?;
         let problems = w.write(&parsed).await.map_err(explain)?;
         if !problems.is_empty() {

@@ -76,6 +76,13 @@ pub async fn audit_cli(store: &Store, action: &str, target: &str, detail: serde_
     Ok(())
 }
 
+/// The operator's permit to write a dataset (the command line holds the
+/// database itself; every use is audited).
+pub fn operator_write(ds: &chiase_store::datasets::Dataset) -> anyhow::Result<chiase_core::policy::WritePermit> {
+    use chiase_core::policy::{Action, Subject, decide};
+    decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().map_err(|r| anyhow::anyhow!("{}", r.msg()))
+}
+
 /// Parses a date given on the command line.
 pub fn cli_date(s: &str) -> anyhow::Result<NaiveDate> {
     parse_date(s).ok_or_else(|| anyhow::anyhow!("ngày không hợp lệ «{s}» (YYYY-MM-DD hoặc dd/mm/yyyy) / invalid date «{s}»"))
