@@ -2,8 +2,7 @@
 //! bound values, and one set of execution helpers over either engine.
 //!
 //! Store modules write SQL once with `?` placeholders (rewritten to `$1…` for
-//! PostgreSQL) or build it with sea-query for the engine at hand; values are
-//! always bound, never spliced. Where the engines need different SQL (full-
+//! PostgreSQL); values are always bound, never spliced. Where the engines need different SQL (full-
 //! text search, DDL), a module matches on [`Backend`].
 
 use std::borrow::Cow;
@@ -37,30 +36,19 @@ impl<T> DbRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r
 pub struct Sql {
     text: Cow<'static, str>,
     values: Vec<Value>,
-    /// True when `text` was built for one engine already (sea-query output).
-    engine_specific: bool,
 }
 
 impl Sql {
     /// Static SQL with `?` placeholders, valid on both engines.
     pub fn new(text: &'static str) -> Sql {
-        Sql { text: Cow::Borrowed(text), values: Vec::new(), engine_specific: false }
+        Sql { text: Cow::Borrowed(text), values: Vec::new() }
     }
 
     /// SQL assembled at run time. Only for text made of static fragments and
     /// identifiers that passed schema validation; values still go through
     /// [`Sql::bind`].
     pub fn assembled(text: String) -> Sql {
-        Sql { text: Cow::Owned(text), values: Vec::new(), engine_specific: false }
-    }
-
-    /// A statement built by sea-query for `backend`.
-    pub fn built(backend: Backend, stmt: &impl sea_query::QueryStatementWriter) -> Sql {
-        let (text, values) = match backend {
-            Backend::Sqlite => stmt.build(sea_query::SqliteQueryBuilder),
-            Backend::Postgres => stmt.build(sea_query::PostgresQueryBuilder),
-        };
-        Sql { text: Cow::Owned(text), values: values.0, engine_specific: true }
+        Sql { text: Cow::Owned(text), values: Vec::new() }
     }
 
     /// Binds the next placeholder.
@@ -71,7 +59,7 @@ impl Sql {
 
     /// The text for `backend`: `?` becomes `$n` on PostgreSQL.
     pub fn text_for(&self, backend: Backend) -> Cow<'_, str> {
-        if self.engine_specific || backend == Backend::Sqlite {
+        if backend == Backend::Sqlite {
             return Cow::Borrowed(&self.text);
         }
         Cow::Owned(number_placeholders(&self.text))
