@@ -39,7 +39,19 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
     let (_, token) = lite.store().create_token("an.nv", "t", Some(5)).await.unwrap();
     lite.get_ok("/api/v1/datasets/di-tich/records").await;
     let target = TestDb::new(Engine::Postgres).await;
+    // Something keeps writing to the source during the copy: the copy and
+    // its check must both see one snapshot.
+    let writer_store = lite.store().clone();
+    let ds = lite.store().dataset("di-tich").await.unwrap().unwrap().pk;
+    let writer = tokio::spawn(async move {
+        loop {
+            let today = chrono::Utc::now().date_naive();
+            writer_store.add_open_reads(&[(ds, today, 1, 1)]).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    });
     let report = lite.store().copy_to(&target.store, &|_, _| {}).await.unwrap();
+    writer.abort();
     assert!(report.ok, "{:?}", report.tables.iter().filter(|t| t.source_checksum != t.target_checksum).collect::<Vec<_>>());
     assert!(report.tables.len() >= 20 + 37);
     let pgapp = TestApp::serve(target, false).await;

@@ -104,12 +104,15 @@ impl Store {
             return Err(StoreError::conflict("cơ sở dữ liệu đích đã có dữ liệu", "the target database is not empty"));
         }
         let datasets = self.datasets(None).await?;
+        // One read transaction: the copy and its check see one snapshot of
+        // the source even if something writes to it meanwhile.
+        let mut source = self.pools.begin_read().await?;
         let mut tx = target.pools.begin().await?;
         for (table, order) in TABLES {
             if SEEDED.contains(table) {
                 tx.conn().execute(Sql::assembled(format!("DELETE FROM {table}"))).await?;
             }
-            let n = copy_table(&self.pools, &mut tx, table, order, None).await?;
+            let n = copy_table(&mut source, &mut tx, table, order, None).await?;
             progress(table, n);
         }
         for ds in &datasets {
@@ -117,7 +120,7 @@ impl Store {
             for stmt in ddl::create_table(Backend::Postgres, &ds.table_name, &schema) {
                 tx.conn().execute(Sql::assembled(stmt)).await?;
             }
-            let n = copy_table(&self.pools, &mut tx, &ds.table_name, "\"_v\"", Some((self, ds))).await?;
+            let n = copy_table(&mut source, &mut tx, &ds.table_name, "\"_v\"", Some((self, ds))).await?;
             progress(&ds.table_name, n);
         }
         // Identity columns continue after the copied ids.
@@ -139,8 +142,8 @@ impl Store {
             .collect();
         for (table, order) in names {
             let types = pg_types(&target.pools, &table).await?;
-            let (sn, sc) = checksum(&self.pools, &table, &order, &types).await?;
-            let (tn, tc) = checksum(&target.pools, &table, &order, &types).await?;
+            let (sn, sc) = checksum(&mut source.conn(), &table, &order, &types).await?;
+            let (tn, tc) = checksum(&mut target.pools.reader().await?.conn(), &table, &order, &types).await?;
             checks.push(TableCheck { table, source_rows: sn, target_rows: tn, source_checksum: sc, target_checksum: tc });
         }
         let ok = checks.iter().all(|c| c.source_rows == c.target_rows && c.source_checksum == c.target_checksum);
@@ -179,13 +182,12 @@ fn sqlite_text(row: &SqliteRow, i: usize) -> Result<Option<String>, StoreError> 
 
 /// Copies one table in pages, each value cast to the target column's type.
 async fn copy_table(
-    source: &Pools,
+    source: &mut crate::db::Tx,
     tx: &mut crate::db::Tx,
     table: &str,
     order: &str,
     dataset: Option<(&Store, &Dataset)>,
 ) -> Result<i64, StoreError> {
-    let mut c = source.reader().await?;
     let types = {
         let mut conn = tx.conn();
         let rows: Vec<(String, String)> = conn
@@ -203,7 +205,7 @@ async fn copy_table(
     let mut offset = 0i64;
     loop {
         let sql = format!("SELECT * FROM {} ORDER BY {order} LIMIT 2000 OFFSET ?", ddl::q(table));
-        let raw = c.conn().fetch_raw(Sql::assembled(sql).bind(offset)).await?;
+        let raw = source.conn().fetch_raw(Sql::assembled(sql).bind(offset)).await?;
         let RawRows::Sqlite(rows) = &raw else { unreachable!("BUG: the source is SQLite") };
         if rows.is_empty() {
             break;
@@ -298,16 +300,20 @@ fn pg_text(row: &PgRow, i: usize, t: &str) -> Result<Option<String>, StoreError>
 
 /// Row count and SHA-256 over every row's normalised values (the columns
 /// both engines have, in PostgreSQL's order).
-async fn checksum(pools: &Pools, table: &str, order: &str, types: &BTreeMap<String, String>) -> Result<(i64, String), StoreError> {
+async fn checksum(
+    c: &mut crate::db::Conn<'_>,
+    table: &str,
+    order: &str,
+    types: &BTreeMap<String, String>,
+) -> Result<(i64, String), StoreError> {
     let cols: Vec<(&String, &String)> = types.iter().filter(|(c, _)| c.as_str() != "_search").collect();
     let list: Vec<String> = cols.iter().map(|(c, _)| ddl::q(c)).collect();
     let mut h = Sha256::new();
     let mut n = 0i64;
     let mut offset = 0i64;
-    let mut c = pools.reader().await?;
     loop {
         let sql = format!("SELECT {} FROM {} ORDER BY {order} LIMIT 5000 OFFSET ?", list.join(", "), ddl::q(table));
-        let rows = c.conn().fetch_raw(Sql::assembled(sql).bind(offset)).await?;
+        let rows = c.fetch_raw(Sql::assembled(sql).bind(offset)).await?;
         if rows.is_empty() {
             break;
         }
