@@ -355,24 +355,11 @@ impl Schema {
     /// Parses a row of text cells (one per field, `None` for a column the
     /// file does not have). Returns the values or every problem found.
     pub fn parse_text_row(&self, cells: &[Option<&str>]) -> Result<Vec<Value>, Vec<(usize, FieldError)>> {
-        let mut values = Vec::with_capacity(self.fields.len());
-        let mut errors = Vec::new();
-        for (i, field) in self.fields.iter().enumerate() {
-            let cell = cells.get(i).copied().flatten();
-            let parsed = match cell {
-                None => Ok(Value::Null),
-                Some(c) if self.is_missing(c) => Ok(Value::Null),
-                Some(c) => field.parse_text(c),
-            };
-            match parsed.and_then(|v| field.check(&v).map(|()| v)) {
-                Ok(v) => values.push(v),
-                Err(e) => {
-                    errors.push((i, e));
-                    values.push(Value::Null);
-                }
-            }
-        }
-        if errors.is_empty() { Ok(values) } else { Err(errors) }
+        self.parse_fields(Vec::new(), |i, field| match cells.get(i).copied().flatten() {
+            None => Ok(Value::Null),
+            Some(c) if self.is_missing(c) => Ok(Value::Null),
+            Some(c) => field.parse_text(c),
+        })
     }
 
     /// Parses a JSON object as a row. Unknown keys are errors (position
@@ -395,14 +382,23 @@ impl Schema {
                 ));
             }
         }
+        self.parse_fields(errors, |i, field| match (obj.get(&field.spec.name), partial_base) {
+            (Some(v), _) => field.parse_json(v),
+            (None, Some(base)) => Ok(base[i].clone()),
+            (None, None) => Ok(Value::Null),
+        })
+    }
+
+    /// Parses and checks every field in order with `parse`, gathering every
+    /// problem (after those already in `errors`) rather than stopping at one.
+    fn parse_fields(
+        &self,
+        mut errors: Vec<(usize, FieldError)>,
+        mut parse: impl FnMut(usize, &Field) -> Result<Value, FieldError>,
+    ) -> Result<Vec<Value>, Vec<(usize, FieldError)>> {
         let mut values = Vec::with_capacity(self.fields.len());
         for (i, field) in self.fields.iter().enumerate() {
-            let parsed = match (obj.get(&field.spec.name), partial_base) {
-                (Some(v), _) => field.parse_json(v),
-                (None, Some(base)) => Ok(base[i].clone()),
-                (None, None) => Ok(Value::Null),
-            };
-            match parsed.and_then(|v| field.check(&v).map(|()| v)) {
+            match parse(i, field).and_then(|v| field.check(&v).map(|()| v)) {
                 Ok(v) => values.push(v),
                 Err(e) => {
                     errors.push((i, e));
