@@ -16,6 +16,7 @@ use chiase_core::fold::{fold, match_key};
 use sha2::{Digest, Sha256};
 
 use crate::encoding::decode_all;
+use crate::limits::{MAX_CAUSE_CHARS, MAX_TITLE_CHARS, MAX_VALUE_CHARS, clip};
 
 /// The catalog of Decision 641/QĐ-UBND (Tuyên Quang, 06/6/2022), compiled
 /// into the binary and loaded on the first start of an empty installation.
@@ -189,6 +190,7 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+            let e = clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned();
             err(line, None, format!("CSV không hợp lệ: {e}"), format!("malformed CSV: {e}"))
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
@@ -198,8 +200,10 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
 }
 
 fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| err(0, None, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}")))?;
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+        let e = clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned();
+        err(0, None, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}"))
+    })?;
     let names = book.sheet_names().to_vec();
     let mut first_error = None;
     for name in names {
@@ -207,6 +211,7 @@ fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
             Ok(r) => r,
             Err(e) => {
                 first_error.get_or_insert_with(|| {
+                    let (name, e) = (clip(&name, MAX_TITLE_CHARS), clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned());
                     err(0, None, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}"))
                 });
                 continue;
@@ -253,9 +258,10 @@ fn table_from_records(records: Vec<Record>) -> Result<ParsedCatalog, CatalogErro
             if let Some(map) = header_map(&cells) {
                 for (i, col) in map.iter().enumerate() {
                     if col.is_none() && !cells[i].trim().is_empty() {
+                        let shown = clip(cells[i].trim(), MAX_TITLE_CHARS);
                         warnings.push(Msg::new(
-                            format!("dòng {line}: bỏ qua cột không nhận ra «{}»", cells[i].trim()),
-                            format!("line {line}: ignored unrecognised column «{}»", cells[i].trim()),
+                            format!("dòng {line}: bỏ qua cột không nhận ra «{shown}»"),
+                            format!("line {line}: ignored unrecognised column «{shown}»"),
                         ));
                     }
                 }
@@ -361,14 +367,14 @@ fn table_from_records(records: Vec<Record>) -> Result<ParsedCatalog, CatalogErro
             return Err(err(
                 row.line,
                 Some("Tên CSDL"),
-                format!("tên «{}» trùng với dòng {}", fields.name, earlier.line),
-                format!("the name «{}» repeats line {}", fields.name, earlier.line),
+                format!("tên «{}» trùng với dòng {}", clip(&fields.name, MAX_VALUE_CHARS), earlier.line),
+                format!("the name «{}» repeats line {}", clip(&fields.name, MAX_VALUE_CHARS), earlier.line),
             ));
         }
         if fields.sharing.modes.is_empty() {
             warnings.push(Msg::new(
-                format!("dòng {}: không xác định được hình thức chia sẻ từ «{}»", row.line, fields.category),
-                format!("line {}: no sharing mode could be read from «{}»", row.line, fields.category),
+                format!("dòng {}: không xác định được hình thức chia sẻ từ «{}»", row.line, clip(&fields.category, MAX_VALUE_CHARS)),
+                format!("line {}: no sharing mode could be read from «{}»", row.line, clip(&fields.category, MAX_VALUE_CHARS)),
             ));
         }
         entries.push((row, fields));

@@ -8,5 +8,6 @@ pub mod decision_table;
 pub mod demo;
 pub mod encoding;
 pub mod infer;
+pub mod limits;
 pub mod tabular;
 pub mod templates;

@@ -3,8 +3,16 @@
 //! JSON arrays and NDJSON read record by record, and XLSX sheets. Each
 //! yields records with the line (or record number) they came from; memory
 //! stays constant except for XLSX, whose format needs the whole file.
+//!
+//! Every read is bounded ([`ReadLimits`]): a line, a record, a row's width
+//! and a workbook's size each have a limit past which the reader stops with
+//! a [`ReadError`] instead of buffering more; text from the file quoted in
+//! an error or a header problem is clipped (see [`crate::limits`]).
 
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use calamine::{Data, Reader, open_workbook_auto_from_rs};
 use chiase_core::Msg;
@@ -12,8 +20,37 @@ use chiase_core::fold::match_key;
 use chiase_core::schema::{FieldError, Schema, Value};
 use encoding_rs::Encoding;
 
+use crate::limits::{MAX_CAUSE_CHARS, MAX_COLUMNS, MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_TITLE_CHARS, clip};
+
 /// The largest workbook accepted (XLSX is read whole; CSV streams).
 pub const MAX_XLSX_BYTES: u64 = 200 * 1024 * 1024;
+
+/// The bounds a reader enforces. The defaults are the constants of
+/// [`crate::limits`]; tests and tools may tighten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Bytes a CSV/TSV/NDJSON line may hold (after decoding) before the
+    /// reader fails: one 300 MB line is refused, not buffered.
+    pub max_line_bytes: usize,
+    /// Bytes a CSV record (over several lines) or one JSON array element
+    /// may hold.
+    pub max_record_bytes: usize,
+    /// Cells in a row, keys in a JSON object.
+    pub max_columns: usize,
+    /// Bytes of a workbook (read whole).
+    pub max_xlsx_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_line_bytes: MAX_LINE_BYTES,
+            max_record_bytes: MAX_RECORD_BYTES,
+            max_columns: MAX_COLUMNS,
+            max_xlsx_bytes: MAX_XLSX_BYTES,
+        }
+    }
+}
 
 /// The formats an import accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +63,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format's name in parameters and reports.
     pub fn code(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -34,6 +72,12 @@ impl Format {
             Format::Json => "json",
             Format::Ndjson => "ndjson",
         }
+    }
+
+    /// Whether the format is read as a stream (all but XLSX), so that the
+    /// bytes read so far say how far into the file a reader is.
+    pub fn streams(self) -> bool {
+        self != Format::Xlsx
     }
 
     /// From a content type, a file name, or else the first bytes.
@@ -115,11 +159,29 @@ fn rerr(line: u64, vi: impl Into<String>, en: impl Into<String>) -> ReadError {
     ReadError { line, msg: Msg::new(vi, en) }
 }
 
+/// A foreign parser's message, clipped: csv, serde_json and calamine may
+/// quote the input.
+fn cause(e: &impl fmt::Display) -> String {
+    clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned()
+}
+
+fn io_error(e: &io::Error) -> ReadError {
+    match bound_of(e) {
+        Some(b) => b,
+        None => rerr(0, format!("không đọc được tệp: {}", cause(e)), format!("cannot read the file: {}", cause(e))),
+    }
+}
+
 /// A reader of records, whatever the format.
 pub struct RecordReader {
     inner: Inner,
     headers: Option<Vec<String>>,
     pub format: Format,
+    limits: ReadLimits,
+    /// Bytes taken from the source so far (shared with the counting reader).
+    bytes: Arc<AtomicU64>,
+    /// Set after an error past which nothing can be read (a bound).
+    stopped: bool,
 }
 
 enum Inner {
@@ -130,43 +192,69 @@ enum Inner {
 }
 
 impl RecordReader {
-    /// Opens a reader; `source` is read as a stream.
+    /// Opens a reader with the default [`ReadLimits`]; `source` is read as
+    /// a stream.
     pub fn open(
         source: Box<dyn Read + Send>,
         file_name: Option<&str>,
         content_type: Option<&str>,
         opts: &ReadOptions,
     ) -> Result<RecordReader, ReadError> {
-        let mut buffered = BufReader::with_capacity(256 * 1024, source);
-        let head =
-            buffered.fill_buf().map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?.to_vec();
+        RecordReader::open_with_limits(source, file_name, content_type, opts, ReadLimits::default())
+    }
+
+    /// Opens a reader that enforces `limits`.
+    pub fn open_with_limits(
+        source: Box<dyn Read + Send>,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        opts: &ReadOptions,
+        limits: ReadLimits,
+    ) -> Result<RecordReader, ReadError> {
+        let bytes = Arc::new(AtomicU64::new(0));
+        let counted: Box<dyn Read + Send> = Box::new(Counted { inner: source, bytes: bytes.clone() });
+        let mut buffered = BufReader::with_capacity(256 * 1024, counted);
+        let head = buffered.fill_buf().map_err(|e| io_error(&e))?.to_vec();
         let format = opts.format.unwrap_or_else(|| Format::detect(content_type, file_name, &head));
         let declared = opts.encoding;
+        let reader = |inner, headers| RecordReader { inner, headers, format, limits, bytes: bytes.clone(), stopped: false };
         match format {
             Format::Xlsx => {
-                let mut bytes = Vec::new();
-                buffered
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}")))?;
-                let rows = xlsx_rows(&bytes)?;
+                // Read whole (the format needs it), but never more than the cap.
+                let mut data = Vec::new();
+                buffered.take(limits.max_xlsx_bytes.saturating_add(1)).read_to_end(&mut data).map_err(|e| io_error(&e))?;
+                if data.len() as u64 > limits.max_xlsx_bytes {
+                    let mb = limits.max_xlsx_bytes / (1024 * 1024);
+                    return Err(rerr(
+                        0,
+                        format!("tệp bảng tính lớn quá {mb} MB; hãy xuất CSV để nhập"),
+                        format!("the workbook is larger than {mb} MB; export it as CSV to import it"),
+                    ));
+                }
+                let rows = xlsx_rows(&data, limits.max_columns)?;
                 let mut iter = rows.into_iter();
                 let headers = iter.next().map(|(_, h)| h);
-                Ok(RecordReader { inner: Inner::Rows(iter), headers, format })
+                Ok(reader(Inner::Rows(iter), headers))
             }
             Format::Csv | Format::Tsv => {
-                let text = decoded(buffered, &head, declared);
                 let delimiter = opts.delimiter.unwrap_or(if format == Format::Tsv { b'\t' } else { sniff_delimiter(&head) });
-                let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text);
-                let headers = reader.headers().map_err(|e| csv_error(&e))?.iter().map(|h| h.trim().to_string()).collect();
-                Ok(RecordReader { inner: Inner::Csv(reader, csv::StringRecord::new()), headers: Some(headers), format })
+                let text: Box<dyn Read + Send> =
+                    Box::new(Bounded::new(decoded(buffered, &head, declared), Framing::Csv { delimiter }, limits));
+                let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text);
+                let header = csv.headers().map_err(|e| csv_error(&e))?;
+                if header.len() > limits.max_columns {
+                    return Err(too_many_columns(1, limits.max_columns));
+                }
+                let headers = header.iter().map(|h| h.trim().to_string()).collect();
+                Ok(reader(Inner::Csv(csv, csv::StringRecord::new()), Some(headers)))
             }
             Format::Json => {
                 let text = BufReader::with_capacity(256 * 1024, decoded(buffered, &head, declared));
-                Ok(RecordReader { inner: Inner::Json(JsonArray::new(Box::new(text))), headers: None, format })
+                Ok(reader(Inner::Json(JsonArray::new(Box::new(text), limits)), None))
             }
             Format::Ndjson => {
-                let text = BufReader::with_capacity(256 * 1024, decoded(buffered, &head, declared));
-                Ok(RecordReader { inner: Inner::Ndjson(Box::new(text), 0), headers: None, format })
+                let text = BufReader::with_capacity(256 * 1024, Bounded::new(decoded(buffered, &head, declared), Framing::Lines, limits));
+                Ok(reader(Inner::Ndjson(Box::new(text), 0), None))
             }
         }
     }
@@ -175,6 +263,189 @@ impl RecordReader {
     pub fn headers(&self) -> Option<&[String]> {
         self.headers.as_deref()
     }
+
+    /// Bytes taken from the source so far (read ahead included), so that a
+    /// caller can stop after a sample of a given size. Meaningful for
+    /// formats that [stream](Format::streams); a workbook is read whole.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The limits this reader enforces.
+    pub fn limits(&self) -> ReadLimits {
+        self.limits
+    }
+}
+
+/// Counts the bytes taken from the source.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// How a [`Bounded`] reader finds the ends of lines and records.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    /// NDJSON: a record is a line; lines end at `\n`.
+    Lines,
+    /// CSV and TSV: lines end at `\n` or `\r`; a record ends at a line
+    /// break outside quotes.
+    Csv { delimiter: u8 },
+}
+
+/// Where a CSV parser is within a record (RFC 4180 quoting, as the csv
+/// crate reads it: a quote opens a quoted cell only at the cell's start,
+/// `""` inside one is a quote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvState {
+    CellStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Passes decoded text through and fails once a line or a record grows
+/// past its limit, before anything downstream has buffered it. The bytes
+/// before the crossing are passed on; then every read fails the same way.
+struct Bounded<R> {
+    inner: R,
+    framing: Framing,
+    limits: ReadLimits,
+    /// The current line, from 1 (counting `\n`, as the csv crate does).
+    line: u64,
+    line_bytes: usize,
+    record_line: u64,
+    record_bytes: usize,
+    state: CsvState,
+    failed: Option<ReadError>,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R, framing: Framing, limits: ReadLimits) -> Bounded<R> {
+        Bounded {
+            inner,
+            framing,
+            limits,
+            line: 1,
+            line_bytes: 0,
+            record_line: 1,
+            record_bytes: 0,
+            state: CsvState::CellStart,
+            failed: None,
+        }
+    }
+
+    fn step(&mut self, b: u8) -> Result<(), ReadError> {
+        let csv = match self.framing {
+            Framing::Csv { delimiter } => Some(delimiter),
+            Framing::Lines => None,
+        };
+        if b == b'\n' || (b == b'\r' && csv.is_some()) {
+            self.line_bytes = 0;
+        } else {
+            self.line_bytes += 1;
+            if self.line_bytes > self.limits.max_line_bytes {
+                let (n, max) = (self.line, self.limits.max_line_bytes);
+                return Err(rerr(n, format!("dòng {n} dài quá {max} byte"), format!("line {n} is longer than {max} bytes")));
+            }
+        }
+        if b == b'\n' {
+            self.line += 1;
+        }
+        let Some(delimiter) = csv else { return Ok(()) };
+        use CsvState::*;
+        let ends = match (self.state, b) {
+            (Quoted, b'"') => {
+                self.state = QuoteInQuoted;
+                false
+            }
+            (Quoted, _) => false,
+            (CellStart, b'"') | (QuoteInQuoted, b'"') => {
+                self.state = Quoted;
+                false
+            }
+            (_, b'\n' | b'\r') => {
+                self.state = CellStart;
+                true
+            }
+            (_, d) if d == delimiter => {
+                self.state = CellStart;
+                false
+            }
+            _ => {
+                self.state = Unquoted;
+                false
+            }
+        };
+        if ends {
+            self.record_bytes = 0;
+            self.record_line = self.line;
+        } else {
+            self.record_bytes += 1;
+            if self.record_bytes > self.limits.max_record_bytes {
+                let (n, max) = (self.record_line, self.limits.max_record_bytes);
+                return Err(rerr(
+                    n,
+                    format!("bản ghi bắt đầu ở dòng {n} dài quá {max} byte (có ô trong ngoặc kép chưa đóng?)"),
+                    format!("the record starting at line {n} is longer than {max} bytes (an unclosed quoted cell?)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(bound_error(e.clone()));
+        }
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if let Err(e) = self.step(b) {
+                // Records before the crossing are still read; the next read fails.
+                self.failed = Some(e.clone());
+                return if i > 0 { Ok(i) } else { Err(bound_error(e)) };
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A bound crossed, carried through `io::Error` to where records are read.
+#[derive(Debug)]
+struct Bound(ReadError);
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.msg.en)
+    }
+}
+
+impl std::error::Error for Bound {}
+
+fn bound_error(e: ReadError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, Bound(e))
+}
+
+fn bound_of(e: &io::Error) -> Option<ReadError> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<Bound>()).map(|b| b.0.clone())
+}
+
+fn too_many_columns(line: u64, max: usize) -> ReadError {
+    rerr(line, format!("dòng {line} có hơn {max} cột"), format!("line {line} has more than {max} columns"))
+}
+
+fn too_many_keys(n: u64, max: usize) -> ReadError {
+    rerr(n, format!("bản ghi {n} có hơn {max} trường"), format!("record {n} has more than {max} keys"))
 }
 
 /// UTF-8 passes through untouched (so that invalid bytes are reported by
@@ -210,12 +481,13 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
 fn csv_error(e: &csv::Error) -> ReadError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.kind() {
+        csv::ErrorKind::Io(io) => io_error(io),
         csv::ErrorKind::Utf8 { .. } => rerr(
             line,
             "tệp không phải UTF-8 hợp lệ; hãy lưu lại dạng UTF-8 hoặc khai báo bảng mã (ví dụ windows-1258)",
             "the file is not valid UTF-8; save it as UTF-8 or declare its encoding (e.g. windows-1258)",
         ),
-        _ => rerr(line, format!("CSV không hợp lệ: {e}"), format!("malformed CSV: {e}")),
+        _ => rerr(line, format!("CSV không hợp lệ: {}", cause(e)), format!("malformed CSV: {}", cause(e))),
     }
 }
 
@@ -223,6 +495,10 @@ impl Iterator for RecordReader {
     type Item = Result<SourceRecord, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped {
+            return None;
+        }
+        let max_columns = self.limits.max_columns;
         match &mut self.inner {
             Inner::Csv(reader, record) => loop {
                 match reader.read_record(record) {
@@ -232,9 +508,16 @@ impl Iterator for RecordReader {
                             continue;
                         }
                         let line = record.position().map(|p| p.line()).unwrap_or(0);
+                        if record.len() > max_columns {
+                            return Some(Err(too_many_columns(line, max_columns)));
+                        }
                         return Some(Ok(SourceRecord { line, cells: Cells::Text(record.iter().map(str::to_string).collect()) }));
                     }
-                    Err(e) => return Some(Err(csv_error(&e))),
+                    Err(e) => {
+                        // A failed read (a bound crossed, the source gone) cannot be resumed.
+                        self.stopped = matches!(e.kind(), csv::ErrorKind::Io(_));
+                        return Some(Err(csv_error(&e)));
+                    }
                 }
             },
             Inner::Json(array) => array.next(),
@@ -246,14 +529,22 @@ impl Iterator for RecordReader {
                     Ok(_) if buf.trim().is_empty() => continue,
                     Ok(_) => {
                         return Some(match serde_json::from_str::<serde_json::Value>(&buf) {
+                            Ok(serde_json::Value::Object(o)) if o.len() > max_columns => Err(too_many_keys(*line, max_columns)),
                             Ok(serde_json::Value::Object(o)) => Ok(SourceRecord { line: *line, cells: Cells::Json(o) }),
                             Ok(_) => {
                                 Err(rerr(*line, "mỗi dòng NDJSON phải là một đối tượng JSON", "each NDJSON line must be a JSON object"))
                             }
-                            Err(e) => Err(rerr(*line, format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))),
+                            Err(e) => Err(rerr(*line, format!("JSON không hợp lệ: {}", cause(&e)), format!("invalid JSON: {}", cause(&e)))),
                         });
                     }
-                    Err(e) => return Some(Err(rerr(*line, format!("không đọc được dòng: {e}"), format!("cannot read the line: {e}")))),
+                    Err(e) => {
+                        // A line that is not UTF-8 is skipped; anything else ends the file.
+                        let bound = bound_of(&e);
+                        self.stopped = bound.is_some() || e.kind() != io::ErrorKind::InvalidData;
+                        return Some(Err(bound.unwrap_or_else(|| {
+                            rerr(*line, format!("không đọc được dòng: {}", cause(&e)), format!("cannot read the line: {}", cause(&e)))
+                        })));
+                    }
                 }
             },
             Inner::Rows(rows) => rows.next().map(|(line, cells)| Ok(SourceRecord { line, cells: Cells::Text(cells) })),
@@ -267,11 +558,12 @@ struct JsonArray<R: BufRead> {
     started: bool,
     done: bool,
     count: u64,
+    limits: ReadLimits,
 }
 
 impl<R: BufRead> JsonArray<R> {
-    fn new(reader: R) -> Self {
-        JsonArray { reader, started: false, done: false, count: 0 }
+    fn new(reader: R, limits: ReadLimits) -> Self {
+        JsonArray { reader, started: false, done: false, count: 0, limits }
     }
 
     fn byte(&mut self) -> std::io::Result<Option<u8>> {
@@ -297,7 +589,7 @@ impl<R: BufRead> JsonArray<R> {
         if self.done {
             return None;
         }
-        let io = |e: std::io::Error| rerr(0, format!("không đọc được tệp: {e}"), format!("cannot read the file: {e}"));
+        let io = |e: std::io::Error| io_error(&e);
         let bad = |n: u64, vi: &str, en: &str| rerr(n, vi.to_string(), en.to_string());
         if !self.started {
             self.started = true;
@@ -349,6 +641,16 @@ impl<R: BufRead> JsonArray<R> {
                 Err(e) => return Some(Err(io(e))),
             };
             buf.push(b);
+            if buf.len() > self.limits.max_record_bytes {
+                // Stop before buffering more: the rest of the array cannot be found reliably.
+                self.done = true;
+                let max = self.limits.max_record_bytes;
+                return Some(Err(rerr(
+                    n,
+                    format!("phần tử thứ {n} của mảng JSON dài quá {max} byte"),
+                    format!("element {n} of the JSON array is longer than {max} bytes"),
+                )));
+            }
             if in_str {
                 match (escaped, b) {
                     (true, _) => escaped = false,
@@ -366,26 +668,45 @@ impl<R: BufRead> JsonArray<R> {
             }
         }
         Some(match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&buf) {
+            Ok(o) if o.len() > self.limits.max_columns => Err(too_many_keys(n, self.limits.max_columns)),
             Ok(o) => Ok(SourceRecord { line: n, cells: Cells::Json(o) }),
-            Err(e) => Err(rerr(n, format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))),
+            Err(e) => Err(rerr(n, format!("JSON không hợp lệ: {}", cause(&e)), format!("invalid JSON: {}", cause(&e)))),
         })
     }
 }
 
-fn xlsx_rows(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| rerr(0, format!("không đọc được tệp bảng tính: {e}"), format!("cannot read the spreadsheet: {e}")))?;
+fn xlsx_rows(bytes: &[u8], max_columns: usize) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+        rerr(0, format!("không đọc được tệp bảng tính: {}", cause(&e)), format!("cannot read the spreadsheet: {}", cause(&e)))
+    })?;
     let name = book.sheet_names().first().cloned().ok_or_else(|| rerr(0, "bảng tính không có trang nào", "the workbook has no sheet"))?;
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| rerr(0, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}")))?;
+    let range = book.worksheet_range(&name).map_err(|e| {
+        let shown = clip(&name, MAX_TITLE_CHARS);
+        rerr(0, format!("không đọc được trang «{shown}»: {}", cause(&e)), format!("cannot read sheet «{shown}»: {}", cause(&e)))
+    })?;
     let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, row)| (start + i as u64 + 1, row.iter().map(xlsx_cell).collect::<Vec<_>>()))
-        .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
-        .collect())
+    let mut rows = Vec::new();
+    for (i, row) in range.rows().enumerate() {
+        let line = start + i as u64 + 1;
+        // A formatted cell far to the right widens the range, not the data.
+        let width = row.iter().rposition(|c| !xlsx_blank(c)).map_or(0, |p| p + 1);
+        if width == 0 {
+            continue;
+        }
+        if width > max_columns {
+            return Err(too_many_columns(line, max_columns));
+        }
+        rows.push((line, row[..width].iter().map(xlsx_cell).collect()));
+    }
+    Ok(rows)
+}
+
+fn xlsx_blank(cell: &Data) -> bool {
+    match cell {
+        Data::Empty => true,
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().is_empty(),
+        _ => false,
+    }
 }
 
 /// A spreadsheet cell as text: whole numbers without a decimal point,
@@ -416,6 +737,8 @@ pub struct ColumnMap {
 }
 
 /// A problem with the header row: unknown columns, missing required ones.
+/// `column` and the message quote the header clipped to
+/// [`MAX_TITLE_CHARS`](crate::limits::MAX_TITLE_CHARS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderProblem {
     pub column: String,
@@ -439,19 +762,20 @@ impl ColumnMap {
                     .iter()
                     .position(|f| match_key(&f.spec.name) == key || f.spec.title.as_deref().map(match_key).as_deref() == Some(key.as_str()))
             };
+            let shown = clip(h, MAX_TITLE_CHARS);
             match by_name.or_else(by_title) {
                 Some(i) if field_column[i].is_some() => problems.push(HeaderProblem {
-                    column: h.to_string(),
+                    column: shown.to_string(),
                     msg: Msg::new(
-                        format!("cột «{h}» trùng với một cột khác cho trường «{}»", schema.fields[i].spec.name),
-                        format!("column «{h}» repeats another column for field «{}»", schema.fields[i].spec.name),
+                        format!("cột «{shown}» trùng với một cột khác cho trường «{}»", schema.fields[i].spec.name),
+                        format!("column «{shown}» repeats another column for field «{}»", schema.fields[i].spec.name),
                     ),
                 }),
                 Some(i) => field_column[i] = Some(c),
                 None if h.is_empty() => {}
                 None => problems.push(HeaderProblem {
-                    column: h.to_string(),
-                    msg: Msg::new(format!("cột «{h}» không có trong lược đồ"), format!("column «{h}» is not in the schema")),
+                    column: shown.to_string(),
+                    msg: Msg::new(format!("cột «{shown}» không có trong lược đồ"), format!("column «{shown}» is not in the schema")),
                 }),
             }
         }
@@ -567,6 +891,197 @@ mod tests {
         let problems = ColumnMap::new(&["chieu_cao".into(), "ghi chú".into()], &schema).unwrap_err();
         let cols: Vec<&str> = problems.iter().map(|p| p.column.as_str()).collect();
         assert_eq!(cols, vec!["ghi chú", "ma_tram"]);
+    }
+
+    /// A source of `size` bytes made on the fly: `prefix`, then `fill`
+    /// repeated (with `every`-th byte a line break when `every` > 0). Counts
+    /// what it served, so a test can see how far a reader went.
+    struct Synthetic {
+        prefix: Vec<u8>,
+        fill: u8,
+        every: u64,
+        size: u64,
+        pos: u64,
+        served: Arc<AtomicU64>,
+    }
+
+    impl Synthetic {
+        fn new(prefix: &[u8], fill: u8, every: u64, size: u64) -> (Synthetic, Arc<AtomicU64>) {
+            let served = Arc::new(AtomicU64::new(0));
+            (Synthetic { prefix: prefix.to_vec(), fill, every, size, pos: 0, served: served.clone() }, served)
+        }
+    }
+
+    impl Read for Synthetic {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() && self.pos < self.size {
+                let p = self.pos as usize;
+                buf[n] = if p < self.prefix.len() {
+                    self.prefix[p]
+                } else if self.every > 0 && (self.pos + 1).is_multiple_of(self.every) {
+                    b'\n'
+                } else {
+                    self.fill
+                };
+                n += 1;
+                self.pos += 1;
+            }
+            self.served.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    const MB: u64 = 1024 * 1024;
+
+    fn open_synthetic(src: Synthetic, name: &str, limits: ReadLimits) -> Result<RecordReader, ReadError> {
+        RecordReader::open_with_limits(Box::new(src), Some(name), None, &ReadOptions::default(), limits)
+    }
+
+    #[test]
+    fn a_300_mb_header_line_is_refused_after_a_few_megabytes() {
+        let (src, served) = Synthetic::new(b"", b'a', 0, 300 * MB);
+        let err = open_synthetic(src, "big.csv", ReadLimits::default()).err().expect("refused");
+        assert_eq!(err.line, 1);
+        assert_eq!(err.msg.en, format!("line 1 is longer than {MAX_LINE_BYTES} bytes"));
+        assert_eq!(err.msg.vi, format!("dòng 1 dài quá {MAX_LINE_BYTES} byte"));
+        assert!(served.load(Ordering::Relaxed) < 10 * MB, "read {} bytes", served.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_300_mb_record_line_is_refused_and_reading_stops() {
+        // A fine header, then one endless line.
+        let (src, served) = Synthetic::new(b"ma,ten\nA,", b'x', 0, 300 * MB);
+        let mut r = open_synthetic(src, "big.csv", ReadLimits::default()).unwrap();
+        let err = r.next().unwrap().unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.msg.en.starts_with("line 2 is longer than"), "{}", err.msg.en);
+        assert!(served.load(Ordering::Relaxed) < 10 * MB);
+        assert!(r.next().is_none(), "nothing more after a bound");
+        // The same for NDJSON.
+        let (src, served) = Synthetic::new(b"{\"a\": 1}\n{\"a\": \"", b'x', 0, 300 * MB);
+        let mut r = open_synthetic(src, "big.ndjson", ReadLimits::default()).unwrap();
+        assert!(r.next().unwrap().is_ok());
+        let err = r.next().unwrap().unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.msg.en.starts_with("line 2 is longer than"), "{}", err.msg.en);
+        assert!(served.load(Ordering::Relaxed) < 10 * MB);
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn a_300_mb_json_element_is_refused_at_the_record_bound() {
+        let (src, served) = Synthetic::new(b"[{\"a\": 1}, {\"a\": \"", b'x', 0, 300 * MB);
+        let mut r = open_synthetic(src, "big.json", ReadLimits::default()).unwrap();
+        assert!(r.next().unwrap().is_ok());
+        let err = r.next().unwrap().unwrap_err();
+        assert_eq!(err.line, 2);
+        assert_eq!(err.msg.en, format!("element 2 of the JSON array is longer than {MAX_RECORD_BYTES} bytes"));
+        assert!(served.load(Ordering::Relaxed) < MAX_RECORD_BYTES as u64 + 2 * MB);
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn a_json_array_on_one_line_is_not_held_to_the_line_bound() {
+        let mut text = String::from("[");
+        for i in 0..200 {
+            text.push_str(&format!("{}{{\"a\": {i}, \"b\": \"Đồng Bừng\"}}", if i > 0 { "," } else { "" }));
+        }
+        text.push(']');
+        let limits = ReadLimits { max_line_bytes: 64, max_record_bytes: 64, ..Default::default() };
+        let r =
+            RecordReader::open_with_limits(Box::new(Cursor::new(text.into_bytes())), Some("x.json"), None, &ReadOptions::default(), limits)
+                .unwrap();
+        assert_eq!(r.filter(Result::is_ok).count(), 200);
+    }
+
+    #[test]
+    fn quoted_line_breaks_reset_the_line_bound_but_not_the_record_bound() {
+        let limits = ReadLimits { max_line_bytes: 16, max_record_bytes: 200, ..Default::default() };
+        let open = |text: &str| {
+            RecordReader::open_with_limits(
+                Box::new(Cursor::new(text.as_bytes().to_vec())),
+                Some("x.csv"),
+                None,
+                &ReadOptions::default(),
+                limits,
+            )
+        };
+        // Lines of a quoted cell, each short: fine; `""` is a quote inside.
+        let ok = "ma,ghi_chu\nA,\"dòng một\ndòng \"\"hai\"\"\nba\"\nB,x\n";
+        let recs: Vec<_> = open(ok).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].line, 5);
+        // Old Mac line ends (`\r` only) are line breaks too.
+        let recs: Vec<_> = open("ma,ten\rA,Đồng Bừng\rB,Hà Giang\r").unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 2);
+        // An unclosed quote swallows the file: refused at the record bound,
+        // naming the line where the record began.
+        let mut bad = String::from("ma,ghi_chu\nA,x\nB,\"chưa đóng\n");
+        for _ in 0..40 {
+            bad.push_str("dòng tiếp\n");
+        }
+        let mut r = open(&bad).unwrap();
+        assert!(r.next().unwrap().is_ok());
+        let err = r.next().unwrap().unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.msg.en.starts_with("the record starting at line 3 is longer than 200 bytes"), "{}", err.msg.en);
+        assert!(err.msg.vi.starts_with("bản ghi bắt đầu ở dòng 3 dài quá 200 byte"), "{}", err.msg.vi);
+        assert!(r.next().is_none());
+        // A quote inside an unquoted cell is just a character.
+        let recs: Vec<_> = open("ma,ten\nA,5\" pipe\nB,x\n").unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 2);
+    }
+
+    #[test]
+    fn rows_and_objects_wider_than_the_column_bound_are_refused() {
+        let limits = ReadLimits { max_columns: 3, ..Default::default() };
+        let open = |text: &str, name: &str| {
+            RecordReader::open_with_limits(
+                Box::new(Cursor::new(text.as_bytes().to_vec())),
+                Some(name),
+                None,
+                &ReadOptions::default(),
+                limits,
+            )
+        };
+        let err = open("a,b,c,d\n1,2,3,4\n", "x.csv").err().unwrap();
+        assert_eq!((err.line, err.msg.en.as_str()), (1, "line 1 has more than 3 columns"));
+        let mut r = open("a,b,c\n1,2,3\n1,2,3,4\n", "x.csv").unwrap();
+        assert!(r.next().unwrap().is_ok());
+        assert_eq!(r.next().unwrap().unwrap_err().msg.en, "line 3 has more than 3 columns");
+        let mut r = open("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}\n", "x.ndjson").unwrap();
+        assert_eq!(r.next().unwrap().unwrap_err().msg.vi, "bản ghi 1 có hơn 3 trường");
+        let mut r = open("[{\"a\":1,\"b\":2,\"c\":3,\"d\":4}]", "x.json").unwrap();
+        assert_eq!(r.next().unwrap().unwrap_err().msg.en, "record 1 has more than 3 keys");
+    }
+
+    #[test]
+    fn a_workbook_over_the_cap_is_refused_without_reading_it_all() {
+        let (src, served) = Synthetic::new(b"PK\x03\x04", 0, 0, 300 * MB);
+        let limits = ReadLimits { max_xlsx_bytes: 2 * MB, ..Default::default() };
+        let err = open_synthetic(src, "big.xlsx", limits).err().unwrap();
+        assert_eq!(err.msg.en, "the workbook is larger than 2 MB; export it as CSV to import it");
+        assert!(served.load(Ordering::Relaxed) < 3 * MB);
+    }
+
+    #[test]
+    fn header_problems_quote_a_clipped_header() {
+        let schema = Schema::from_json(&json!({"fields": [{"name": "ma", "type": "string"}]})).unwrap();
+        let long = "Đ".repeat(10_000);
+        let problems = ColumnMap::new(&["ma".into(), long], &schema).unwrap_err();
+        assert_eq!(problems[0].column.chars().count(), MAX_TITLE_CHARS);
+        assert!(problems[0].column.ends_with('…'));
+        assert!(problems[0].msg.vi.chars().count() < MAX_TITLE_CHARS + 40);
+        assert!(problems[0].msg.en.chars().count() < MAX_TITLE_CHARS + 40);
+    }
+
+    #[test]
+    fn json_syntax_errors_are_quoted_clipped() {
+        let line = format!("{{\"a\": {}}}\n", "9".repeat(5000));
+        let (_, recs) = read(line.as_bytes(), "x.ndjson", ReadOptions::default());
+        let e = recs[0].as_ref().err().map(|e| e.msg.en.chars().count());
+        assert!(e.is_none_or(|n| n <= MAX_CAUSE_CHARS + 20), "{e:?}");
     }
 
     #[test]
