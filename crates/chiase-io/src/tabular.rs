@@ -805,7 +805,7 @@ pub fn parse_record(schema: &Schema, map: Option<&ColumnMap>, rec: &SourceRecord
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -896,7 +896,7 @@ mod tests {
     /// A source of `size` bytes made on the fly: `prefix`, then `fill`
     /// repeated (with `every`-th byte a line break when `every` > 0). Counts
     /// what it served, so a test can see how far a reader went.
-    struct Synthetic {
+    pub(crate) struct Synthetic {
         prefix: Vec<u8>,
         fill: u8,
         every: u64,
@@ -906,7 +906,7 @@ mod tests {
     }
 
     impl Synthetic {
-        fn new(prefix: &[u8], fill: u8, every: u64, size: u64) -> (Synthetic, Arc<AtomicU64>) {
+        pub(crate) fn new(prefix: &[u8], fill: u8, every: u64, size: u64) -> (Synthetic, Arc<AtomicU64>) {
             let served = Arc::new(AtomicU64::new(0));
             (Synthetic { prefix: prefix.to_vec(), fill, every, size, pos: 0, served: served.clone() }, served)
         }
@@ -932,7 +932,7 @@ mod tests {
         }
     }
 
-    const MB: u64 = 1024 * 1024;
+    pub(crate) const MB: u64 = 1024 * 1024;
 
     fn open_synthetic(src: Synthetic, name: &str, limits: ReadLimits) -> Result<RecordReader, ReadError> {
         RecordReader::open_with_limits(Box::new(src), Some(name), None, &ReadOptions::default(), limits)
