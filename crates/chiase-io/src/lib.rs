@@ -1,8 +1,9 @@
 //! chiase-io: readers and writers of the files chiase takes and gives.
 //!
-//! Catalog tables (the decision's format, CSV, XLSX) and character
-//! encodings. Everything here works on bytes and readers; nothing knows SQL
-//! or HTTP.
+//! Catalog tables (the decision's format, CSV, XLSX), character encodings,
+//! dataset files read record by record within bounds (`tabular`, `limits`),
+//! schema inference, and the writers of every export (`writers`).
+//! Everything here works on bytes and readers; nothing knows SQL or HTTP.
 
 pub mod decision_table;
 pub mod demo;
@@ -11,3 +12,4 @@ pub mod infer;
 pub mod limits;
 pub mod tabular;
 pub mod templates;
+pub mod writers;
