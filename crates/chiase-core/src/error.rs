@@ -35,6 +35,9 @@ pub enum DomainError {
     /// The request contradicts the current state (HTTP 409).
     #[error("conflict: {0}")]
     Conflict(Msg),
+    /// The subject may not do this, whatever the data (HTTP 403).
+    #[error("forbidden: {0}")]
+    Forbidden(Msg),
 }
 
 impl DomainError {
@@ -50,7 +53,7 @@ impl DomainError {
     /// The bilingual message.
     pub fn msg(&self) -> &Msg {
         match self {
-            DomainError::Invalid { msg, .. } | DomainError::NotFound(msg) | DomainError::Conflict(msg) => msg,
+            DomainError::Invalid { msg, .. } | DomainError::NotFound(msg) | DomainError::Conflict(msg) | DomainError::Forbidden(msg) => msg,
         }
     }
 }

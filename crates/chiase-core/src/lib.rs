@@ -4,10 +4,12 @@
 //! their lifecycle. Nothing here touches a database, a file or the network,
 //! and nothing is async: the store and the server call into it.
 
+pub mod accounts;
 pub mod agency;
 pub mod catalog;
 pub mod catalog_index;
 pub mod fold;
+pub mod ids;
 pub mod policy;
 pub mod query;
 pub mod requests;

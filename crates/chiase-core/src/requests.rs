@@ -9,6 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::schema::PersonalClass;
 use crate::{DomainError, Msg};
 
 /// Where a request is.
@@ -49,12 +50,47 @@ impl std::str::FromStr for RequestStatus {
 }
 
 /// A step asked of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Approve,
     Refuse,
     Withdraw,
     Revoke,
+}
+
+impl Step {
+    /// The step as it appears in URLs (`/requests/{id}/approve`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Step::Approve => "approve",
+            Step::Refuse => "refuse",
+            Step::Withdraw => "withdraw",
+            Step::Revoke => "revoke",
+        }
+    }
+
+    /// The audit log's name for the step.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Step::Approve => "request_approved",
+            Step::Refuse => "request_refused",
+            Step::Withdraw => "request_withdrawn",
+            Step::Revoke => "grant_revoked",
+        }
+    }
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "approve" => Step::Approve,
+            "refuse" => Step::Refuse,
+            "withdraw" => Step::Withdraw,
+            "revoke" => Step::Revoke,
+            _ => return Err(s.to_string()),
+        })
+    }
 }
 
 /// Checks that `step` may follow `status`.
@@ -123,6 +159,95 @@ pub fn check_period(
     Ok((start, end))
 }
 
+/// Checks the fields a request names against the dataset's fields (name
+/// and personal class): each must exist, at least one is named, and a
+/// sensitive one needs a legal basis (Decree 13/2023).
+pub fn check_request_fields(
+    fields: Option<&[String]>,
+    dataset_fields: &[(String, PersonalClass)],
+    legal_basis: Option<&str>,
+) -> Result<(), DomainError> {
+    let Some(fields) = fields else { return Ok(()) };
+    if fields.is_empty() {
+        return Err(DomainError::invalid("fields", Msg::new("cần nêu ít nhất một trường", "name at least one field")));
+    }
+    for f in fields {
+        let shown: String = f.chars().take(64).collect();
+        match dataset_fields.iter().find(|(name, _)| name == f) {
+            None => {
+                return Err(DomainError::invalid("fields", Msg::new(format!("không có trường «{shown}»"), format!("no field «{shown}»"))));
+            }
+            Some((_, PersonalClass::Sensitive)) if legal_basis.is_none_or(|b| b.trim().is_empty()) => {
+                return Err(DomainError::invalid(
+                    "legal_basis",
+                    Msg::new(
+                        format!("trường «{f}» là dữ liệu cá nhân nhạy cảm: cần nêu căn cứ pháp lý"),
+                        format!("field «{f}» is sensitive personal data: a legal basis is required"),
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What an approval asked to change, checked against the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    /// The fields granted (`None`: as asked).
+    pub fields: Option<Vec<String>>,
+    /// The period granted (`None`: as asked).
+    pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// An approval may narrow what was asked, never widen it: granted fields
+/// must be among the fields asked (or, when every non-personal field was
+/// asked, among those), and the period within the period asked.
+pub fn check_approval(
+    asked_fields: Option<&[String]>,
+    asked_period: (DateTime<Utc>, DateTime<Utc>),
+    dataset_fields: &[(String, PersonalClass)],
+    given_fields: Option<Vec<String>>,
+    given_period: Option<(NaiveDate, NaiveDate)>,
+    today: NaiveDate,
+    max_days: i64,
+) -> Result<Approval, DomainError> {
+    if let Some(given) = &given_fields {
+        if given.is_empty() {
+            return Err(DomainError::invalid("fields", Msg::new("cần nêu ít nhất một trường", "name at least one field")));
+        }
+        let allowed = |f: &String| match asked_fields {
+            Some(asked) => asked.contains(f),
+            None => dataset_fields.iter().any(|(n, c)| n == f && *c == PersonalClass::None),
+        };
+        if let Some(f) = given.iter().find(|f| !allowed(f)) {
+            let shown: String = f.chars().take(64).collect();
+            return Err(DomainError::invalid(
+                "fields",
+                Msg::new(
+                    format!("chỉ được thu hẹp các trường đã yêu cầu: «{shown}» không nằm trong yêu cầu"),
+                    format!("an approval may only narrow the fields asked: «{shown}» was not asked for"),
+                ),
+            ));
+        }
+    }
+    let period = match given_period {
+        Some((from, to)) => {
+            let (f, t) = check_period(from, to, today, max_days)?;
+            if f < asked_period.0 || t > asked_period.1 {
+                return Err(DomainError::invalid(
+                    "period",
+                    Msg::new("chỉ được rút ngắn thời hạn đã yêu cầu", "an approval may only shorten the period asked"),
+                ));
+            }
+            Some((f, t))
+        }
+        None => None,
+    };
+    Ok(Approval { fields: given_fields, period })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +278,43 @@ mod tests {
         assert!(check_period(d("2026-02-01"), d("2026-01-01"), d("2026-01-01"), 730).is_err());
         assert!(check_period(d("2020-01-01"), d("2020-02-01"), d("2026-01-01"), 730).is_err());
         assert!(check_period(d("2026-01-01"), d("2030-01-01"), d("2026-01-01"), 730).is_err());
+    }
+
+    fn fields() -> Vec<(String, PersonalClass)> {
+        vec![("ma".into(), PersonalClass::None), ("ho_ten".into(), PersonalClass::Basic), ("benh".into(), PersonalClass::Sensitive)]
+    }
+
+    #[test]
+    fn requests_name_existing_fields_and_sensitive_ones_need_a_legal_basis() {
+        let f = fields();
+        assert!(check_request_fields(None, &f, None).is_ok());
+        assert!(check_request_fields(Some(&[]), &f, None).is_err());
+        assert!(check_request_fields(Some(&["khong_co".into()]), &f, None).is_err());
+        assert!(check_request_fields(Some(&["ho_ten".into()]), &f, None).is_ok());
+        assert!(check_request_fields(Some(&["benh".into()]), &f, None).is_err());
+        assert!(check_request_fields(Some(&["benh".into()]), &f, Some("  ")).is_err());
+        assert!(check_request_fields(Some(&["benh".into()]), &f, Some("Luật 91/2025")).is_ok());
+    }
+
+    #[test]
+    fn approvals_may_narrow_but_never_widen() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let today = d("2026-01-01");
+        let asked = check_period(d("2026-01-01"), d("2026-06-30"), today, 730).unwrap();
+        let f = fields();
+        let approve = |asked_fields: Option<&[String]>, given: Option<Vec<String>>, period: Option<(NaiveDate, NaiveDate)>| {
+            check_approval(asked_fields, asked, &f, given, period, today, 730)
+        };
+        let ma_ho_ten = ["ma".to_string(), "ho_ten".to_string()];
+        assert!(approve(Some(&ma_ho_ten), Some(vec!["ma".into()]), None).is_ok());
+        assert!(approve(Some(&ma_ho_ten), Some(vec!["benh".into()]), None).is_err(), "a field not asked for");
+        assert!(approve(None, Some(vec!["ma".into()]), None).is_ok());
+        assert!(approve(None, Some(vec!["ho_ten".into()]), None).is_err(), "personal fields are not in «every non-personal field»");
+        assert!(approve(None, Some(vec![]), None).is_err());
+        let a = approve(None, None, Some((d("2026-02-01"), d("2026-03-01")))).unwrap();
+        assert_eq!(a.period.unwrap().0.date_naive(), d("2026-02-01"));
+        assert!(approve(None, None, Some((d("2026-02-01"), d("2026-12-01")))).is_err(), "longer than asked");
+        assert_eq!(approve(None, None, None).unwrap(), Approval { fields: None, period: None });
     }
 
     #[test]

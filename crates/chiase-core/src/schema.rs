@@ -217,10 +217,42 @@ pub fn check_field_name(name: &str) -> Result<(), Msg> {
     }
 }
 
+/// A field name that passed [`check_field_name`]. It is the only kind of
+/// name chiase-store's SQL identifier quoting accepts, so a name that was
+/// not checked cannot reach SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct FieldName(String);
+
+impl FieldName {
+    /// Checks a name.
+    pub fn parse(name: &str) -> Result<FieldName, Msg> {
+        check_field_name(name).map(|()| FieldName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for FieldName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for FieldName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 /// A field ready to parse values: its spec and compiled checks.
 #[derive(Debug, Clone)]
 pub struct Field {
     pub spec: FieldSpec,
+    /// The checked name (the same text as `spec.name`).
+    pub name: FieldName,
     pattern: Option<Regex>,
     enum_values: Option<Vec<Value>>,
     minimum: Option<Value>,
@@ -456,20 +488,29 @@ impl Schema {
     /// would tell a reader who may not see the field what it contains.
     pub fn search_text(&self, row: &[Value]) -> Option<String> {
         let mut parts = Vec::new();
-        for (f, v) in self.fields.iter().zip(row) {
-            if f.spec.searchable
-                && f.spec.personal == PersonalClass::None
-                && let Value::Text(s) = v
-            {
+        for i in self.search_fields() {
+            if let Some(Value::Text(s)) = row.get(i) {
                 parts.push(s.as_str());
             }
         }
         (!parts.is_empty()).then(|| crate::fold::index_text(&parts.join(" ")))
     }
 
+    /// The fields the full-text index is made of: searchable text fields
+    /// without personal data. When this list changes, every full-text row
+    /// of the dataset must be made again.
+    pub fn search_fields(&self) -> Vec<usize> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.spec.searchable && f.spec.personal == PersonalClass::None && f.spec.field_type == FieldType::String)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Whether any field is in the full-text index.
     pub fn has_search(&self) -> bool {
-        self.fields.iter().any(|f| f.spec.searchable && f.spec.personal == PersonalClass::None)
+        !self.search_fields().is_empty()
     }
 }
 
@@ -661,9 +702,13 @@ impl Field {
                 }
             }
         };
+        // A bad name is reported by `Schema::new`, which then refuses the
+        // whole schema: the placeholder never leaves this module.
+        let name = FieldName::parse(&spec.name).unwrap_or_else(|_| FieldName(String::new()));
         let decimal_char = one_char(&spec.decimal_char, "decimalChar", &mut errors).unwrap_or('.');
         let group_char = one_char(&spec.group_char, "groupChar", &mut errors);
         let mut field = Field {
+            name,
             pattern,
             enum_values: None,
             minimum: None,

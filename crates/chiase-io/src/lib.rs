@@ -10,6 +10,7 @@ pub mod demo;
 pub mod encoding;
 pub mod infer;
 pub mod limits;
+pub mod spool;
 pub mod tabular;
 pub mod templates;
 pub mod writers;

@@ -1,13 +1,12 @@
-//! The HTTP application: shared state, the router (a table of contents of
-//! every resource module, in reading order), middleware, and serving with
-//! graceful shutdown.
+//! The HTTP application: the router (a table of contents of every resource
+//! module, in reading order), middleware, and serving with graceful
+//! shutdown. Shared state is `state.rs`; extractors are `extract.rs` and
+//! `auth.rs`; the work is in `usecase/`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
-use chiase_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -15,78 +14,37 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::audit::{AuditSink, OpenReadCounter};
-use crate::config::Config;
 use crate::error::{ApiError, api_not_found};
+use crate::state::AppState;
 use crate::{api, web};
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub audit: AuditSink,
-    pub open_reads: Arc<OpenReadCounter>,
-    pub files: crate::files::Files,
-}
-
-impl AppState {
-    /// The state of a running server: starts the audit writer and the
-    /// flushing of open-read counts.
-    pub fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
-        crate::metrics::install();
-        let files = crate::files::open(config.files_url.as_deref(), &config.data_dir)?;
-        let open_reads = Arc::new(OpenReadCounter::default());
-        open_reads.start_flushing(store.clone(), Duration::from_secs(5));
-        start_housekeeping(store.clone());
-        Ok(AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads, files })
-    }
-}
-
-/// Every minute, the process holding the housekeeping lease removes expired
-/// sessions and old sign-in attempts: with several processes on one
-/// database, the job runs in one of them at a time.
-fn start_housekeeping(store: Store) {
-    let holder = format!("{}:{}:{:x}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id(), rand_u32());
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            match store.take_lease("housekeeping", &holder, 120).await {
-                Ok(true) => match store.housekeeping().await {
-                    Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("housekeeping failed: {e}"),
-                },
-                Ok(false) => {}
-                Err(e) => tracing::warn!("lease failed: {e}"),
-            }
-        }
-    });
-}
-
-fn rand_u32() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
-}
+/// How long an ordinary request may take before it is answered 503.
+/// Imports, uploads and exports are not bound by it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every route of chiase.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let short = Router::new()
         .merge(api::health::router())
         .merge(api::databases::router())
         .merge(api::agencies::router())
         .merge(api::catalog::router())
         .merge(api::datasets::router())
         .merge(api::records::router())
-        .merge(api::exports::router())
         .merge(api::accounts::router())
         .merge(api::requests::router())
         .merge(api::audit::router())
-        .merge(crate::files::router())
         .merge(web::router())
-        .route("/api", axum::routing::any(api_not_found))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT));
+    // Requests that last as long as their transfer: no global timeout.
+    let long = Router::new().merge(api::records::long_router()).merge(api::exports::long_router()).merge(api::files::long_router());
+    let mut app = Router::new().merge(short).merge(long);
+    if state.config.metrics_listen.is_none() {
+        app = app.route("/metrics", axum::routing::get(crate::metrics::render));
+    }
+    app.route("/api", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
-        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(web::not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
@@ -97,7 +55,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("same-origin")))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(60)))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::internal(&"a handler panicked").into_response()
@@ -120,13 +77,25 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.config.listen))?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = state.config.metrics_listen {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {metrics_addr} for metrics: {e}"))?;
+        let metrics_app = Router::new().route("/metrics", axum::routing::get(crate::metrics::render)).with_state(state.clone());
+        tracing::info!(addr = %metrics_addr, "metrics on http://{metrics_addr}/metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, metrics_app).await {
+                tracing::error!("the metrics listener stopped: {e}");
+            }
+        });
+    }
     tracing::info!(%addr, "chiase is listening on http://{addr}/");
     let store = state.store.clone();
-    let open_reads = state.open_reads.clone();
+    let recorder = state.recorder.clone();
     axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    open_reads.flush(&store).await;
+    recorder.flush_open_reads().await;
     store.close().await;
     tracing::info!("chiase stopped");
     Ok(())

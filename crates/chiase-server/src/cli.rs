@@ -49,6 +49,9 @@ pub enum Command {
         /// The format (detected from the name and content when absent)
         #[arg(long)]
         format: Option<String>,
+        /// With --mode replace, allow a file without rows (it empties the dataset)
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Propose a Table Schema from a sample of a file
     #[command(subcommand)]
@@ -154,6 +157,23 @@ pub enum UserCommand {
     List,
     /// Set a password, read from standard input
     Passwd { username: String },
+    /// Disable an account: its sessions and tokens end at once
+    Disable { username: String },
+    /// Enable a disabled account again
+    Enable { username: String },
+    /// Move an account to another agency (its sessions and tokens end)
+    Move {
+        username: String,
+        /// The agency's id
+        #[arg(long)]
+        agency: Option<String>,
+        /// Leave every agency (a member of the public)
+        #[arg(long)]
+        no_agency: bool,
+        /// A new role: admin, steward or member
+        #[arg(long)]
+        role: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +204,10 @@ pub enum AuditCommand {
         /// Only events after this sequence number
         #[arg(long, default_value_t = 0)]
         after: i64,
+        /// CSV: write cells as they are, without neutralising those a
+        /// spreadsheet would run as formulas (=, +, -, @)
+        #[arg(long = "raw", action = clap::ArgAction::SetFalse)]
+        escape_formulas: bool,
     },
 }
 

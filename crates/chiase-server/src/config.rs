@@ -33,6 +33,11 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Where files go: `file://DIR` (default `DATA/files`) or `s3://BUCKET/PREFIX`.
     pub files_url: Option<String>,
+    /// What happens to the accounts of an agency that merges: moved to the
+    /// successor, or suspended.
+    pub merged_users: chiase_core::accounts::MergedUsers,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -56,6 +61,8 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("trust_proxy", &self.trust_proxy)
             .field("files_url", &self.files_url)
+            .field("merged_users", &self.merged_users)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -74,6 +81,8 @@ impl Default for Config {
             secure_cookies: false,
             trust_proxy: false,
             files_url: None,
+            merged_users: chiase_core::accounts::MergedUsers::Move,
+            metrics_listen: None,
         }
     }
 }
@@ -93,6 +102,8 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub trust_proxy: Option<bool>,
     pub files_url: Option<String>,
+    pub merged_users: Option<chiase_core::accounts::MergedUsers>,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The settings given by flags or environment variables (clap reads both).
@@ -173,6 +184,12 @@ impl Config {
         if let Some(v) = file.files_url {
             self.files_url = Some(v);
         }
+        if let Some(v) = file.merged_users {
+            self.merged_users = v;
+        }
+        if let Some(v) = file.metrics_listen {
+            self.metrics_listen = Some(v);
+        }
         Ok(())
     }
 
@@ -183,6 +200,65 @@ impl Config {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("chiase.db").display()),
         }
+    }
+}
+
+/// Creates a directory (and its parents) readable only by the service
+/// user: the database, spools and files are kept there.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Makes the SQLite database files private to the service user (SQLite
+/// creates its -wal and -shm files with the database's permissions).
+pub fn private_files(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["chiase.db", "chiase.db-wal", "chiase.db-shm"] {
+            let path = dir.join(name);
+            if path.exists() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", path.display()))?;
+            }
+        }
+    }
+    let _ = dir;
+    Ok(())
+}
+
+/// The lock file a running server holds (shared) on its data directory.
+const LOCK_FILE: &str = "chiase.lock";
+
+/// Held by `chiase serve` for as long as it runs: commands that must not
+/// run beside a server (`chiase restore`) take the lock exclusively and are
+/// refused while any server holds it.
+pub fn lock_shared(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+    f.lock_shared().map_err(|e| anyhow::anyhow!("cannot lock {}: {e}", dir.join(LOCK_FILE).display()))?;
+    Ok(f)
+}
+
+/// The data directory to oneself, or a refusal that says how to get it.
+pub fn lock_exclusive(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "một máy chủ chiase đang dùng thư mục dữ liệu {}: hãy dừng nó trước (ví dụ systemctl stop chiase), rồi khôi phục / \
+             a chiase server is using the data directory {}: stop it first (e.g. systemctl stop chiase), then restore",
+            dir.display(),
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", dir.join(LOCK_FILE).display()),
     }
 }
 

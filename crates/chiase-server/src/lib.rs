@@ -8,17 +8,16 @@
 
 pub mod api;
 pub mod app;
-pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
-pub mod files;
-pub mod gate;
-pub mod ingest;
+pub mod extract;
 pub mod metrics;
 pub mod params;
+pub mod state;
+pub mod usecase;
 pub mod web;
 
 /// Installs the TLS crypto provider (ring) once, before any connection.

@@ -26,10 +26,16 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { demo, .. } => commands::serve::run(cfg, demo).await,
         Command::Dataset(c) => commands::dataset::run(cfg, c).await,
-        Command::Import { dataset, file, mode, encoding, delimiter, format } => {
-            commands::dataset::import(cfg, &dataset, &file, &mode, encoding, delimiter, format).await
+        Command::Import { dataset, file, mode, encoding, delimiter, format, allow_empty } => {
+            commands::dataset::import(
+                cfg,
+                &dataset,
+                &file,
+                commands::dataset::ImportArgs { mode, encoding, delimiter, format, allow_empty },
+            )
+            .await
         }
-        Command::Schema(c) => commands::dataset::schema(c),
+        Command::Schema(c) => commands::dataset::schema(c).await,
         Command::Demo { rows, seed } => commands::dataset::demo_command(cfg, rows, seed).await,
         Command::User(c) => commands::access::user(cfg, c).await,
         Command::Backup { dest } => commands::ops::backup(cfg, &dest).await,
@@ -42,6 +48,14 @@ async fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Already explained on standard error.
+        Err(e) if e.downcast_ref::<commands::Exit>().is_some() => {
+            std::process::ExitCode::from(e.downcast_ref::<commands::Exit>().map(|x| x.0).unwrap_or(1))
+        }
+        // `chiase … | head`: the reader went away; end quietly.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("chiase: {e:#}");
             std::process::ExitCode::FAILURE
@@ -54,7 +68,9 @@ async fn main() -> std::process::ExitCode {
 fn init_logging(cfg: &Config, serving: bool) {
     let default = if serving { "info,sqlx=warn,tower_http=info" } else { "warn" };
     let filter = EnvFilter::try_from_env("CHIASE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal, never in files or journals.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match cfg.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

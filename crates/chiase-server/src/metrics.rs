@@ -1,9 +1,11 @@
-//! Prometheus metrics at `/metrics`: requests by route and status, their
-//! latency, imports, the audit writer's queue and group sizes, and the
-//! database pools. Recorded through the `metrics` facade; rendered by the
-//! Prometheus exporter (without its own HTTP listener).
+//! Prometheus metrics at `/metrics` (or on their own listener with
+//! `--metrics-listen`): requests by route and status, their latency,
+//! imports, the audit writer's queue and group sizes, and the database
+//! pools. Recorded through the `metrics` facade; rendered by the Prometheus
+//! exporter (without its own HTTP listener). The same middleware writes one
+//! access-log line per request.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -12,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -33,15 +35,44 @@ pub fn install() -> &'static PrometheusHandle {
     })
 }
 
-/// Middleware: counts and times every request by its route pattern.
-pub async fn track(req: Request, next: Next) -> Response {
+/// Where the `Caller` extractor leaves the caller's name for the access log.
+#[derive(Clone, Default)]
+pub struct AccessUser(Arc<Mutex<Option<String>>>);
+
+impl AccessUser {
+    pub fn set(&self, name: &str) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(name.to_string());
+        }
+    }
+}
+
+/// Middleware: counts and times every request by its route pattern, and
+/// writes one access-log line (method, route, status, duration, request
+/// id, user) at INFO.
+pub async fn track(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let user = AccessUser::default();
+    req.extensions_mut().insert(user.clone());
     let resp = next.run(req).await;
+    let elapsed = started.elapsed();
+    let user = user.0.lock().ok().and_then(|u| u.clone()).unwrap_or_else(|| "-".into());
+    tracing::info!(
+        target: "chiase::access",
+        method = %method,
+        route = %route,
+        status = resp.status().as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        user = %user,
+        "request"
+    );
     let status = resp.status().as_u16().to_string();
     metrics::counter!("chiase_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("chiase_http_request_seconds", "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("chiase_http_request_seconds", "method" => method, "route" => route).record(elapsed.as_secs_f64());
     resp
 }
 

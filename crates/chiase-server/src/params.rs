@@ -5,10 +5,7 @@
 
 use std::str::FromStr;
 
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
 use chrono::NaiveDate;
-use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -89,6 +86,18 @@ impl Params {
         })
     }
 
+    /// A yes/no parameter (`true`/`false`, `1`/`0`).
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.one(key)? {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(v) => {
+                Err(ApiError::bad_request(format!("«{key}» là true hoặc false, gặp «{v}»"), format!("«{key}» is true or false, got «{v}»")))
+            }
+        }
+    }
+
     /// `vi` or `en` from `lang`, defaulting to Vietnamese.
     pub fn lang(&self) -> Result<&'static str, ApiError> {
         match self.one("lang")? {
@@ -107,18 +116,55 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y")).ok()
 }
 
-/// A path extractor whose failures are JSON API errors.
-pub struct ApiPath<T>(pub T);
+/// All query pairs of a request, in order.
+pub fn pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
+/// `encoding`, `delimiter` and `format` parameters of imports and inference.
+pub fn read_options(p: &Params) -> Result<chiase_io::tabular::ReadOptions, ApiError> {
+    use chiase_io::tabular::Format;
+    let encoding = match p.one("encoding")? {
+        None => None,
+        Some(label) => Some(chiase_io::encoding::by_label(label).ok_or_else(|| {
+            ApiError::bad_request(format!("bảng mã «{label}» không được hỗ trợ"), format!("unsupported encoding «{label}»"))
+        })?),
+    };
+    let delimiter = match p.one("delimiter")? {
+        None => None,
+        Some("tab") | Some("\t") => Some(b'\t'),
+        Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+        Some(d) => return Err(ApiError::bad_request(format!("dấu phân cách «{d}» không hợp lệ"), format!("invalid delimiter «{d}»"))),
+    };
+    let format = match p.one("format")? {
+        None => None,
+        Some("csv") => Some(Format::Csv),
+        Some("tsv") => Some(Format::Tsv),
+        Some("xlsx") => Some(Format::Xlsx),
+        Some("json") => Some(Format::Json),
+        Some("ndjson") => Some(Format::Ndjson),
+        Some(f) => return Err(ApiError::bad_request(format!("định dạng «{f}» không được hỗ trợ"), format!("unsupported format «{f}»"))),
+    };
+    Ok(chiase_io::tabular::ReadOptions { format, encoding, delimiter })
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(ApiError::bad_request(format!("đường dẫn không hợp lệ: {e}"), format!("invalid path: {e}"))),
-        }
-    }
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: i64 = 500;
+
+/// Reads the search parameters shared by the API and the web page.
+pub fn catalog_query(p: &Params, default_limit: i64) -> Result<chiase_store::databases::DatabaseQuery, ApiError> {
+    use chiase_core::catalog::Cadence;
+    use chiase_core::sharing::SharingMode;
+    let sharing_codes: Vec<&str> = SharingMode::ALL.iter().map(|m| m.code()).collect();
+    let cadence_codes: Vec<&str> = Cadence::ALL.iter().map(|c| c.code()).collect();
+    Ok(chiase_store::databases::DatabaseQuery {
+        q: p.one("q")?.map(str::to_string),
+        agencies: p.all("agency").into_iter().map(str::to_string).collect(),
+        sharing: p.all_parsed("sharing", &sharing_codes)?,
+        cadences: p.all_parsed("cadence", &cadence_codes)?,
+        limit: p.int("limit", default_limit, 1, MAX_LIMIT)?,
+        offset: p.int("offset", 0, 0, 1_000_000)?,
+    })
 }
 
 #[cfg(test)]

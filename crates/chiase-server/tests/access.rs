@@ -6,17 +6,13 @@
 
 mod common;
 
-use std::io::Cursor;
-use std::sync::Arc;
-
 use axum::http::{Method, StatusCode};
-use chiase_core::policy::{Action, Role, Subject, decide};
-use chiase_io::tabular::ReadOptions;
-use chiase_server::ingest::{self, ImportOutcome, ImportRequest, Progress};
+use chiase_core::policy::Role;
+use chiase_server::usecase::datasets::CreateDataset;
+use chiase_server::usecase::imports::ImportOutcome;
 use chiase_store::databases::DatabaseKey;
-use chiase_store::datasets::NewDataset;
 use chiase_store::datasets::import::ImportMode;
-use chiase_store::users::NewUser;
+use chiase_store::testing::operator_data;
 use common::{Resp, TestApp, engines};
 use serde_json::{Value, json};
 
@@ -33,17 +29,7 @@ struct People {
 }
 
 async fn person(app: &TestApp, username: &str, agency: Option<&str>, role: Role) -> String {
-    app.store()
-        .create_user(&NewUser {
-            username: username.into(),
-            display_name: None,
-            agency: agency.map(str::to_string),
-            role,
-            password: Some(PASSWORD.into()),
-        })
-        .await
-        .unwrap();
-    app.store().create_token(username, "test", Some(30)).await.unwrap().1
+    app.person(username, agency, role, PASSWORD).await
 }
 
 /// Sở Nội vụ owns entry 4 (civil servants, specific); Sở TT&TT is the consumer.
@@ -68,33 +54,22 @@ async fn setup(app: &TestApp) -> People {
         "primaryKey": "ma"
     });
     for (id, entry, mode) in [("can-bo", 4, "specific"), ("truong-hoc", 13, "open")] {
-        let new = NewDataset {
-            slug: id.into(),
+        app.create_dataset(CreateDataset {
+            id: id.into(),
             database: DatabaseKey::No(entry),
             title: id.into(),
             title_en: None,
             description: String::new(),
             licence: None,
             sharing_mode: mode.parse().unwrap(),
-            cadence: chiase_core::catalog::Cadence::OnChange,
+            cadence: Some(chiase_core::catalog::Cadence::OnChange),
             schema: serde_json::from_value(schema.clone()).unwrap(),
             template: None,
             synthetic: false,
-        };
-        let ds = app.store().create_dataset(&new, "test").await.unwrap();
-        let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().unwrap();
+        })
+        .await;
         let csv = "ma,ho_ten,suc_khoe,don_vi,lat,lon\nCB01,Nguyễn Văn Hùng,Tiểu đường,Phòng Tổ chức,21.82,105.21\nCB02,Trần Thị Lan,,Văn phòng Sở,22.15,105.27\n";
-        let req = ImportRequest {
-            mode: ImportMode::Append,
-            actor: "test".into(),
-            source_name: Some("x.csv".into()),
-            content_type: None,
-            options: ReadOptions::default(),
-        };
-        assert!(matches!(
-            ingest::run(app.store(), &permit, id, req, Box::new(Cursor::new(csv.as_bytes().to_vec())), Arc::new(Progress::default())).await,
-            Ok(ImportOutcome::Done(_))
-        ));
+        assert!(matches!(app.import(id, "x.csv", csv.as_bytes().to_vec(), ImportMode::Append).await, Ok(ImportOutcome::Done(_))));
     }
     people
 }
@@ -191,7 +166,10 @@ async fn personal_fields_of_open_data_are_absent_not_blanked() {
         assert!(row["reads"].as_i64().unwrap() >= 5, "{engine:?}: {row}");
         let events = app
             .store()
-            .audit_events(&chiase_store::audit::AuditFilter { action: Some("read".into()), limit: 1000, ..Default::default() })
+            .audit_events(
+                &operator_data::audit(),
+                &chiase_store::audit::AuditFilter { action: Some("read".into()), limit: 1000, ..Default::default() },
+            )
             .await
             .unwrap();
         assert!(events.is_empty(), "open reads are not audited one by one");
@@ -259,7 +237,10 @@ async fn a_grant_opens_exactly_the_fields_approved_and_revocation_closes_them() 
         // The grant's read is in the audit log, naming the grant and the fields.
         let events = app
             .store()
-            .audit_events(&chiase_store::audit::AuditFilter { action: Some("read".into()), limit: 1000, ..Default::default() })
+            .audit_events(
+                &operator_data::audit(),
+                &chiase_store::audit::AuditFilter { action: Some("read".into()), limit: 1000, ..Default::default() },
+            )
             .await
             .unwrap();
         let e = events.iter().rev().find(|e| e.actor == "user:tttt.member").expect("audited read");
@@ -363,7 +344,7 @@ async fn refusals_are_written_with_reasons_and_legal_basis_and_requests_have_dea
         // Every decision is in the log.
         let actions: Vec<String> = app
             .store()
-            .audit_events(&chiase_store::audit::AuditFilter { limit: 1000, ..Default::default() })
+            .audit_events(&operator_data::audit(), &chiase_store::audit::AuditFilter { limit: 1000, ..Default::default() })
             .await
             .unwrap()
             .into_iter()
@@ -392,7 +373,8 @@ async fn tokens_sessions_csrf_and_throttling_behave() {
             assert_eq!(r.json()["username"], "noivu.member");
         }
         // Tokens are stored hashed and revocable.
-        let (info, token) = app.store().create_token("noivu.member", "tam", Some(1)).await.unwrap();
+        let (info, token) =
+            chiase_server::usecase::accounts::create_token(&app.state, &app.operator(), "noivu.member", "tam", Some(1)).await.unwrap();
         assert_eq!(get_as(&app, &token, "/api/v1/me").await.status, StatusCode::OK);
         assert_eq!(
             as_(&app, &token, Method::DELETE, &format!("/api/v1/me/tokens/{}", info.id), Value::Null).await.status,
@@ -447,19 +429,27 @@ async fn tokens_sessions_csrf_and_throttling_behave() {
                 .request(
                     Method::POST,
                     "/api/v1/session",
-                    &[],
+                    &[("content-type", "application/json")],
                     json!({"username": "cong.dan", "password": "sai-mat-khau-roi-day"}).to_string().into_bytes(),
                 )
                 .await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         }
         let r = app
-            .request(Method::POST, "/api/v1/session", &[], json!({"username": "cong.dan", "password": PASSWORD}).to_string().into_bytes())
+            .request(
+                Method::POST,
+                "/api/v1/session",
+                &[("content-type", "application/json")],
+                json!({"username": "cong.dan", "password": PASSWORD}).to_string().into_bytes(),
+            )
             .await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{engine:?}");
         let failed = app
             .store()
-            .audit_events(&chiase_store::audit::AuditFilter { action: Some("sign_in_failed".into()), limit: 100, ..Default::default() })
+            .audit_events(
+                &operator_data::audit(),
+                &chiase_store::audit::AuditFilter { action: Some("sign_in_failed".into()), limit: 100, ..Default::default() },
+            )
             .await
             .unwrap();
         assert_eq!(failed.len(), 5);
@@ -470,22 +460,49 @@ async fn tokens_sessions_csrf_and_throttling_behave() {
 async fn the_first_administrator_comes_from_a_one_time_setup_token() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        app.store().add_setup_token("setup_mot-lan-duy-nhat-0123456789").await.unwrap();
-        let body = |t: &str| json!({"token": t, "username": "admin", "password": PASSWORD}).to_string().into_bytes();
-        assert_eq!(app.request(Method::POST, "/api/v1/setup", &[], body("sai")).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(app.store().add_setup_token("setup_mot-lan-duy-nhat-0123456789").await.unwrap());
+        let json = [("content-type", "application/json")];
+        let body = |t: &str, user: &str, pw: &str| json!({"token": t, "username": user, "password": pw}).to_string().into_bytes();
+        let token = "setup_mot-lan-duy-nhat-0123456789";
+        assert_eq!(
+            app.request(Method::POST, "/api/v1/setup", &json, body("sai", "admin", PASSWORD)).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        // A bad username or password is refused before the token is spent.
+        for (user, pw) in [("admin", "123"), ("Quản Trị", PASSWORD), ("admin", "            ")] {
+            let r = app.request(Method::POST, "/api/v1/setup", &json, body(token, user, pw)).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?} {user:?} {pw:?}: {}", r.text());
+        }
         assert!(!app.store().has_admin().await.unwrap());
-        let r = app.request(Method::POST, "/api/v1/setup", &[], body("setup_mot-lan-duy-nhat-0123456789")).await;
+        // A form post (not JSON) is refused: a cross-site form cannot use setup.
+        let form =
+            app.request(Method::POST, "/api/v1/setup", &[("content-type", "application/x-www-form-urlencoded")], b"token=x".to_vec()).await;
+        assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let r = app.request(Method::POST, "/api/v1/setup", &json, body(token, "admin", PASSWORD)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
         assert_eq!(r.json()["role"], "admin");
-        assert_eq!(
-            app.request(Method::POST, "/api/v1/setup", &[], body("setup_mot-lan-duy-nhat-0123456789")).await.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "spent"
-        );
-        // Short passwords are refused.
-        app.store().add_setup_token("setup_hai-0123456789abcdef").await.unwrap();
-        let weak = json!({"token": "setup_hai-0123456789abcdef", "username": "admin2", "password": "123"}).to_string().into_bytes();
-        assert_eq!(app.request(Method::POST, "/api/v1/setup", &[], weak).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Once an administrator exists, setup is closed to every token.
+        let again = app.request(Method::POST, "/api/v1/setup", &json, body(token, "admin2", PASSWORD)).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{engine:?}: {}", again.text());
+        assert!(!app.store().add_setup_token("setup_hai-0123456789abcdef").await.unwrap(), "no new setup token once an admin exists");
+        let page = app.get("/setup").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("Đã có quản trị viên"), "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_made_at_the_command_line_closes_setup() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        assert!(app.store().add_setup_token("setup_cli-0123456789abcdefgh").await.unwrap());
+        let page = app.get("/setup").await;
+        assert!(page.text().contains("name=\"token\""), "the setup form is shown while setup is open");
+        app.person("quan.tri", None, Role::Admin, PASSWORD).await;
+        let body = json!({"token": "setup_cli-0123456789abcdefgh", "username": "khac", "password": PASSWORD}).to_string().into_bytes();
+        let r = app.request(Method::POST, "/api/v1/setup", &[("content-type", "application/json")], body).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{engine:?}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], "conflict");
     }
 }
 
@@ -519,7 +536,7 @@ async fn the_audit_log_shows_stewards_their_agency_and_catches_tampering() {
         assert_eq!(get_as(&app, &p.admin, "/api/v1/audit/verify").await.json()["ok"], true, "{engine:?}");
 
         let s = app.store();
-        let n = s.verify_audit().await.unwrap().events;
+        let n = s.verify_audit(&operator_data::verify()).await.unwrap().events;
         assert!(n >= 6);
         // Edit, delete, swap, truncate: each is caught, naming the first bad event.
         let sql = |q: &str| q.to_string();
@@ -539,11 +556,11 @@ async fn the_audit_log_shows_stewards_their_agency_and_catches_tampering() {
         ] {
             let backup = raw(&app, &[]).await;
             raw(&app, &statements.iter().map(String::as_str).collect::<Vec<_>>()).await;
-            let v = s.verify_audit().await.unwrap();
+            let v = s.verify_audit(&operator_data::verify()).await.unwrap();
             assert!(!v.ok, "{engine:?} {name} undetected");
             assert_eq!(v.first_bad, Some(first_bad), "{engine:?} {name}: {:?}", v.problem);
             restore(&app, backup).await;
-            assert!(s.verify_audit().await.unwrap().ok, "{engine:?} restored after {name}");
+            assert!(s.verify_audit(&operator_data::verify()).await.unwrap().ok, "{engine:?} restored after {name}");
         }
     }
 }
@@ -656,7 +673,10 @@ async fn files_are_kept_by_checksum_and_served_only_through_the_policy() {
         assert_eq!(get_as(&app, &p.consumer, &path).await.status, StatusCode::FORBIDDEN, "{engine:?}");
         let events = app
             .store()
-            .audit_events(&chiase_store::audit::AuditFilter { action: Some("file_added".into()), limit: 10, ..Default::default() })
+            .audit_events(
+                &operator_data::audit(),
+                &chiase_store::audit::AuditFilter { action: Some("file_added".into()), limit: 10, ..Default::default() },
+            )
             .await
             .unwrap();
         assert_eq!(events.len(), 1);

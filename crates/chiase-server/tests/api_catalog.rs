@@ -166,7 +166,15 @@ async fn ownership_follows_a_merger_and_history_answers_as_of_a_date() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
         let on = "2025-07-01".parse().unwrap();
-        app.store().merge_agency("so-thong-tin-va-truyen-thong", "so-khoa-hoc-va-cong-nghe", on).await.unwrap();
+        chiase_server::usecase::agencies::merge(
+            &app.state,
+            &app.operator(),
+            "so-thong-tin-va-truyen-thong",
+            "so-khoa-hoc-va-cong-nghe",
+            on,
+        )
+        .await
+        .unwrap();
         let then = app.get_ok("/api/v1/databases/25?as_of=2024-01-01").await;
         assert_eq!(then["owner_as_of"]["owner"]["id"], "so-thong-tin-va-truyen-thong", "{engine:?}");
         assert_eq!(then["owner"]["id"], "so-khoa-hoc-va-cong-nghe");
@@ -201,7 +209,7 @@ async fn versions_are_listed_and_diffed_over_http() {
         let decision =
             chiase_core::catalog::Decision { number: "99/QĐ-UBND".into(), date: "2024-05-01".parse().unwrap(), signer: None, title: None };
         let source = chiase_store::catalog::CatalogSource { name: "v2.txt".into(), sha256: parsed.sha256.clone(), title: None };
-        app.store().import_catalog(&decision, &source, &parsed.entries).await.unwrap();
+        chiase_server::usecase::catalog::import(&app.state, &app.operator(), &decision, &source, &parsed.entries).await.unwrap();
         let versions = app.get_ok("/api/v1/catalog/versions").await;
         assert_eq!(versions["count"], 2, "{engine:?}");
         let d = app.get_ok("/api/v1/catalog/versions/1/diff/2").await;

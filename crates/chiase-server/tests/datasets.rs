@@ -4,17 +4,16 @@
 
 mod common;
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use chiase_core::policy::{Action, Subject, decide};
 use chiase_io::tabular::ReadOptions;
-use chiase_server::ingest::{self, ImportOutcome, ImportRequest, Progress};
-use chiase_store::Store;
+use chiase_server::error::ApiError;
+use chiase_server::usecase::datasets::CreateDataset;
+use chiase_server::usecase::imports::{self, ImportOutcome, ImportRequest, Progress};
 use chiase_store::databases::DatabaseKey;
-use chiase_store::datasets::NewDataset;
 use chiase_store::datasets::import::{ImportMode, WriteSummary};
+use chiase_store::testing::{operator_data, reveal};
 use common::{TestApp, enc, engines};
 use serde_json::{Value, json};
 
@@ -44,42 +43,41 @@ AB-001,Trường Tiểu học Kim Bình,12,\"1,5\",true,06/06/2022,2024-01-02T03
 AB-002,Trường THCS Tân Trào,0,\"0,25\",false,31/12/2021,,1999,B,,\n\
 AB-003,Điểm trường Nà Lá,7,,true,,,,C,\"105.38, 21.70\",\n";
 
-async fn create(store: &Store, id: &str, entry: i64, mode: &str, schema: Value) {
-    let new = NewDataset {
-        slug: id.into(),
+async fn create(app: &TestApp, id: &str, entry: i64, mode: &str, schema: Value) {
+    app.create_dataset(CreateDataset {
+        id: id.into(),
         database: DatabaseKey::No(entry),
         title: format!("Tập dữ liệu {id}"),
         title_en: None,
         description: String::new(),
         licence: None,
         sharing_mode: mode.parse().unwrap(),
-        cadence: chiase_core::catalog::Cadence::OnChange,
+        cadence: Some(chiase_core::catalog::Cadence::OnChange),
         schema: serde_json::from_value(schema).unwrap(),
         template: None,
         synthetic: false,
-    };
-    store.create_dataset(&new, "test").await.unwrap_or_else(|e| panic!("create {id}: {e}"));
+    })
+    .await;
 }
 
 async fn import(
-    store: &Store,
+    app: &TestApp,
     id: &str,
     mode: ImportMode,
     name: &str,
     bytes: Vec<u8>,
     options: ReadOptions,
-) -> Result<ImportOutcome, ingest::ImportFailure> {
-    let ds = store.dataset(id).await.unwrap().unwrap();
-    let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().unwrap();
-    let req = ImportRequest { mode, actor: "test".into(), source_name: Some(name.into()), content_type: None, options };
-    ingest::run(store, &permit, id, req, Box::new(Cursor::new(bytes)), Arc::new(Progress::default())).await
+) -> Result<ImportOutcome, ApiError> {
+    let req = ImportRequest { mode, source_name: Some(name.into()), content_type: None, options, allow_empty: false };
+    imports::import(&app.state, &app.operator(), id, req, Box::new(std::io::Cursor::new(bytes)), u64::MAX, Arc::new(Progress::default()))
+        .await
 }
 
-async fn import_ok(store: &Store, id: &str, mode: ImportMode, name: &str, bytes: Vec<u8>) -> WriteSummary {
-    match import(store, id, mode, name, bytes, ReadOptions::default()).await {
+async fn import_ok(app: &TestApp, id: &str, mode: ImportMode, name: &str, bytes: Vec<u8>) -> WriteSummary {
+    match import(app, id, mode, name, bytes, ReadOptions::default()).await {
         Ok(ImportOutcome::Done(s)) => s,
         Ok(ImportOutcome::Rejected(r)) => panic!("import into {id} rejected: {:?}", &r.errors[..r.errors.len().min(5)]),
-        Err(e) => panic!("import into {id} failed: {e}"),
+        Err(e) => panic!("import into {id} failed: {}", e.msg),
     }
 }
 
@@ -95,8 +93,8 @@ fn bts_row_with_state(id: usize, state: &str) -> String {
 async fn every_type_imports_reads_and_exports_back_unchanged() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "moi-loai", 13, "open", all_types_schema()).await;
-        let s = import_ok(app.store(), "moi-loai", ImportMode::Append, "x.csv", ALL_TYPES_CSV.as_bytes().to_vec()).await;
+        create(&app, "moi-loai", 13, "open", all_types_schema()).await;
+        let s = import_ok(&app, "moi-loai", ImportMode::Append, "x.csv", ALL_TYPES_CSV.as_bytes().to_vec()).await;
         assert_eq!((s.inserted, s.row_count, s.first_seq, s.last_seq), (3, 3, 1, 3), "{engine:?}");
         let page = app.get_ok("/api/v1/datasets/moi-loai/records").await;
         assert_eq!(page["total"], 3);
@@ -123,14 +121,14 @@ async fn every_type_imports_reads_and_exports_back_unchanged() {
             let r = app.get(&format!("/api/v1/datasets/moi-loai/{file}")).await;
             assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.text());
             let copy = format!("ban-sao-{}", file.replace('.', "-"));
-            create(app.store(), &copy, 13, "open", all_types_schema()).await;
+            create(&app, &copy, 13, "open", all_types_schema()).await;
             let body = if name.ends_with("json") {
                 // JSON exports carry the record id; the schema has no `_id`.
                 strip_ids(&r.body, name.ends_with(".ndjson"))
             } else {
                 r.body.clone()
             };
-            import_ok(app.store(), &copy, ImportMode::Append, name, body).await;
+            import_ok(&app, &copy, ImportMode::Append, name, body).await;
             let back = app.get_ok(&format!("/api/v1/datasets/{copy}/records")).await;
             let strip = |p: &Value| -> Vec<Value> {
                 p["records"]
@@ -170,7 +168,7 @@ fn strip_ids(body: &[u8], ndjson: bool) -> Vec<u8> {
 async fn every_constraint_is_checked_at_import_and_each_problem_located() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "moi-loai", 13, "open", all_types_schema()).await;
+        create(&app, "moi-loai", 13, "open", all_types_schema()).await;
         let bad = "ma,ten,so_luong,ty_le,hoat_dong,ngay,luc,nam,loai,vi_tri,vung\n\
 xx-1,A,1,1,true,01/01/2020,,2020,A,,\n\
 AB-002,B,-5,1,true,01/01/2020,,2020,A,,\n\
@@ -180,7 +178,7 @@ AB-004,D,1,1,maybe,2020-01-01,,20,Z,\"300, 10\",\"{}\"\n\
 AB-006,F,1,1,true,01/01/2020,,2020,A,,\n\
 AB-006,G,1,1,true,01/01/2020,,2020,A,,\n";
         let Ok(ImportOutcome::Rejected(report)) =
-            import(app.store(), "moi-loai", ImportMode::Append, "bad.csv", bad.as_bytes().to_vec(), ReadOptions::default()).await
+            import(&app, "moi-loai", ImportMode::Append, "bad.csv", bad.as_bytes().to_vec(), ReadOptions::default()).await
         else {
             panic!("{engine:?}: a bad file must be rejected")
         };
@@ -207,7 +205,7 @@ AB-006,G,1,1,true,01/01/2020,,2020,A,,\n";
         // Duplicate keys within a file are caught too (once the rows parse).
         let dup = "ma,ten\nAB-001,A\nAB-001,B\n";
         let Ok(ImportOutcome::Rejected(r)) =
-            import(app.store(), "moi-loai", ImportMode::Append, "dup.csv", dup.as_bytes().to_vec(), ReadOptions::default()).await
+            import(&app, "moi-loai", ImportMode::Append, "dup.csv", dup.as_bytes().to_vec(), ReadOptions::default()).await
         else {
             panic!()
         };
@@ -215,7 +213,7 @@ AB-006,G,1,1,true,01/01/2020,,2020,A,,\n";
         // Unknown columns are named, never dropped silently.
         let extra = "ma,ten,ghi_chu\nAB-001,A,x\n";
         let Ok(ImportOutcome::Rejected(r)) =
-            import(app.store(), "moi-loai", ImportMode::Append, "x.csv", extra.as_bytes().to_vec(), ReadOptions::default()).await
+            import(&app, "moi-loai", ImportMode::Append, "x.csv", extra.as_bytes().to_vec(), ReadOptions::default()).await
         else {
             panic!()
         };
@@ -259,8 +257,8 @@ fn bts_csv(n: usize, from: usize) -> String {
 async fn one_bad_row_in_the_middle_of_100000_changes_nothing_and_is_reported_exactly() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "tram-bts", 25, "default", bts_schema()).await;
-        import_ok(app.store(), "tram-bts", ImportMode::Append, "first.csv", bts_csv(10, 1).into_bytes()).await;
+        create(&app, "tram-bts", 25, "default", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "first.csv", bts_csv(10, 1).into_bytes()).await;
         let before = app.store().dataset("tram-bts").await.unwrap().unwrap();
         let mut csv = bts_csv(100_000, 1001);
         // Row 50,000 of the data (line 50,001 of the file): an operator that does not exist.
@@ -273,7 +271,7 @@ async fn one_bad_row_in_the_middle_of_100000_changes_nothing_and_is_reported_exa
         assert_ne!(line, broken);
         csv = csv.replacen(&line, &broken, 1);
         let Ok(ImportOutcome::Rejected(report)) =
-            import(app.store(), "tram-bts", ImportMode::Append, "big.csv", csv.into_bytes(), ReadOptions::default()).await
+            import(&app, "tram-bts", ImportMode::Append, "big.csv", csv.into_bytes(), ReadOptions::default()).await
         else {
             panic!("{engine:?}: rejected")
         };
@@ -291,11 +289,11 @@ async fn append_upsert_and_replace_meet_existing_rows_as_documented() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
         let s = app.store();
-        create(s, "tram-bts", 25, "default", bts_schema()).await;
-        import_ok(s, "tram-bts", ImportMode::Append, "a.csv", bts_csv(5, 1).into_bytes()).await;
+        create(&app, "tram-bts", 25, "default", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(5, 1).into_bytes()).await;
         // Append refuses a key that exists, naming it.
         let Ok(ImportOutcome::Rejected(r)) =
-            import(s, "tram-bts", ImportMode::Append, "a.csv", bts_csv(2, 5).into_bytes(), ReadOptions::default()).await
+            import(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(2, 5).into_bytes(), ReadOptions::default()).await
         else {
             panic!()
         };
@@ -306,7 +304,7 @@ async fn append_upsert_and_replace_meet_existing_rows_as_documented() {
         far.push_str(bts_csv(1, 1003).lines().nth(1).unwrap());
         far.push('\n');
         let Ok(ImportOutcome::Rejected(r)) =
-            import(s, "tram-bts", ImportMode::Append, "far.csv", far.into_bytes(), ReadOptions::default()).await
+            import(&app, "tram-bts", ImportMode::Append, "far.csv", far.into_bytes(), ReadOptions::default()).await
         else {
             panic!()
         };
@@ -317,7 +315,7 @@ async fn append_upsert_and_replace_meet_existing_rows_as_documented() {
         );
         let same_code = bts_csv(1, 2).replace("\n2,", "\n77,");
         let Ok(ImportOutcome::Rejected(r)) =
-            import(s, "tram-bts", ImportMode::Append, "u.csv", same_code.into_bytes(), ReadOptions::default()).await
+            import(&app, "tram-bts", ImportMode::Append, "u.csv", same_code.into_bytes(), ReadOptions::default()).await
         else {
             panic!()
         };
@@ -327,16 +325,16 @@ async fn append_upsert_and_replace_meet_existing_rows_as_documented() {
         let mut up = bts_csv(2, 5);
         up.push_str(bts_row_with_state(4, "Đã thu hồi giấy phép").lines().nth(1).unwrap());
         up.push('\n');
-        let u = import_ok(s, "tram-bts", ImportMode::Upsert, "u.csv", up.into_bytes()).await;
+        let u = import_ok(&app, "tram-bts", ImportMode::Upsert, "u.csv", up.into_bytes()).await;
         assert_eq!((u.inserted, u.updated, u.unchanged, u.row_count), (1, 1, 1, 6), "{engine:?}");
         // Replace: the file becomes the dataset.
-        let r = import_ok(s, "tram-bts", ImportMode::Replace, "r.csv", bts_csv(3, 100).into_bytes()).await;
+        let r = import_ok(&app, "tram-bts", ImportMode::Replace, "r.csv", bts_csv(3, 100).into_bytes()).await;
         assert_eq!((r.inserted, r.deleted, r.row_count), (3, 6, 3), "{engine:?}");
         let ds = s.dataset("tram-bts").await.unwrap().unwrap();
-        let permit = decide(&Subject::Operator, Action::Read, &ds.facts(), chrono::Utc::now(), &[]).read().unwrap();
+        let permit = operator_data::read(&ds);
         let schema = s.schema_of(&ds).unwrap();
         let q = chiase_core::query::parse(&[], &schema, permit.visible()).unwrap();
-        let page = s.read_records(&permit, &ds, &q, None).await.unwrap();
+        let page = reveal(s.read_records(&permit, &ds, &q, None).await.unwrap());
         let keys: Vec<&str> = page.records.iter().map(|r| r.meta.key.as_str()).collect();
         assert_eq!(keys, vec!["100", "101", "102"]);
     }
@@ -347,7 +345,7 @@ async fn encodings_and_delimiters_of_real_exports_are_read() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
         let schema = json!({"fields": [{"name": "ma", "type": "string"}, {"name": "ten", "type": "string", "searchable": true}], "primaryKey": "ma"});
-        create(app.store(), "bang-ma", 13, "open", schema).await;
+        create(&app, "bang-ma", 13, "open", schema).await;
         let utf8_bom_semicolon = "\u{feff}ma;ten\nA1;Đường Lê Lợi\n".as_bytes().to_vec();
         let mut utf16_tab = vec![0xFF, 0xFE];
         for u in "ma\tten\r\nA2\tĐường Lê Lợi\r\n".encode_utf16() {
@@ -355,10 +353,10 @@ async fn encodings_and_delimiters_of_real_exports_are_read() {
         }
         // "Đường" in Windows-1258: Đ, ư, ơ, n, g with a combining grave (0xCC).
         let cp1258 = b"ma,ten\nA3,\xD0\xFD\xF5\xCCng L\xEA L\xF5\xF2i\n".to_vec();
-        import_ok(app.store(), "bang-ma", ImportMode::Append, "a.csv", utf8_bom_semicolon).await;
-        import_ok(app.store(), "bang-ma", ImportMode::Append, "b.csv", utf16_tab).await;
+        import_ok(&app, "bang-ma", ImportMode::Append, "a.csv", utf8_bom_semicolon).await;
+        import_ok(&app, "bang-ma", ImportMode::Append, "b.csv", utf16_tab).await;
         match import(
-            app.store(),
+            &app,
             "bang-ma",
             ImportMode::Append,
             "c.csv",
@@ -371,7 +369,7 @@ async fn encodings_and_delimiters_of_real_exports_are_read() {
             other => panic!("{engine:?}: {:?}", other.err()),
         }
         // Undeclared legacy bytes are refused, not stored as mojibake.
-        assert!(import(app.store(), "bang-ma", ImportMode::Append, "c.csv", cp1258, ReadOptions::default()).await.is_err());
+        assert!(import(&app, "bang-ma", ImportMode::Append, "c.csv", cp1258, ReadOptions::default()).await.is_err());
         let page = app.get_ok("/api/v1/datasets/bang-ma/records").await;
         let names: Vec<&str> = page["records"].as_array().unwrap().iter().map(|r| r["ten"].as_str().unwrap()).collect();
         assert_eq!(names[0], "Đường Lê Lợi");
@@ -386,8 +384,8 @@ async fn encodings_and_delimiters_of_real_exports_are_read() {
 async fn keyset_paging_visits_every_row_exactly_once_while_rows_are_inserted() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "tram-bts", 26, "open", bts_schema()).await;
-        import_ok(app.store(), "tram-bts", ImportMode::Append, "a.csv", bts_csv(600, 1).into_bytes()).await;
+        create(&app, "tram-bts", 26, "open", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(600, 1).into_bytes()).await;
         let mut extra = 10_000;
         for sort in ["", "&sort=-chieu_cao,ngay_cap_phep", "&sort=nha_mang"] {
             let mut seen: Vec<i64> = Vec::new();
@@ -400,7 +398,7 @@ async fn keyset_paging_visits_every_row_exactly_once_while_rows_are_inserted() {
                 let page = app.get_ok(&path).await;
                 seen.extend(page["records"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()));
                 // Another writer inserts between pages.
-                import_ok(app.store(), "tram-bts", ImportMode::Append, "more.csv", bts_csv(3, extra).into_bytes()).await;
+                import_ok(&app, "tram-bts", ImportMode::Append, "more.csv", bts_csv(3, extra).into_bytes()).await;
                 extra += 3;
                 match page["next"].as_str() {
                     Some(n) => after = Some(n.to_string()),
@@ -425,8 +423,8 @@ async fn keyset_paging_visits_every_row_exactly_once_while_rows_are_inserted() {
 async fn filters_facets_bbox_search_and_projection_work_together() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "tram-bts", 26, "open", bts_schema()).await;
-        import_ok(app.store(), "tram-bts", ImportMode::Append, "a.csv", bts_csv(120, 1).into_bytes()).await;
+        create(&app, "tram-bts", 26, "open", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(120, 1).into_bytes()).await;
         let page = app.get_ok("/api/v1/datasets/tram-bts/records?nha_mang=Viettel&facet=huyen,trang_thai&limit=5").await;
         assert_eq!(page["total"], 30, "{engine:?}");
         let huyen = page["facets"]["huyen"].as_array().unwrap();
@@ -479,15 +477,15 @@ async fn the_change_feed_resumes_and_as_of_reads_the_past() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
         let s = app.store();
-        create(s, "tram-bts", 26, "open", bts_schema()).await;
-        import_ok(s, "tram-bts", ImportMode::Append, "a.csv", bts_csv(5, 1).into_bytes()).await;
+        create(&app, "tram-bts", 26, "open", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(5, 1).into_bytes()).await;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let between = chrono::Utc::now();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let up = bts_row_with_state(2, "Đang nâng cấp");
-        import_ok(s, "tram-bts", ImportMode::Upsert, "u.csv", up.into_bytes()).await;
+        import_ok(&app, "tram-bts", ImportMode::Upsert, "u.csv", up.into_bytes()).await;
         let ds = s.dataset("tram-bts").await.unwrap().unwrap();
-        let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().unwrap();
+        let permit = operator_data::write(&ds);
         let mut w = s.begin_write(&permit, "tram-bts", ImportMode::Append, "test", None).await.unwrap();
         assert_eq!(w.delete(&["3".into()]).await.unwrap(), 1);
         w.commit().await.unwrap();
@@ -503,7 +501,8 @@ async fn the_change_feed_resumes_and_as_of_reads_the_past() {
         assert_eq!(rest["changes"][1]["values"]["trang_thai"], "Đang nâng cấp");
         assert!(rest["changes"][2]["values"].is_null());
         assert_eq!(rest["last_seq"], 7);
-        assert_eq!(rest["changes"][0]["actor"], "test");
+        assert_eq!(rest["changes"][0]["actor"], "operator");
+        assert_eq!(rest["changes"][2]["actor"], "test");
         let empty = app.get_ok("/api/v1/datasets/tram-bts/changes?since=7").await;
         assert!(empty["changes"].as_array().unwrap().is_empty());
 
@@ -528,10 +527,10 @@ async fn schemas_widen_and_grow_but_never_tighten() {
         let app = TestApp::spawn(engine).await;
         let s = app.store();
         let v1 = json!({"fields": [{"name": "ma", "type": "string"}, {"name": "so", "type": "integer"}, {"name": "co", "type": "boolean"}], "primaryKey": "ma", "indexes": [["so"]]});
-        create(s, "doi-luoc-do", 13, "open", v1).await;
-        import_ok(s, "doi-luoc-do", ImportMode::Append, "a.csv", b"ma,so,co\nA,1,true\nB,2,false\n".to_vec()).await;
+        create(&app, "doi-luoc-do", 13, "open", v1).await;
+        import_ok(&app, "doi-luoc-do", ImportMode::Append, "a.csv", b"ma,so,co\nA,1,true\nB,2,false\n".to_vec()).await;
         let ds = s.dataset("doi-luoc-do").await.unwrap().unwrap();
-        let permit = decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().unwrap();
+        let permit = operator_data::schema(&ds);
         let v2: chiase_core::schema::SchemaSpec = serde_json::from_value(json!({"fields": [
             {"name": "ma", "type": "string"}, {"name": "so", "type": "number"}, {"name": "co", "type": "string"}, {"name": "ghi_chu", "type": "string"}
         ], "primaryKey": "ma", "indexes": [["so"], ["co"]]}))
@@ -542,7 +541,7 @@ async fn schemas_widen_and_grow_but_never_tighten() {
         assert_eq!(page["records"][0]["so"], 1.0, "{engine:?}");
         assert_eq!(page["records"][1]["co"], "false");
         assert!(page["records"][0]["ghi_chu"].is_null());
-        import_ok(s, "doi-luoc-do", ImportMode::Append, "b.csv", b"ma,so,co,ghi_chu\nC,2.5,co le,moi\n".to_vec()).await;
+        import_ok(&app, "doi-luoc-do", ImportMode::Append, "b.csv", b"ma,so,co,ghi_chu\nC,2.5,co le,moi\n".to_vec()).await;
         for bad in [
             json!({"fields": [{"name": "ma", "type": "string"}, {"name": "so", "type": "integer"}, {"name": "co", "type": "string"}, {"name": "ghi_chu", "type": "string"}], "primaryKey": "ma"}),
             json!({"fields": [{"name": "ma", "type": "string"}, {"name": "so", "type": "number", "constraints": {"required": true}}, {"name": "co", "type": "string"}, {"name": "ghi_chu", "type": "string"}], "primaryKey": "ma"}),
@@ -560,8 +559,8 @@ async fn schemas_widen_and_grow_but_never_tighten() {
 async fn restricted_datasets_need_a_permit_and_writes_a_steward() {
     for engine in engines() {
         let app = TestApp::spawn(engine).await;
-        create(app.store(), "tram-bts", 25, "default", bts_schema()).await;
-        import_ok(app.store(), "tram-bts", ImportMode::Append, "a.csv", bts_csv(3, 1).into_bytes()).await;
+        create(&app, "tram-bts", 25, "default", bts_schema()).await;
+        import_ok(&app, "tram-bts", ImportMode::Append, "a.csv", bts_csv(3, 1).into_bytes()).await;
         for path in [
             "/api/v1/datasets/tram-bts/records",
             "/api/v1/datasets/tram-bts/records/1",
@@ -572,9 +571,16 @@ async fn restricted_datasets_need_a_permit_and_writes_a_steward() {
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{engine:?} {path}");
             assert!(!r.text().contains("TQ-"), "no data in a refusal");
         }
-        // The description and schema are public, like the catalog.
+        // The description and schema are public, like the catalog; how many
+        // rows it holds and when they changed are not.
         let meta = app.get_ok("/api/v1/datasets/tram-bts").await;
-        assert_eq!(meta["row_count"], 3);
+        for hidden in ["row_count", "last_seq", "data_updated_at"] {
+            assert!(meta[hidden].is_null(), "{engine:?} {hidden}: {meta}");
+        }
+        assert_eq!(meta["readable"], false);
+        let listed = app.get_ok("/api/v1/datasets").await;
+        let row = listed["results"].as_array().unwrap().iter().find(|d| d["id"] == "tram-bts").unwrap().clone();
+        assert!(row["row_count"].is_null() && row["last_seq"].is_null(), "{engine:?}: {row}");
         assert_eq!(meta["schema"]["fields"][1]["name"], "ma_tram");
         // No writes without a signed-in steward.
         let r = app.request(axum::http::Method::POST, "/api/v1/datasets/tram-bts/import", &[], bts_csv(1, 9).into_bytes()).await;
@@ -606,15 +612,20 @@ async fn inference_proposes_a_schema_and_templates_fill_with_synthetic_data() {
         assert_eq!(p["schema"]["primaryKey"], json!(["id"]));
         assert_eq!(p["schema"]["fields"][6]["geo"], "lat");
         assert_eq!(p["rows_sampled"], 200);
-        let made = chiase_server::commands::dataset::load_demo(app.store(), Some(30), 1).await.unwrap();
+        let op = app.operator();
+        let demo = |rows| chiase_server::usecase::demo::load(&app.state, &op, Some(rows), 1);
+        let made = demo(30).await.unwrap().filled.len();
         assert_eq!(made, chiase_io::templates::all().len(), "{engine:?}");
         let list = app.get_ok("/api/v1/datasets?database=25").await;
         assert_eq!(list["results"][0]["synthetic"], true);
-        assert_eq!(list["results"][0]["row_count"], 30);
+        // Entry 25 is not open data: the public is not told how many rows it has.
+        assert_eq!(list["results"][0]["row_count"], Value::Null);
+        assert_eq!(list["results"][0]["readable"], false);
+        assert_eq!(app.store().dataset(list["results"][0]["id"].as_str().unwrap()).await.unwrap().unwrap().row_count, 30);
         let heritage = app.get_ok("/api/v1/datasets/di-tich/records?limit=3").await;
         assert_eq!(heritage["total"], 30);
         // Running the demo again replaces demo rows; it never touches real data.
-        assert_eq!(chiase_server::commands::dataset::load_demo(app.store(), Some(10), 1).await.unwrap(), made);
+        assert_eq!(demo(10).await.unwrap().filled.len(), made);
         assert_eq!(app.get_ok("/api/v1/datasets/di-tich").await["row_count"], 10);
     }
 }

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use chiase_core::policy::Role;
-use chiase_store::testing::{Engine, TestDb};
-use chiase_store::users::NewUser;
+use chiase_store::testing::{Engine, TestDb, operator_data};
 use common::{TestApp, engines};
 use serde_json::Value;
 
@@ -25,18 +24,8 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
         return;
     }
     let lite = TestApp::spawn(Engine::Sqlite).await;
-    chiase_server::commands::dataset::load_demo(lite.store(), Some(60), 7).await.unwrap();
-    lite.store()
-        .create_user(&NewUser {
-            username: "an.nv".into(),
-            display_name: None,
-            agency: Some("so-thong-tin-va-truyen-thong".into()),
-            role: Role::Member,
-            password: None,
-        })
-        .await
-        .unwrap();
-    let (_, token) = lite.store().create_token("an.nv", "t", Some(5)).await.unwrap();
+    chiase_server::usecase::demo::load(&lite.state, &lite.operator(), Some(60), 7).await.unwrap();
+    let token = lite.person("an.nv", Some("so-thong-tin-va-truyen-thong"), Role::Member, "mat-khau-du-dai-123").await;
     lite.get_ok("/api/v1/datasets/di-tich/records").await;
     let target = TestDb::new(Engine::Postgres).await;
     // Something keeps writing to the source during the copy: the copy and
@@ -46,7 +35,7 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
     let writer = tokio::spawn(async move {
         loop {
             let today = chrono::Utc::now().date_naive();
-            writer_store.add_open_reads(&[(ds, today, 1, 1)]).await.unwrap();
+            writer_store.add_open_reads(&[(ds.get(), today, 1, 1)]).await.unwrap();
             tokio::task::yield_now().await;
         }
     });
@@ -76,7 +65,7 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
         };
         assert_eq!(strip(a.json()), strip(b.json()), "{path}");
     }
-    assert!(pgapp.store().verify_audit().await.unwrap().ok);
+    assert!(pgapp.store().verify_audit(&operator_data::verify()).await.unwrap().ok);
 }
 
 /// Timestamps keep nanoseconds on SQLite and microseconds on PostgreSQL.
@@ -156,7 +145,7 @@ async fn two_processes_on_one_postgres_database_serve_the_same_api_and_keep_one_
     let db = TestDb::new(Engine::Postgres).await;
     let url = db.url.clone();
     let data = tempfile::tempdir().unwrap();
-    chiase_server::commands::load_builtin_catalog(&db.store).await.unwrap();
+    chiase_server::usecase::catalog::load_builtin(&db.store).await.unwrap();
     // Set-up through the command line, as an operator would.
     let ok = |c: &mut Command| assert!(c.stdout(Stdio::null()).status().unwrap().success());
     ok(chiase(&url, data.path()).args(["dataset", "create", "--template", "tram-bts"]));
@@ -217,7 +206,7 @@ async fn two_processes_on_one_postgres_database_serve_the_same_api_and_keep_one_
     // One unbroken chain, as the command line verifies it.
     let verify = chiase(&url, data.path()).args(["audit", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
-    let v = db.store.verify_audit().await.unwrap();
+    let v = db.store.verify_audit(&operator_data::verify()).await.unwrap();
     assert!(v.ok && v.events >= 80, "{v:?}");
 }
 
@@ -239,7 +228,7 @@ async fn a_lease_lets_one_process_at_a_time_run_a_job() {
 #[tokio::test]
 async fn a_sqlite_backup_is_a_consistent_copy_taken_while_serving() {
     let app = TestApp::spawn(Engine::Sqlite).await;
-    chiase_server::commands::dataset::load_demo(app.store(), Some(20), 3).await.unwrap();
+    chiase_server::usecase::demo::load(&app.state, &app.operator(), Some(20), 3).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("backup.db");
     app.store().backup_sqlite(&dest).await.unwrap();
@@ -249,7 +238,7 @@ async fn a_sqlite_backup_is_a_consistent_copy_taken_while_serving() {
         .unwrap();
     assert_eq!(copy.datasets(None).await.unwrap().len(), app.store().datasets(None).await.unwrap().len());
     assert_eq!(copy.dataset("di-tich").await.unwrap().unwrap().row_count, 20);
-    assert!(copy.verify_audit().await.unwrap().ok);
+    assert!(copy.verify_audit(&operator_data::verify()).await.unwrap().ok);
 }
 
 #[tokio::test]

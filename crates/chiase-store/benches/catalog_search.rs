@@ -118,7 +118,7 @@ fn main() {
         let started = Instant::now();
         let decision = Decision { number: "BENCH/QĐ-UBND".into(), date: "2026-01-01".parse().unwrap(), signer: None, title: None };
         let source = CatalogSource { name: "synthetic".into(), sha256: String::new(), title: None };
-        db.store.import_catalog(&decision, &source, &entries).await.expect("import");
+        db.store.import_catalog(&chiase_store::testing::operator::catalog(), &decision, &source, &entries).await.expect("import");
         println!("engine: {engine:?}; imported {} entries in {:.1} s", entries.len(), started.elapsed().as_secs_f64());
 
         let mix: Vec<(&str, DatabaseQuery)> = vec![

@@ -2,8 +2,11 @@
 //! that end in mergers. Ownership of databases moves with a merger inside
 //! the same transaction, and every step is kept as a dated event.
 
+use chiase_core::accounts::MergedUsers;
 use chiase_core::agency::{AgencyKind, AgencyState, AgencyStatus, FocalContact, LifecycleChange, check_change};
 use chiase_core::fold::{match_key, slugify};
+use chiase_core::ids::AgencyId;
+use chiase_core::policy::{AgencyAdminPermit, ContactPermit};
 use chiase_core::text::clean_name;
 use chiase_core::{DomainError, Msg};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -190,7 +193,7 @@ impl Store {
     }
 
     /// Creates an agency. A name already used by an active agency is refused.
-    pub async fn create_agency(&self, new: &NewAgency) -> Result<AgencyRef, StoreError> {
+    pub async fn create_agency(&self, _permit: &AgencyAdminPermit, new: &NewAgency) -> Result<AgencyRef, StoreError> {
         let name = clean_name(&new.name);
         if name.is_empty() {
             return Err(
@@ -216,7 +219,13 @@ impl Store {
 
     /// Renames an agency from a date; the old name stays in its history and
     /// still matches decisions that use it.
-    pub async fn rename_agency(&self, slug: &str, new_name: &str, on: NaiveDate) -> Result<AgencyRef, StoreError> {
+    pub async fn rename_agency(
+        &self,
+        _permit: &AgencyAdminPermit,
+        slug: &str,
+        new_name: &str,
+        on: NaiveDate,
+    ) -> Result<AgencyRef, StoreError> {
         let new_name = clean_name(new_name);
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
@@ -253,19 +262,41 @@ impl Store {
     }
 
     /// Merges an agency into a successor on a date: the successor takes over
-    /// every database the agency owns from that date.
-    pub async fn merge_agency(&self, slug: &str, into: &str, on: NaiveDate) -> Result<TransferSummary, StoreError> {
-        self.end_agency(slug, Some(into), on, AgencyStatus::Merged).await
+    /// every database the agency owns from that date; its accounts move to
+    /// the successor or are suspended, as `users` says (a setting), and
+    /// their sessions and tokens end either way.
+    pub async fn merge_agency(
+        &self,
+        _permit: &AgencyAdminPermit,
+        slug: &str,
+        into: &str,
+        on: NaiveDate,
+        users: MergedUsers,
+    ) -> Result<TransferSummary, StoreError> {
+        self.end_agency(slug, Some(into), on, AgencyStatus::Merged, users).await
     }
 
     /// Dissolves an agency on a date. If it still owns databases, they must
     /// be transferred to another agency (`transfer_to`): the catalog never
-    /// has a database without a living owner.
-    pub async fn dissolve_agency(&self, slug: &str, transfer_to: Option<&str>, on: NaiveDate) -> Result<TransferSummary, StoreError> {
-        self.end_agency(slug, transfer_to, on, AgencyStatus::Dissolved).await
+    /// has a database without a living owner. Its accounts are suspended.
+    pub async fn dissolve_agency(
+        &self,
+        _permit: &AgencyAdminPermit,
+        slug: &str,
+        transfer_to: Option<&str>,
+        on: NaiveDate,
+    ) -> Result<TransferSummary, StoreError> {
+        self.end_agency(slug, transfer_to, on, AgencyStatus::Dissolved, MergedUsers::Suspend).await
     }
 
-    async fn end_agency(&self, slug: &str, to: Option<&str>, on: NaiveDate, status: AgencyStatus) -> Result<TransferSummary, StoreError> {
+    async fn end_agency(
+        &self,
+        slug: &str,
+        to: Option<&str>,
+        on: NaiveDate,
+        status: AgencyStatus,
+        users: MergedUsers,
+    ) -> Result<TransferSummary, StoreError> {
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let agency = require_agency(&mut conn, slug).await?;
@@ -315,9 +346,30 @@ impl Store {
         conn.execute(Sql::new("UPDATE agency_names SET valid_to = ? WHERE agency_id = ? AND valid_to IS NULL").bind(on).bind(agency.pk))
             .await?;
         bump_generation(&mut conn).await?;
+        // The agency's people: moved to the successor, or suspended.
+        let members: Vec<Id> = conn.fetch_all(Sql::new("SELECT id FROM users WHERE agency_id = ?").bind(agency.pk)).await?;
+        for Id(user) in &members {
+            crate::users::end_access(&mut conn, chiase_core::ids::UserId(*user)).await?;
+        }
+        let users_moved = match (users, status, &successor) {
+            (MergedUsers::Move, AgencyStatus::Merged, Some(s)) => {
+                conn.execute(Sql::new("UPDATE users SET agency_id = ? WHERE agency_id = ?").bind(s.pk).bind(agency.pk)).await?
+            }
+            _ => {
+                conn.execute(Sql::new("UPDATE users SET status = 'disabled' WHERE agency_id = ?").bind(agency.pk)).await?;
+                0
+            }
+        };
+        let users_suspended = members.len() as u64 - users_moved;
         let into_ref = successor.as_ref().map(|s| serde_json::json!({ "id": s.id, "name": s.name }));
-        add_event(&mut conn, agency.pk, status.code(), on, serde_json::json!({ "successor": into_ref, "databases_moved": owned.len() }))
-            .await?;
+        add_event(
+            &mut conn,
+            agency.pk,
+            status.code(),
+            on,
+            serde_json::json!({ "successor": into_ref, "databases_moved": owned.len(), "users_moved": users_moved, "users_suspended": users_suspended }),
+        )
+        .await?;
         if let Some(s) = &successor {
             add_event(
                 &mut conn,
@@ -333,14 +385,19 @@ impl Store {
             agency: AgencyRef { id: agency.id, name: agency.name },
             successor: successor.map(|s| AgencyRef { id: s.id, name: s.name }),
             databases_moved: owned.len(),
+            users_moved,
+            users_suspended,
         })
     }
 
     /// Sets the focal contact for data sharing.
-    pub async fn set_agency_contact(&self, slug: &str, contact: &FocalContact) -> Result<(), StoreError> {
+    pub async fn set_agency_contact(&self, permit: &ContactPermit, slug: &str, contact: &FocalContact) -> Result<(), StoreError> {
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let agency = require_agency(&mut conn, slug).await?;
+        if agency.pk != permit.agency().get() {
+            return Err(StoreError::Corrupt(format!("BUG: a contact permit for agency {} used on {}", permit.agency(), agency.pk)));
+        }
         conn.execute(
             Sql::new(
                 "UPDATE agencies SET contact_name = ?, contact_position = ?, contact_phone = ?, contact_email = ?, updated_at = ? WHERE id = ?",
@@ -364,6 +421,10 @@ pub struct TransferSummary {
     pub agency: AgencyRef,
     pub successor: Option<AgencyRef>,
     pub databases_moved: usize,
+    /// Accounts moved to the successor.
+    pub users_moved: u64,
+    /// Accounts disabled (their agency ended and they were not moved).
+    pub users_suspended: u64,
 }
 
 async fn load_agency(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Agency>, StoreError> {
@@ -535,8 +596,8 @@ pub(crate) async fn move_ownership(conn: &mut Conn<'_>, database: i64, to: i64, 
 
 impl Store {
     /// The internal key of an agency (for policy facts).
-    pub async fn agency_pk(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn agency_pk(&self, slug: &str) -> Result<Option<AgencyId>, StoreError> {
         let mut c = self.pools.reader().await?;
-        Ok(c.conn().fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ?").bind(slug)).await?.map(|Id(id)| id))
+        Ok(c.conn().fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ?").bind(slug)).await?.map(|Id(id)| AgencyId(id)))
     }
 }

@@ -87,11 +87,9 @@ pub struct Verification {
     pub head_hash: String,
 }
 
-/// Filters of the audit listing.
+/// Filters of the audit listing (within what the permit shows).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// Only events about datasets of this agency (stewards see theirs).
-    pub owner_agency: Option<i64>,
     pub dataset: Option<i64>,
     pub actor: Option<String>,
     pub action: Option<String>,
@@ -196,7 +194,7 @@ impl Store {
     }
 
     /// Recomputes the whole chain.
-    pub async fn verify_audit(&self) -> Result<Verification, StoreError> {
+    pub async fn verify_audit(&self, _permit: &chiase_core::policy::AuditVerifyPermit) -> Result<Verification, StoreError> {
         let mut c = self.pools.reader().await?;
         let mut conn = c.conn();
         let (head_seq, head_hash): (i64, String) = conn.fetch_one(Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1")).await?;
@@ -250,11 +248,13 @@ impl Store {
         Ok(Verification { events: count, ok: true, first_bad: None, problem: None, head_seq, head_hash })
     }
 
-    /// Events, newest last, filtered.
-    pub async fn audit_events(&self, f: &AuditFilter) -> Result<Vec<Event>, StoreError> {
+    /// Events, oldest first, within what the permit shows (an agency's
+    /// stewards see events about its datasets and by its people).
+    pub async fn audit_events(&self, permit: &chiase_core::policy::AuditPermit, f: &AuditFilter) -> Result<Vec<Event>, StoreError> {
         let mut sql = String::from("SELECT e.* FROM audit_events e WHERE e.seq > ?");
         let mut values: Vec<sea_query::Value> = vec![f.after_seq.into()];
-        if let Some(a) = f.owner_agency {
+        if let chiase_core::policy::AuditScope::Agency(a) = permit.scope() {
+            let a = a.get();
             sql.push_str(
                 " AND (e.dataset_id IN (SELECT s.id FROM datasets s JOIN databases d ON d.id = s.database_id WHERE d.owner_id = ?) OR e.agency_id = ?)",
             );

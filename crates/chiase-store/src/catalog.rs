@@ -95,6 +95,7 @@ impl Store {
     /// forward; history is in the versions).
     pub async fn import_catalog(
         &self,
+        _permit: &chiase_core::policy::CatalogPermit,
         decision: &Decision,
         source: &CatalogSource,
         entries: &[(CatalogRow, EntryFields)],

@@ -54,7 +54,7 @@ impl Store {
                     "INSERT INTO files (dataset_id, record_key, name, content_type, size, sha256, storage_key, uploaded_by, uploaded_at) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
-                .bind(ds.pk)
+                .bind(ds.pk.get())
                 .bind(f.record_key.clone())
                 .bind(f.name.as_str())
                 .bind(f.content_type.as_str())
@@ -70,19 +70,14 @@ impl Store {
         Ok(info)
     }
 
-    /// The files of a dataset (needs a read permit).
-    pub async fn files(&self, permit: &chiase_core::policy::ReadPermit, ds: &Dataset) -> Result<Vec<FileInfo>, StoreError> {
-        check_permit(permit.dataset_id(), ds)?;
+    /// File records of a dataset (one when `id` is given). Callers hold a
+    /// `FilesPermit` (see `datasets::records`).
+    pub(crate) async fn file_rows(&self, ds: &Dataset, id: Option<i64>) -> Result<Vec<FileInfo>, StoreError> {
         let mut c = self.pools.reader().await?;
-        c.conn().fetch_all(Sql::assembled(format!("SELECT {COLUMNS} FROM files WHERE dataset_id = ? ORDER BY id")).bind(ds.pk)).await
-    }
-
-    /// One file's record (needs a read permit).
-    pub async fn file(&self, permit: &chiase_core::policy::ReadPermit, ds: &Dataset, id: i64) -> Result<Option<FileInfo>, StoreError> {
-        check_permit(permit.dataset_id(), ds)?;
-        let mut c = self.pools.reader().await?;
-        c.conn()
-            .fetch_optional(Sql::assembled(format!("SELECT {COLUMNS} FROM files WHERE dataset_id = ? AND id = ?")).bind(ds.pk).bind(id))
-            .await
+        let sql = match id {
+            None => Sql::assembled(format!("SELECT {COLUMNS} FROM files WHERE dataset_id = ? ORDER BY id")).bind(ds.pk.get()),
+            Some(id) => Sql::assembled(format!("SELECT {COLUMNS} FROM files WHERE dataset_id = ? AND id = ?")).bind(ds.pk.get()).bind(id),
+        };
+        c.conn().fetch_all(sql).await
     }
 }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod files;
 pub mod jobs;
 pub mod ops;
+pub mod recorder;
 pub mod requests;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -38,6 +39,40 @@ pub enum StoreError {
     /// Stored JSON that does not read back: a bug or a hand-edited database.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The audit log could not record an event: the reply must not go out.
+    #[error("the audit log could not record the event: {0}")]
+    Audit(String),
+    /// The thing is busy (a large import holds the dataset): try again later.
+    #[error("busy: {msg}")]
+    Busy { msg: Msg, retry_after_secs: u32 },
+}
+
+impl StoreError {
+    /// A unique index refused a write: the thing exists already.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+
+    /// Every connection was busy for the whole wait.
+    pub fn is_pool_exhausted(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut))
+    }
+}
+
+/// Turns a unique violation into a conflict that says what exists: the one
+/// place constraint violations become 409s with a message, instead of
+/// checking before inserting (which races).
+pub(crate) trait OnUnique<T> {
+    fn on_unique(self, vi: impl FnOnce() -> String, en: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> OnUnique<T> for Result<T, StoreError> {
+    fn on_unique(self, vi: impl FnOnce() -> String, en: impl FnOnce() -> String) -> Result<T, StoreError> {
+        match self {
+            Err(e) if e.is_unique_violation() => Err(StoreError::conflict(vi(), en())),
+            other => other,
+        }
+    }
 }
 
 impl StoreError {

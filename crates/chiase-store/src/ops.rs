@@ -11,6 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
+use crate::datasets::ddl::{ColumnName, TableName};
 use crate::datasets::{Dataset, ddl};
 use crate::db::{Backend, Pools, RawRows, Sql};
 use crate::{Store, StoreError};
@@ -112,16 +113,16 @@ impl Store {
             if SEEDED.contains(table) {
                 tx.conn().execute(Sql::assembled(format!("DELETE FROM {table}"))).await?;
             }
-            let n = copy_table(&mut source, &mut tx, table, order, None).await?;
+            let n = copy_table(&mut source, &mut tx, &TableName::internal(table), order, None).await?;
             progress(table, n);
         }
         for ds in &datasets {
             let schema = self.schema_of(ds)?;
-            for stmt in ddl::create_table(Backend::Postgres, &ds.table_name, &schema) {
+            for stmt in ddl::create_table(Backend::Postgres, ds.pk, &ds.table_name, &schema) {
                 tx.conn().execute(Sql::assembled(stmt)).await?;
             }
             let n = copy_table(&mut source, &mut tx, &ds.table_name, "\"_v\"", Some((self, ds))).await?;
-            progress(&ds.table_name, n);
+            progress(ds.table_name.as_str(), n);
         }
         // Identity columns continue after the copied ids.
         for (table, order) in TABLES {
@@ -135,16 +136,22 @@ impl Store {
         }
         tx.commit().await?;
         let mut checks = Vec::new();
-        let names: Vec<(String, String)> = TABLES
+        let names: Vec<(TableName, String)> = TABLES
             .iter()
-            .map(|(t, o)| (t.to_string(), o.to_string()))
+            .map(|(t, o)| (TableName::internal(t), o.to_string()))
             .chain(datasets.iter().map(|d| (d.table_name.clone(), "\"_v\"".to_string())))
             .collect();
         for (table, order) in names {
             let types = pg_types(&target.pools, &table).await?;
             let (sn, sc) = checksum(&mut source.conn(), &table, &order, &types).await?;
             let (tn, tc) = checksum(&mut target.pools.reader().await?.conn(), &table, &order, &types).await?;
-            checks.push(TableCheck { table, source_rows: sn, target_rows: tn, source_checksum: sc, target_checksum: tc });
+            checks.push(TableCheck {
+                table: table.to_string(),
+                source_rows: sn,
+                target_rows: tn,
+                source_checksum: sc,
+                target_checksum: tc,
+            });
         }
         let ok = checks.iter().all(|c| c.source_rows == c.target_rows && c.source_checksum == c.target_checksum);
         Ok(MigrationReport { tables: checks, ok })
@@ -152,7 +159,7 @@ impl Store {
 }
 
 /// PostgreSQL column types of a table, by column name.
-async fn pg_types(pools: &Pools, table: &str) -> Result<BTreeMap<String, String>, StoreError> {
+async fn pg_types(pools: &Pools, table: &TableName) -> Result<BTreeMap<String, String>, StoreError> {
     let mut c = pools.reader().await?;
     let rows: Vec<(String, String)> = c
         .conn()
@@ -160,7 +167,7 @@ async fn pg_types(pools: &Pools, table: &str) -> Result<BTreeMap<String, String>
             Sql::new(
                 "SELECT column_name::text, udt_name::text FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             )
-            .bind(table),
+            .bind(table.as_str()),
         )
         .await?;
     Ok(rows.into_iter().collect())
@@ -184,7 +191,7 @@ fn sqlite_text(row: &SqliteRow, i: usize) -> Result<Option<String>, StoreError> 
 async fn copy_table(
     source: &mut crate::db::Tx,
     tx: &mut crate::db::Tx,
-    table: &str,
+    table: &TableName,
     order: &str,
     dataset: Option<(&Store, &Dataset)>,
 ) -> Result<i64, StoreError> {
@@ -192,7 +199,7 @@ async fn copy_table(
         let mut conn = tx.conn();
         let rows: Vec<(String, String)> = conn
             .fetch_all(
-                Sql::new("SELECT column_name::text, udt_name::text FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position").bind(table),
+                Sql::new("SELECT column_name::text, udt_name::text FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position").bind(table.as_str()),
             )
             .await?;
         rows
@@ -228,7 +235,7 @@ async fn copy_table(
             })
             .collect();
         let tuple = format!("({})", one.join(", "));
-        let quoted: Vec<String> = target_cols.iter().map(|c| ddl::q(c)).collect();
+        let quoted: Vec<String> = target_cols.iter().map(|c| ColumnName::catalog(c).map(|c| ddl::q(&c))).collect::<Result<_, _>>()?;
         let mut stmt = Sql::assembled(format!(
             "INSERT INTO {} ({}) VALUES {}",
             ddl::q(table),
@@ -302,12 +309,12 @@ fn pg_text(row: &PgRow, i: usize, t: &str) -> Result<Option<String>, StoreError>
 /// both engines have, in PostgreSQL's order).
 async fn checksum(
     c: &mut crate::db::Conn<'_>,
-    table: &str,
+    table: &TableName,
     order: &str,
     types: &BTreeMap<String, String>,
 ) -> Result<(i64, String), StoreError> {
     let cols: Vec<(&String, &String)> = types.iter().filter(|(c, _)| c.as_str() != "_search").collect();
-    let list: Vec<String> = cols.iter().map(|(c, _)| ddl::q(c)).collect();
+    let list: Vec<String> = cols.iter().map(|(c, _)| ColumnName::catalog(c).map(|c| ddl::q(&c))).collect::<Result<_, _>>()?;
     let mut h = Sha256::new();
     let mut n = 0i64;
     let mut offset = 0i64;

@@ -1,38 +1,38 @@
 //! Sharing requests and the grants they become. The rules of each step are
-//! in `chiase_core::requests`; who may take a step is decided by the
-//! caller (the HTTP layer) before calling here.
+//! in `chiase_core::requests`; who may file, see, list and decide is
+//! decided by `chiase_core::policy`, whose permits these functions take.
 
-use chiase_core::policy::{GrantFacts, GrantState};
+use chiase_core::ids::{AgencyId, DatasetId, RequestId, UserId};
+use chiase_core::policy::{FilingPermit, GrantFacts, GrantState, RequestFacts, RequestListPermit, RequestScope, StepPermit};
 use chiase_core::requests::{RequestStatus, Step, check_step};
-use chiase_core::{DomainError, Msg};
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
 use crate::agencies::AgencyRef;
 use crate::db::{Id, Sql};
-use crate::users::User;
 use crate::{Store, StoreError, now};
 
 /// A request as its parties see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SharingRequest {
-    pub id: i64,
+    pub id: RequestId,
     pub dataset: String,
     #[serde(skip)]
-    pub dataset_pk: i64,
+    pub dataset_pk: DatasetId,
     pub dataset_title: String,
     /// The agency that owns the dataset and decides.
     pub owner: AgencyRef,
     #[serde(skip)]
-    pub owner_pk: i64,
+    pub owner_pk: AgencyId,
     pub requester: String,
     #[serde(skip)]
-    pub requester_pk: i64,
+    pub requester_pk: UserId,
     /// The consumer agency.
     pub agency: AgencyRef,
     #[serde(skip)]
-    pub agency_pk: i64,
+    pub agency_pk: AgencyId,
     pub fields: Option<Vec<String>>,
     pub purpose: String,
     pub legal_basis: Option<String>,
@@ -106,16 +106,16 @@ impl Row {
     fn into_request(self, now: DateTime<Utc>) -> Result<SharingRequest, StoreError> {
         let status: RequestStatus = self.status.parse().map_err(|s| StoreError::Corrupt(format!("request status «{s}»")))?;
         Ok(SharingRequest {
-            id: self.id,
+            id: RequestId(self.id),
             dataset: self.dataset_slug,
-            dataset_pk: self.dataset_pk,
+            dataset_pk: DatasetId(self.dataset_pk),
             dataset_title: self.dataset_title,
             owner: AgencyRef { id: self.owner_slug, name: self.owner_name },
-            owner_pk: self.owner_pk,
+            owner_pk: AgencyId(self.owner_pk),
             requester: self.requester,
-            requester_pk: self.requester_pk,
+            requester_pk: UserId(self.requester_pk),
             agency: AgencyRef { id: self.agency_slug, name: self.agency_name },
-            agency_pk: self.agency_pk,
+            agency_pk: AgencyId(self.agency_pk),
             fields: self.fields.map(|j| j.0),
             purpose: self.purpose,
             legal_basis: self.legal_basis,
@@ -141,25 +141,28 @@ impl Row {
     }
 }
 
+impl SharingRequest {
+    /// What the policy needs to know of it.
+    pub fn facts(&self) -> RequestFacts {
+        RequestFacts {
+            id: self.id,
+            dataset: self.dataset_pk,
+            owner: self.owner_pk,
+            consumer: self.agency_pk,
+            requester: self.requester_pk,
+            status: self.status,
+        }
+    }
+}
+
 /// A new request, checked by the caller against the dataset's schema.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
-    pub dataset_pk: i64,
     pub fields: Option<Vec<String>>,
     pub purpose: String,
     pub legal_basis: Option<String>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-}
-
-/// Which requests to list.
-#[derive(Debug, Clone, Default)]
-pub struct RequestFilter {
-    /// Requests made by this agency.
-    pub consumer_agency: Option<i64>,
-    /// Requests for datasets this agency owns.
-    pub owner_agency: Option<i64>,
-    pub status: Option<RequestStatus>,
 }
 
 /// The details of a decision.
@@ -175,14 +178,8 @@ pub struct DecisionDetails {
 }
 
 impl Store {
-    /// Files a request from `user` (of a state agency).
-    pub async fn create_request(&self, user: &User, new: &NewRequest, deadline_days: i64) -> Result<SharingRequest, StoreError> {
-        let agency = user.agency_pk.ok_or_else(|| {
-            StoreError::Domain(DomainError::invalid(
-                "agency",
-                Msg::new("chỉ cán bộ của cơ quan nhà nước gửi được yêu cầu", "only officers of state agencies file requests"),
-            ))
-        })?;
+    /// Files a request, for the permit's dataset, agency and requester.
+    pub async fn create_request(&self, permit: &FilingPermit, new: &NewRequest, deadline_days: i64) -> Result<SharingRequest, StoreError> {
         let ts = now();
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
@@ -192,9 +189,9 @@ impl Store {
                     "INSERT INTO sharing_requests (dataset_id, requester_id, agency_id, fields, purpose, legal_basis, period_from, period_to, status, created_at, deadline_at) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
                 )
-                .bind(new.dataset_pk)
-                .bind(user.pk)
-                .bind(agency)
+                .bind(permit.dataset().get())
+                .bind(permit.user().get())
+                .bind(permit.agency().get())
                 .bind(new.fields.as_ref().map(|f| serde_json::json!(f)))
                 .bind(new.purpose.as_str())
                 .bind(new.legal_basis.clone())
@@ -209,24 +206,30 @@ impl Store {
         row.into_request(ts)
     }
 
-    pub async fn request(&self, id: i64) -> Result<Option<SharingRequest>, StoreError> {
+    /// One request, for deciding who may see it (`policy::decide_view`)
+    /// and what steps may be taken on it.
+    pub async fn request(&self, id: RequestId) -> Result<Option<SharingRequest>, StoreError> {
         let mut c = self.pools.reader().await?;
-        let row: Option<Row> = c.conn().fetch_optional(Sql::assembled(format!("{SELECT} WHERE r.id = ?")).bind(id)).await?;
+        let row: Option<Row> = c.conn().fetch_optional(Sql::assembled(format!("{SELECT} WHERE r.id = ?")).bind(id.get())).await?;
         row.map(|r| r.into_request(now())).transpose()
     }
 
-    pub async fn requests(&self, f: &RequestFilter) -> Result<Vec<SharingRequest>, StoreError> {
+    /// The requests a permit's scope shows, newest first.
+    pub async fn requests(&self, permit: &RequestListPermit, status: Option<RequestStatus>) -> Result<Vec<SharingRequest>, StoreError> {
         let mut sql = format!("{SELECT} WHERE 1 = 1");
         let mut values: Vec<sea_query::Value> = vec![];
-        if let Some(a) = f.consumer_agency {
-            sql.push_str(" AND r.agency_id = ?");
-            values.push(a.into());
+        match permit.scope() {
+            RequestScope::FiledBy(a) => {
+                sql.push_str(" AND r.agency_id = ?");
+                values.push(a.get().into());
+            }
+            RequestScope::ToDecideBy(a) => {
+                sql.push_str(" AND d.owner_id = ?");
+                values.push(a.get().into());
+            }
+            RequestScope::All => {}
         }
-        if let Some(a) = f.owner_agency {
-            sql.push_str(" AND d.owner_id = ?");
-            values.push(a.into());
-        }
-        if let Some(s) = f.status {
+        if let Some(s) = status {
             sql.push_str(" AND r.status = ?");
             values.push(s.code().into());
         }
@@ -237,8 +240,9 @@ impl Store {
         rows.into_iter().map(|r| r.into_request(ts)).collect()
     }
 
-    /// Takes a step on a request (the caller checked who may).
-    pub async fn decide_request(&self, id: i64, by: &User, step: Step, d: &DecisionDetails) -> Result<SharingRequest, StoreError> {
+    /// Takes the permit's step on its request.
+    pub async fn decide_request(&self, permit: &StepPermit, d: &DecisionDetails) -> Result<SharingRequest, StoreError> {
+        let (id, step, by) = (permit.request().get(), *permit.step(), permit.by().map(UserId::get));
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let current: Row = conn
@@ -253,7 +257,7 @@ impl Store {
                 "UPDATE sharing_requests SET status = 'approved', decided_by = ?, decided_at = ?, granted_fields = ?, granted_from = ?, granted_to = ?, \
                  decision_no = ?, decision_date = ? WHERE id = ?",
             )
-            .bind(by.pk)
+            .bind(by)
             .bind(ts)
             .bind(d.fields.as_ref().or(current.fields.as_ref().map(|j| &j.0)).map(|f| serde_json::json!(f)))
             .bind(d.from.unwrap_or(current.period_from))
@@ -264,14 +268,14 @@ impl Store {
             Step::Refuse => Sql::new(
                 "UPDATE sharing_requests SET status = 'refused', decided_by = ?, decided_at = ?, refusal_reason = ?, refusal_legal_basis = ? WHERE id = ?",
             )
-            .bind(by.pk)
+            .bind(by)
             .bind(ts)
             .bind(d.reason.clone())
             .bind(d.legal_basis.clone())
             .bind(id),
             Step::Withdraw => Sql::new("UPDATE sharing_requests SET status = 'withdrawn', revoked_at = ? WHERE id = ?").bind(ts).bind(id),
             Step::Revoke => Sql::new("UPDATE sharing_requests SET status = 'revoked', revoked_by = ?, revoked_at = ?, revoke_reason = ? WHERE id = ?")
-                .bind(by.pk)
+                .bind(by)
                 .bind(ts)
                 .bind(d.reason.clone())
                 .bind(id),
@@ -283,10 +287,16 @@ impl Store {
     }
 
     /// The grants an agency holds for a dataset, as the policy reads them.
-    pub async fn grants_for(&self, agency: i64, dataset: i64) -> Result<Vec<GrantFacts>, StoreError> {
+    pub async fn grants_for(&self, agency: AgencyId, dataset: DatasetId) -> Result<Vec<GrantFacts>, StoreError> {
+        Ok(self.grants_of(agency).await?.into_iter().filter(|g| g.dataset_id == dataset).collect())
+    }
+
+    /// Every approved grant an agency holds, as the policy reads them.
+    pub async fn grants_of(&self, agency: AgencyId) -> Result<Vec<GrantFacts>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct G {
             id: i64,
+            dataset_id: i64,
             status: String,
             granted_fields: Option<Json<Vec<String>>>,
             legal_basis: Option<String>,
@@ -298,19 +308,18 @@ impl Store {
             .conn()
             .fetch_all(
                 Sql::new(
-                    "SELECT id, status, granted_fields, legal_basis, granted_from, granted_to FROM sharing_requests \
-                     WHERE agency_id = ? AND dataset_id = ? AND status = 'approved' ORDER BY id DESC",
+                    "SELECT id, dataset_id, status, granted_fields, legal_basis, granted_from, granted_to FROM sharing_requests \
+                     WHERE agency_id = ? AND status = 'approved' ORDER BY id DESC",
                 )
-                .bind(agency)
-                .bind(dataset),
+                .bind(agency.get()),
             )
             .await?;
         Ok(rows
             .into_iter()
             .filter_map(|g| {
                 Some(GrantFacts {
-                    grant_id: g.id,
-                    dataset_id: dataset,
+                    grant_id: RequestId(g.id),
+                    dataset_id: DatasetId(g.dataset_id),
                     agency_id: agency,
                     state: if g.status == "approved" { GrantState::Active } else { GrantState::Revoked },
                     fields: g.granted_fields.map(|j| j.0),

@@ -98,3 +98,49 @@ pub fn replace_database(url: &str, name: &str) -> String {
     };
     format!("{base}/{name}{query}")
 }
+
+/// Permits of the operator at the command line, for tests that call the
+/// store directly (the policy grants the operator every administrative
+/// action; tests of who else may are in chiase-core and the server).
+pub mod operator {
+    use chiase_core::policy::{self, AgencyAdminPermit, CatalogPermit, Subject, UserAdminPermit};
+
+    pub fn agencies() -> AgencyAdminPermit {
+        policy::decide_agency_admin(&Subject::Operator).expect("BUG: the operator administers agencies")
+    }
+    pub fn users() -> UserAdminPermit {
+        policy::decide_user_admin(&Subject::Operator).expect("BUG: the operator administers users")
+    }
+    pub fn catalog() -> CatalogPermit {
+        policy::decide_catalog(&Subject::Operator).expect("BUG: the operator publishes the catalog")
+    }
+}
+
+/// More permits of the operator, for tests that call the store directly.
+pub mod operator_data {
+    use chiase_core::policy::{self, AuditPermit, AuditVerifyPermit, ReadPermit, SchemaPermit, Subject, WritePermit};
+
+    use crate::datasets::Dataset;
+
+    pub fn read(ds: &Dataset) -> ReadPermit {
+        policy::decide_read(&Subject::Operator, &ds.facts(), chrono::Utc::now(), &[]).expect("BUG: the operator reads")
+    }
+    pub fn write(ds: &Dataset) -> WritePermit {
+        policy::decide_write(&Subject::Operator, &ds.facts()).expect("BUG: the operator writes")
+    }
+    pub fn schema(ds: &Dataset) -> SchemaPermit {
+        policy::decide_schema_change(&Subject::Operator, &ds.facts()).expect("BUG: the operator changes schemas")
+    }
+    pub fn audit() -> AuditPermit {
+        policy::decide_audit_read(&Subject::Operator).expect("BUG: the operator reads the audit log")
+    }
+    pub fn verify() -> AuditVerifyPermit {
+        policy::decide_audit_verify(&Subject::Operator).expect("BUG: the operator verifies the audit log")
+    }
+}
+
+/// Opens rows read by a test straight from the store, without recording
+/// the read (tests only: the server always goes through the recorder).
+pub fn reveal<T>(read: crate::recorder::Unrecorded<T>) -> T {
+    read.reveal_for_tests()
+}

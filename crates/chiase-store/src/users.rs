@@ -1,23 +1,30 @@
 //! Accounts, API tokens, web sessions, sign-in throttling and the one-time
 //! setup token. Secrets are never stored: passwords as argon2id hashes,
-//! tokens and session ids as SHA-256 digests; a token is shown once.
+//! tokens and session ids as SHA-256 digests; a token is shown once. The
+//! rules of names and passwords are `chiase_core::accounts`; who may
+//! administer accounts and tokens is decided by `chiase_core::policy`, and
+//! the functions that do it take the permit.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chiase_core::policy::Role;
+use chiase_core::accounts::{check_password, check_role_agency, check_username, display_name, token_name};
+use chiase_core::ids::{AgencyId, TokenId, UserId};
+use chiase_core::policy::{Role, Subject, TokenPermit, UserAdminPermit};
 use chiase_core::{DomainError, Msg};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::agencies::AgencyRef;
-use crate::db::{Conn, Id, Sql};
-use crate::{Store, StoreError, now};
+use crate::db::{Backend, Conn, Id, Sql};
+use crate::{OnUnique, Store, StoreError, now};
 
-/// Failed sign-ins allowed per account in [`THROTTLE_WINDOW_MINUTES`].
+/// Failed sign-ins allowed per account from one source in [`THROTTLE_WINDOW_MINUTES`].
 pub const THROTTLE_FAILURES: i64 = 5;
+/// Failed sign-ins allowed from one source, over every account, in the window.
+pub const THROTTLE_SOURCE_FAILURES: i64 = 20;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 /// How long a web session lasts.
 pub const SESSION_HOURS: i64 = 12;
@@ -26,16 +33,25 @@ pub const SESSION_HOURS: i64 = 12;
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     #[serde(skip)]
-    pub pk: i64,
+    pub pk: UserId,
     pub username: String,
     pub display_name: String,
     pub agency: Option<AgencyRef>,
     #[serde(skip)]
-    pub agency_pk: Option<i64>,
+    pub agency_pk: Option<AgencyId>,
+    /// False when the account's agency merged away or was dissolved.
+    pub agency_active: bool,
     pub role: Role,
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// The account as the policy decision point sees it.
+    pub fn subject(&self) -> Subject {
+        Subject::User { user_id: self.pk, agency_id: self.agency_pk, agency_active: self.agency_active, role: self.role }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,6 +62,7 @@ struct UserRow {
     agency_slug: Option<String>,
     agency_name: Option<String>,
     agency_pk: Option<i64>,
+    agency_status: Option<String>,
     role: String,
     status: String,
     created_at: DateTime<Utc>,
@@ -53,16 +70,17 @@ struct UserRow {
 }
 
 const USER_SELECT: &str = "SELECT u.id AS pk, u.username, u.display_name, a.slug AS agency_slug, a.name AS agency_name, a.id AS agency_pk, \
-     u.role, u.status, u.created_at, u.last_login_at FROM users u LEFT JOIN agencies a ON a.id = u.agency_id";
+     a.status AS agency_status, u.role, u.status, u.created_at, u.last_login_at FROM users u LEFT JOIN agencies a ON a.id = u.agency_id";
 
 impl UserRow {
     fn into_user(self) -> Result<User, StoreError> {
         Ok(User {
-            pk: self.pk,
+            pk: UserId(self.pk),
             username: self.username,
             display_name: self.display_name,
             agency: self.agency_slug.zip(self.agency_name).map(|(id, name)| AgencyRef { id, name }),
-            agency_pk: self.agency_pk,
+            agency_pk: self.agency_pk.map(AgencyId),
+            agency_active: self.agency_status.as_deref() == Some("active"),
             role: self.role.parse().map_err(|r| StoreError::Corrupt(format!("role «{r}»")))?,
             status: self.status,
             created_at: self.created_at,
@@ -114,36 +132,13 @@ pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
 }
 
-fn check_username(u: &str) -> Result<(), DomainError> {
-    let ok = (3..=64).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && u.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(
-            "username",
-            Msg::new(
-                format!("tên đăng nhập «{u}» không hợp lệ: 3–64 ký tự thường không dấu, chữ số, «.», «_», «-»"),
-                format!("invalid username «{u}»: 3–64 lower-case ASCII letters, digits, «.», «_», «-»"),
-            ),
-        ))
-    }
-}
-
-/// A password must be long enough to resist guessing (NIST SP 800-63B: at
-/// least 8; chiase asks 12 for accounts that reach restricted data).
-pub fn check_password(p: &str) -> Result<(), DomainError> {
-    if p.chars().count() < 12 || p.len() > 1024 {
-        return Err(DomainError::invalid("password", Msg::new("mật khẩu phải dài từ 12 ký tự", "a password needs at least 12 characters")));
-    }
-    Ok(())
-}
-
-fn hash_password(p: &str) -> Result<String, StoreError> {
-    Argon2::default()
-        .hash_password(p.as_bytes())
-        .map(|h| h.to_string())
+/// Hashes a password off the async runtime (argon2 takes tens of
+/// milliseconds of CPU by design).
+async fn hash_password(p: &str) -> Result<String, StoreError> {
+    let p = p.to_string();
+    tokio::task::spawn_blocking(move || Argon2::default().hash_password(p.as_bytes()).map(|h| h.to_string()))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("password hashing stopped: {e}")))?
         .map_err(|e| StoreError::Corrupt(format!("password hashing failed: {e}")))
 }
 
@@ -152,103 +147,217 @@ async fn load_user(conn: &mut Conn<'_>, where_sql: &'static str, value: sea_quer
     row.map(UserRow::into_user).transpose()
 }
 
+async fn require_user(conn: &mut Conn<'_>, username: &str) -> Result<User, StoreError> {
+    load_user(conn, "u.username = ?", username.into())
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("không có tài khoản «{username}»"), format!("no account «{username}»")))
+}
+
+/// Ends every way an account is signed in: its sessions are removed and
+/// its tokens revoked. Called when it is disabled, moved to another agency,
+/// or its agency ends.
+pub(crate) async fn end_access(conn: &mut Conn<'_>, user: UserId) -> Result<(), StoreError> {
+    conn.execute(Sql::new("DELETE FROM sessions WHERE user_id = ?").bind(user.get())).await?;
+    conn.execute(Sql::new("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL").bind(now()).bind(user.get()))
+        .await?;
+    Ok(())
+}
+
+/// The active agency a slug names.
+async fn active_agency(conn: &mut Conn<'_>, slug: &str) -> Result<AgencyId, StoreError> {
+    conn.fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ? AND status = 'active'").bind(slug))
+        .await?
+        .map(|Id(id)| AgencyId(id))
+        .ok_or_else(|| StoreError::not_found(format!("không có cơ quan đang hoạt động «{slug}»"), format!("no active agency «{slug}»")))
+}
+
+/// Validates a new account before anything is written or spent.
+fn check_new_user(new: &NewUser) -> Result<String, DomainError> {
+    check_username(&new.username)?;
+    if let Some(p) = &new.password {
+        check_password(p)?;
+    }
+    check_role_agency(new.role, new.agency.is_some())?;
+    display_name(new.display_name.as_deref(), &new.username)
+}
+
+/// Inserts an account inside the caller's transaction.
+async fn insert_user(conn: &mut Conn<'_>, new: &NewUser, display: &str, hash: Option<String>) -> Result<User, StoreError> {
+    let agency_pk = match &new.agency {
+        Some(slug) => Some(active_agency(conn, slug).await?),
+        None => None,
+    };
+    conn.execute(
+        Sql::new("INSERT INTO users (username, display_name, agency_id, role, password_hash, status, created_at) VALUES (?, ?, ?, ?, ?, 'active', ?)")
+            .bind(new.username.as_str())
+            .bind(display)
+            .bind(agency_pk.map(AgencyId::get))
+            .bind(new.role.code())
+            .bind(hash)
+            .bind(now()),
+    )
+    .await
+    .on_unique(|| format!("đã có tài khoản «{}»", new.username), || format!("account «{}» exists already", new.username))?;
+    if new.role == Role::Admin {
+        // Once an administrator exists, setup is closed: every setup token dies.
+        conn.execute(Sql::new("UPDATE setup_tokens SET used_at = ? WHERE used_at IS NULL").bind(now())).await?;
+    }
+    load_user(conn, "u.username = ?", new.username.as_str().into()).await?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))
+}
+
 impl Store {
     /// Creates an account.
-    pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
-        check_username(&new.username)?;
-        if let Some(p) = &new.password {
-            check_password(p)?;
-        }
-        if new.role != Role::Admin && new.agency.is_none() && new.role == Role::Steward {
-            return Err(DomainError::invalid(
-                "agency",
-                Msg::new("cán bộ quản lý dữ liệu phải thuộc một cơ quan", "a steward belongs to an agency"),
-            )
-            .into());
-        }
-        let hash = new.password.as_deref().map(hash_password).transpose()?;
-        let mut tx = self.pools.begin().await?;
-        let mut conn = tx.conn();
-        let agency_pk = match &new.agency {
-            Some(slug) => Some(
-                conn.fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ? AND status = 'active'").bind(slug.as_str()))
-                    .await?
-                    .map(|Id(id)| id)
-                    .ok_or_else(|| {
-                        StoreError::not_found(format!("không có cơ quan đang hoạt động «{slug}»"), format!("no active agency «{slug}»"))
-                    })?,
-            ),
+    pub async fn create_user(&self, _permit: &UserAdminPermit, new: &NewUser) -> Result<User, StoreError> {
+        let display = check_new_user(new)?;
+        let hash = match &new.password {
+            Some(p) => Some(hash_password(p).await?),
             None => None,
         };
-        if conn.fetch_optional::<Id>(Sql::new("SELECT id FROM users WHERE username = ?").bind(new.username.as_str())).await?.is_some() {
-            return Err(StoreError::conflict(
-                format!("đã có tài khoản «{}»", new.username),
-                format!("account «{}» exists already", new.username),
-            ));
-        }
-        conn.execute(
-            Sql::new("INSERT INTO users (username, display_name, agency_id, role, password_hash, status, created_at) VALUES (?, ?, ?, ?, ?, 'active', ?)")
-                .bind(new.username.as_str())
-                .bind(new.display_name.clone().unwrap_or_else(|| new.username.clone()))
-                .bind(agency_pk)
-                .bind(new.role.code())
-                .bind(hash)
-                .bind(now()),
-        )
-        .await?;
-        let user = load_user(&mut conn, "u.username = ?", new.username.as_str().into())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
+        let mut tx = self.pools.begin().await?;
+        let user = insert_user(&mut tx.conn(), new, &display, hash).await?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// Every account, by name.
-    pub async fn users(&self) -> Result<Vec<User>, StoreError> {
+    pub async fn users(&self, _permit: &UserAdminPermit) -> Result<Vec<User>, StoreError> {
         let mut c = self.pools.reader().await?;
         let rows: Vec<UserRow> = c.conn().fetch_all(Sql::assembled(format!("{USER_SELECT} ORDER BY u.username"))).await?;
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
+    /// One account by name: for signing in, for a caller's own account, and
+    /// to find whose permit to ask for. It shows what the account's owner
+    /// and administrators may see.
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         let mut c = self.pools.reader().await?;
         load_user(&mut c.conn(), "u.username = ?", username.into()).await
     }
 
-    /// Sets (or replaces) a password.
-    pub async fn set_password(&self, username: &str, password: &str) -> Result<(), StoreError> {
+    /// Sets (or replaces) a password; the account's sessions end.
+    pub async fn set_password(&self, _permit: &UserAdminPermit, username: &str, password: &str) -> Result<(), StoreError> {
         check_password(password)?;
-        let hash = hash_password(password)?;
+        let hash = hash_password(password).await?;
         let mut tx = self.pools.begin().await?;
-        let n = tx.conn().execute(Sql::new("UPDATE users SET password_hash = ? WHERE username = ?").bind(hash).bind(username)).await?;
-        if n == 0 {
-            return Err(StoreError::not_found(format!("không có tài khoản «{username}»"), format!("no account «{username}»")));
-        }
+        let mut conn = tx.conn();
+        let user = require_user(&mut conn, username).await?;
+        conn.execute(Sql::new("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(user.pk.get())).await?;
+        conn.execute(Sql::new("DELETE FROM sessions WHERE user_id = ?").bind(user.pk.get())).await?;
         tx.commit().await
     }
 
-    /// Checks a password, throttling repeated failures per account, and
-    /// records the attempt.
+    /// Disables (or enables again) an account. Disabling ends its sessions
+    /// and revokes its tokens at once.
+    pub async fn set_user_enabled(&self, _permit: &UserAdminPermit, username: &str, enabled: bool) -> Result<User, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let user = require_user(&mut conn, username).await?;
+        if enabled && user.agency_pk.is_some() && !user.agency_active {
+            return Err(StoreError::conflict(
+                "cơ quan của tài khoản đã sáp nhập hoặc giải thể: hãy chuyển tài khoản sang cơ quan khác trước",
+                "the account's agency merged or was dissolved: move the account to another agency first",
+            ));
+        }
+        let status = if enabled { "active" } else { "disabled" };
+        conn.execute(Sql::new("UPDATE users SET status = ? WHERE id = ?").bind(status).bind(user.pk.get())).await?;
+        if !enabled {
+            end_access(&mut conn, user.pk).await?;
+        }
+        let user = require_user(&mut conn, username).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Moves an account to another agency (`None`: to no agency, the
+    /// public), optionally with a new role. Its sessions and tokens end:
+    /// what it may read changes with its agency.
+    pub async fn move_user(
+        &self,
+        _permit: &UserAdminPermit,
+        username: &str,
+        agency: Option<&str>,
+        role: Option<Role>,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let user = require_user(&mut conn, username).await?;
+        let role = role.unwrap_or(user.role);
+        check_role_agency(role, agency.is_some())?;
+        let agency_pk = match agency {
+            Some(slug) => Some(active_agency(&mut conn, slug).await?),
+            None => None,
+        };
+        conn.execute(
+            Sql::new("UPDATE users SET agency_id = ?, role = ? WHERE id = ?")
+                .bind(agency_pk.map(AgencyId::get))
+                .bind(role.code())
+                .bind(user.pk.get()),
+        )
+        .await?;
+        end_access(&mut conn, user.pk).await?;
+        let user = require_user(&mut conn, username).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Checks a password, throttling repeated failures. The attempt is
+    /// counted as a failure *before* the password is checked, in one
+    /// transaction with the count, so that parallel attempts cannot all
+    /// pass the check: 40 wrong passwords at once for one account give at
+    /// most [`THROTTLE_FAILURES`] password checks in the window. Failures
+    /// count per account and source, and per source over every account, so
+    /// that nobody can lock an account out from everywhere by failing on
+    /// purpose.
     pub async fn sign_in(&self, username: &str, password: &str, source: &str) -> Result<SignIn, StoreError> {
         let since = now() - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-        let (failures,): (i64,) = {
-            let mut c = self.pools.reader().await?;
-            c.conn()
+        let username: String = username.chars().take(64).collect();
+        let source: String = source.chars().take(64).collect();
+        let attempt = {
+            let mut tx = self.pools.begin().await?;
+            let mut conn = tx.conn();
+            if conn.backend() == Backend::Postgres {
+                // Serialise attempts on the same account, then on the same source.
+                conn.execute(Sql::new("SELECT pg_advisory_xact_lock(hashtext(?))").bind(format!("sign-in user {username}"))).await?;
+                conn.execute(Sql::new("SELECT pg_advisory_xact_lock(hashtext(?))").bind(format!("sign-in source {source}"))).await?;
+            }
+            let (account,): (i64,) = conn
                 .fetch_one(
-                    Sql::new("SELECT count(*) FROM login_attempts WHERE username = ? AND success = ? AND at > ?")
-                        .bind(username)
+                    Sql::new("SELECT count(*) FROM login_attempts WHERE username = ? AND source = ? AND success = ? AND at > ?")
+                        .bind(username.as_str())
+                        .bind(source.as_str())
                         .bind(false)
                         .bind(since),
                 )
-                .await?
+                .await?;
+            let (from_source,): (i64,) = conn
+                .fetch_one(
+                    Sql::new("SELECT count(*) FROM login_attempts WHERE source = ? AND success = ? AND at > ?")
+                        .bind(source.as_str())
+                        .bind(false)
+                        .bind(since),
+                )
+                .await?;
+            if account >= THROTTLE_FAILURES || from_source >= THROTTLE_SOURCE_FAILURES {
+                return Ok(SignIn::Throttled);
+            }
+            let Id(attempt) = conn
+                .fetch_one(
+                    Sql::new("INSERT INTO login_attempts (username, source, success, at) VALUES (?, ?, ?, ?) RETURNING id")
+                        .bind(username.as_str())
+                        .bind(source.as_str())
+                        .bind(false)
+                        .bind(now()),
+                )
+                .await?;
+            tx.commit().await?;
+            attempt
         };
-        if failures >= THROTTLE_FAILURES {
-            return Ok(SignIn::Throttled);
-        }
         let row: Option<(String, String)> = {
             let mut c = self.pools.reader().await?;
             c.conn()
-                .fetch_optional(Sql::new("SELECT COALESCE(password_hash, ''), status FROM users WHERE username = ?").bind(username))
+                .fetch_optional(
+                    Sql::new("SELECT COALESCE(password_hash, ''), status FROM users WHERE username = ?").bind(username.as_str()),
+                )
                 .await?
         };
         // Hash even for unknown accounts, so that timing does not tell them apart.
@@ -259,20 +368,14 @@ impl Store {
             .await
             .unwrap_or(false);
         let ok = ok && row.as_ref().is_some_and(|(h, s)| !h.is_empty() && s == "active");
+        if !ok {
+            return Ok(SignIn::Refused);
+        }
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
-        conn.execute(
-            Sql::new("INSERT INTO login_attempts (username, source, success, at) VALUES (?, ?, ?, ?)")
-                .bind(username)
-                .bind(source)
-                .bind(ok)
-                .bind(now()),
-        )
-        .await?;
-        if ok {
-            conn.execute(Sql::new("UPDATE users SET last_login_at = ? WHERE username = ?").bind(now()).bind(username)).await?;
-        }
-        let user = if ok { load_user(&mut conn, "u.username = ?", username.into()).await? } else { None };
+        conn.execute(Sql::new("UPDATE login_attempts SET success = ? WHERE id = ?").bind(true).bind(attempt)).await?;
+        conn.execute(Sql::new("UPDATE users SET last_login_at = ? WHERE username = ?").bind(now()).bind(username.as_str())).await?;
+        let user = load_user(&mut conn, "u.username = ?", username.as_str().into()).await?;
         tx.commit().await?;
         Ok(match user {
             Some(u) => SignIn::Ok(u),
@@ -280,14 +383,14 @@ impl Store {
         })
     }
 
-    /// Creates an API token; returns it in clear, once.
-    pub async fn create_token(&self, username: &str, name: &str, expires_days: Option<i64>) -> Result<(TokenInfo, String), StoreError> {
-        let secret = new_secret("chs_");
-        let mut tx = self.pools.begin().await?;
-        let mut conn = tx.conn();
-        let user = load_user(&mut conn, "u.username = ?", username.into())
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("không có tài khoản «{username}»"), format!("no account «{username}»")))?;
+    /// Creates an API token for the permit's account; returns it in clear, once.
+    pub async fn create_token(
+        &self,
+        permit: &TokenPermit,
+        name: &str,
+        expires_days: Option<i64>,
+    ) -> Result<(TokenInfo, String), StoreError> {
+        let name = token_name(name, "token")?;
         if let Some(d) = expires_days.filter(|d| *d <= 0 || *d > 3650) {
             return Err(DomainError::invalid(
                 "expires",
@@ -295,12 +398,14 @@ impl Store {
             )
             .into());
         }
+        let secret = new_secret("chs_");
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
         let expires = expires_days.map(|d| now() + Duration::days(d));
-        let name = if name.trim().is_empty() { "token" } else { name.trim() };
         let Id(id) = conn
             .fetch_one(
                 Sql::new("INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
-                    .bind(user.pk)
+                    .bind(permit.user().get())
                     .bind(name)
                     .bind(digest(&secret))
                     .bind(secret[..12].to_string())
@@ -317,36 +422,40 @@ impl Store {
         Ok((info, secret))
     }
 
-    /// A user's tokens.
-    pub async fn tokens(&self, username: &str) -> Result<Vec<TokenInfo>, StoreError> {
+    /// The permit's account's tokens.
+    pub async fn tokens(&self, permit: &TokenPermit) -> Result<Vec<TokenInfo>, StoreError> {
         let mut c = self.pools.reader().await?;
         c.conn()
             .fetch_all(
                 Sql::new(
-                    "SELECT t.id, t.name, t.prefix, t.created_at, t.expires_at, t.revoked_at, t.last_used_at FROM api_tokens t \
-                     JOIN users u ON u.id = t.user_id WHERE u.username = ? ORDER BY t.id",
+                    "SELECT id, name, prefix, created_at, expires_at, revoked_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id",
                 )
-                .bind(username),
+                .bind(permit.user().get()),
             )
             .await
     }
 
-    /// Revokes a token by id (optionally only if it belongs to `owner`).
-    pub async fn revoke_token(&self, id: i64, owner: Option<&str>) -> Result<(), StoreError> {
+    /// The account a token belongs to (to ask the policy who may revoke it).
+    pub async fn token_owner(&self, id: TokenId) -> Result<Option<UserId>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        Ok(c.conn()
+            .fetch_optional::<Id>(Sql::new("SELECT user_id FROM api_tokens WHERE id = ?").bind(id.get()))
+            .await?
+            .map(|Id(u)| UserId(u)))
+    }
+
+    /// Revokes one of the permit's account's tokens.
+    pub async fn revoke_token(&self, permit: &TokenPermit, id: TokenId) -> Result<(), StoreError> {
         let mut tx = self.pools.begin().await?;
-        let n = match owner {
-            Some(u) => {
-                tx.conn()
-                    .execute(
-                        Sql::new("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE username = ?)")
-                            .bind(now())
-                            .bind(id)
-                            .bind(u),
-                    )
-                    .await?
-            }
-            None => tx.conn().execute(Sql::new("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now()).bind(id)).await?,
-        };
+        let n = tx
+            .conn()
+            .execute(
+                Sql::new("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND user_id = ?")
+                    .bind(now())
+                    .bind(id.get())
+                    .bind(permit.user().get()),
+            )
+            .await?;
         if n == 0 {
             return Err(StoreError::not_found(format!("không có mã truy cập {id} còn hiệu lực"), format!("no live token {id}")));
         }
@@ -385,7 +494,7 @@ impl Store {
         conn.execute(
             Sql::new("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
                 .bind(digest(&sid))
-                .bind(user.pk)
+                .bind(user.pk.get())
                 .bind(csrf.as_str())
                 .bind(now())
                 .bind(now() + Duration::hours(SESSION_HOURS)),
@@ -417,28 +526,54 @@ impl Store {
     /// Whether any administrator exists.
     pub async fn has_admin(&self) -> Result<bool, StoreError> {
         let mut c = self.pools.reader().await?;
-        let (n,): (i64,) = c.conn().fetch_one(Sql::new("SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'")).await?;
+        let (n,): (i64,) = c.conn().fetch_one(Sql::new("SELECT count(*) FROM users WHERE role = 'admin'")).await?;
         Ok(n > 0)
     }
 
-    /// Records a one-time setup token (in clear only in the caller's hands).
-    pub async fn add_setup_token(&self, token: &str) -> Result<(), StoreError> {
+    /// Records a one-time setup token (in clear only in the caller's
+    /// hands), while no administrator exists. Returns false when one does.
+    pub async fn add_setup_token(&self, token: &str) -> Result<bool, StoreError> {
         let mut tx = self.pools.begin().await?;
-        tx.conn()
-            .execute(
-                Sql::new("INSERT INTO setup_tokens (token_hash, created_at) VALUES (?, ?) ON CONFLICT (token_hash) DO NOTHING")
-                    .bind(digest(token))
-                    .bind(now()),
-            )
-            .await?;
-        tx.commit().await
+        let mut conn = tx.conn();
+        let (admins,): (i64,) = conn.fetch_one(Sql::new("SELECT count(*) FROM users WHERE role = 'admin'")).await?;
+        if admins > 0 {
+            return Ok(false);
+        }
+        conn.execute(
+            Sql::new("INSERT INTO setup_tokens (token_hash, created_at) VALUES (?, ?) ON CONFLICT (token_hash) DO NOTHING")
+                .bind(digest(token))
+                .bind(now()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Creates the first administrator with a setup token, which is spent.
+    /// Creates the first administrator with a setup token. The username and
+    /// password are checked before the token is touched; the token is spent
+    /// and the account created in one transaction; once any administrator
+    /// exists (made here or at the command line), setup answers "closed".
     pub async fn setup_admin(&self, token: &str, new: &NewUser) -> Result<User, StoreError> {
+        let mut admin = new.clone();
+        admin.role = Role::Admin;
+        let display = check_new_user(&admin)?;
+        let password = admin.password.as_deref().ok_or_else(|| {
+            StoreError::Domain(DomainError::invalid(
+                "password",
+                Msg::new("cần mật khẩu cho quản trị viên", "the administrator needs a password"),
+            ))
+        })?;
+        let hash = hash_password(password).await?;
         let mut tx = self.pools.begin().await?;
-        let n = tx
-            .conn()
+        let mut conn = tx.conn();
+        if conn.backend() == Backend::Postgres {
+            conn.execute(Sql::new("SELECT pg_advisory_xact_lock(hashtext('chiase setup'))")).await?;
+        }
+        let (admins,): (i64,) = conn.fetch_one(Sql::new("SELECT count(*) FROM users WHERE role = 'admin'")).await?;
+        if admins > 0 {
+            return Err(setup_closed());
+        }
+        let n = conn
             .execute(
                 Sql::new("UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL").bind(now()).bind(digest(token)),
             )
@@ -449,11 +584,18 @@ impl Store {
                 Msg::new("mã thiết lập không đúng hoặc đã dùng", "the setup token is wrong or spent"),
             )));
         }
+        let user = insert_user(&mut conn, &admin, &display, Some(hash)).await?;
         tx.commit().await?;
-        let mut admin = new.clone();
-        admin.role = Role::Admin;
-        self.create_user(&admin).await
+        Ok(user)
     }
+}
+
+/// Setup is over once an administrator exists.
+pub fn setup_closed() -> StoreError {
+    StoreError::conflict(
+        "đã có quản trị viên: việc thiết lập ban đầu đã đóng; hãy đăng nhập hoặc dùng «chiase user add» tại máy chủ",
+        "an administrator exists: first-time setup is closed; sign in, or use «chiase user add» at the server",
+    )
 }
 
 #[cfg(test)]
@@ -466,14 +608,5 @@ mod tests {
         assert!(a.starts_with("chs_") && a.len() > 40);
         assert_ne!(a, new_secret("chs_"));
         assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
-
-    #[test]
-    fn usernames_and_passwords_are_checked() {
-        assert!(check_username("nguyen.van-a_1").is_ok());
-        assert!(check_username("Nguyễn").is_err());
-        assert!(check_username("ab").is_err());
-        assert!(check_password("short").is_err());
-        assert!(check_password("mot-mat-khau-dai").is_ok());
     }
 }

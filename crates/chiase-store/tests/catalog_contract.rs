@@ -1,12 +1,13 @@
 //! The storage contract for the catalog, run on SQLite and (when
 //! CHIASE_TEST_DATABASE_URL is set) on PostgreSQL: same inputs, same answers.
 
+use chiase_core::accounts::MergedUsers;
 use chiase_core::catalog::{Cadence, Decision};
 use chiase_core::sharing::SharingMode;
 use chiase_io::decision_table::{BUILTIN_641, parse_catalog};
 use chiase_store::catalog::CatalogSource;
 use chiase_store::databases::{DatabaseKey, DatabaseQuery, MatchMode};
-use chiase_store::testing::{Engine, TestDb, engines};
+use chiase_store::testing::{Engine, TestDb, engines, operator};
 use chiase_store::{Store, StoreError};
 use chrono::NaiveDate;
 
@@ -18,7 +19,7 @@ async fn import(store: &Store, number: &str, on: &str, text: &str) -> Result<chi
     let parsed = parse_catalog("catalog.txt", text.as_bytes()).expect("test catalog parses");
     let decision = Decision { number: number.into(), date: date(on), signer: Some("Chủ tịch UBND tỉnh".into()), title: None };
     let source = CatalogSource { name: "catalog.txt".into(), sha256: parsed.sha256.clone(), title: Some(parsed.title_lines.join("\n")) };
-    store.import_catalog(&decision, &source, &parsed.entries).await
+    store.import_catalog(&operator::catalog(), &decision, &source, &parsed.entries).await
 }
 
 async fn seeded(engine: Engine) -> TestDb {
@@ -133,7 +134,16 @@ async fn a_merger_moves_ownership_and_keeps_history() {
     for engine in engines() {
         let db = seeded(engine).await;
         let s = &db.store;
-        let moved = s.merge_agency("so-thong-tin-va-truyen-thong", "so-khoa-hoc-va-cong-nghe", date("2025-07-01")).await.unwrap();
+        let moved = s
+            .merge_agency(
+                &operator::agencies(),
+                "so-thong-tin-va-truyen-thong",
+                "so-khoa-hoc-va-cong-nghe",
+                date("2025-07-01"),
+                MergedUsers::Move,
+            )
+            .await
+            .unwrap();
         assert_eq!(moved.databases_moved, 8, "{engine:?}");
         let bts = s.database(&DatabaseKey::No(25)).await.unwrap().unwrap();
         assert_eq!(bts.owner.id, "so-khoa-hoc-va-cong-nghe");
@@ -156,7 +166,10 @@ async fn a_merger_moves_ownership_and_keeps_history() {
         assert_eq!(new.predecessors[0].id, "so-thong-tin-va-truyen-thong");
         assert!(new.events.iter().any(|e| e.kind == "absorbed"));
         // A merged agency cannot change again.
-        assert!(matches!(s.rename_agency("so-thong-tin-va-truyen-thong", "X", date("2026-01-01")).await, Err(StoreError::Domain(_))));
+        assert!(matches!(
+            s.rename_agency(&operator::agencies(), "so-thong-tin-va-truyen-thong", "X", date("2026-01-01")).await,
+            Err(StoreError::Domain(_))
+        ));
     }
 }
 
@@ -165,14 +178,14 @@ async fn a_rename_keeps_the_old_name_and_old_decisions_still_resolve() {
     for engine in engines() {
         let db = seeded(engine).await;
         let s = &db.store;
-        s.rename_agency("so-noi-vu", "Sở Nội vụ tỉnh Tuyên Quang", date("2024-03-01")).await.unwrap();
+        s.rename_agency(&operator::agencies(), "so-noi-vu", "Sở Nội vụ tỉnh Tuyên Quang", date("2024-03-01")).await.unwrap();
         let a = s.agency("so-noi-vu").await.unwrap().unwrap();
         assert_eq!(a.agency.name, "Sở Nội vụ tỉnh Tuyên Quang");
         assert_eq!(a.names.len(), 2, "{engine:?}");
         assert_eq!(a.names[0].name, "Sở Nội vụ");
         assert_eq!(a.names[0].valid_to, Some(date("2024-03-01")));
         // Renaming to a date before the last change is refused.
-        assert!(s.rename_agency("so-noi-vu", "Sở Nội vụ mới", date("2024-01-01")).await.is_err());
+        assert!(s.rename_agency(&operator::agencies(), "so-noi-vu", "Sở Nội vụ mới", date("2024-01-01")).await.is_err());
         // A later decision that still writes the old name means the same agency.
         let summary = import(s, "100/QĐ-UBND", "2025-01-10", BUILTIN_641).await.unwrap();
         assert!(summary.agencies_created.is_empty(), "{engine:?}: {:?}", summary.agencies_created);
@@ -186,7 +199,15 @@ async fn a_new_decision_is_a_version_and_the_diff_is_field_by_field() {
     for engine in engines() {
         let db = seeded(engine).await;
         let s = &db.store;
-        s.merge_agency("so-thong-tin-va-truyen-thong", "so-khoa-hoc-va-cong-nghe", date("2025-07-01")).await.unwrap();
+        s.merge_agency(
+            &operator::agencies(),
+            "so-thong-tin-va-truyen-thong",
+            "so-khoa-hoc-va-cong-nghe",
+            date("2025-07-01"),
+            MergedUsers::Move,
+        )
+        .await
+        .unwrap();
         // The 2026 decision: entry 31 gone, 25 also open, a new 32.
         let mut text = BUILTIN_641.to_string();
         let line25 = text.lines().find(|l| l.starts_with("25\t")).unwrap().to_string();
@@ -239,14 +260,14 @@ async fn refused_imports_and_changes_write_nothing() {
         assert!(matches!(import(s, "1/QĐ-UBND", "2021-01-01", BUILTIN_641).await, Err(StoreError::Domain(_))));
         assert_eq!(s.catalog_versions().await.unwrap().len(), 1);
         // Dissolving an owner without a successor would orphan its databases.
-        let err = s.dissolve_agency("so-tu-phap", None, date("2025-07-01")).await.unwrap_err();
+        let err = s.dissolve_agency(&operator::agencies(), "so-tu-phap", None, date("2025-07-01")).await.unwrap_err();
         assert!(matches!(err, StoreError::Domain(_)));
         assert_eq!(s.agency("so-tu-phap").await.unwrap().unwrap().agency.status, "active");
         // Merging into a missing agency changes nothing either.
-        assert!(s.merge_agency("so-tu-phap", "khong-co", date("2025-07-01")).await.is_err());
+        assert!(s.merge_agency(&operator::agencies(), "so-tu-phap", "khong-co", date("2025-07-01"), MergedUsers::Move).await.is_err());
         assert_eq!(s.database(&DatabaseKey::No(7)).await.unwrap().unwrap().owner.id, "so-tu-phap");
         // With a transfer, dissolution goes through.
-        let t = s.dissolve_agency("so-tu-phap", Some("so-noi-vu"), date("2025-07-01")).await.unwrap();
+        let t = s.dissolve_agency(&operator::agencies(), "so-tu-phap", Some("so-noi-vu"), date("2025-07-01")).await.unwrap();
         assert_eq!(t.databases_moved, 1);
         assert_eq!(s.database(&DatabaseKey::No(7)).await.unwrap().unwrap().owner_history[1].reason, "transfer");
     }
@@ -265,21 +286,26 @@ async fn agencies_are_created_with_contacts_and_duplicates_refused() {
         )
         .unwrap();
         let created = s
-            .create_agency(&chiase_store::agencies::NewAgency {
-                name: "Sở Dân tộc và Tôn giáo".into(),
-                established_on: Some(date("2025-03-01")),
-                contact,
-                ..Default::default()
-            })
+            .create_agency(
+                &operator::agencies(),
+                &chiase_store::agencies::NewAgency {
+                    name: "Sở Dân tộc và Tôn giáo".into(),
+                    established_on: Some(date("2025-03-01")),
+                    contact,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(created.id, "so-dan-toc-va-ton-giao", "{engine:?}");
         let a = s.agency(&created.id).await.unwrap().unwrap();
         assert_eq!(a.agency.contact.email.as_deref(), Some("hoa@tuyenquang.gov.vn"));
         assert_eq!(a.agency.kind, "department");
-        let dup = s.create_agency(&chiase_store::agencies::NewAgency { name: "SỞ NỘI VỤ".into(), ..Default::default() }).await;
+        let dup = s
+            .create_agency(&operator::agencies(), &chiase_store::agencies::NewAgency { name: "SỞ NỘI VỤ".into(), ..Default::default() })
+            .await;
         assert!(matches!(dup, Err(StoreError::Domain(_))));
         // A merger into an agency established later than the merger date is refused.
-        assert!(s.merge_agency("so-noi-vu", &created.id, date("2024-01-01")).await.is_err());
+        assert!(s.merge_agency(&operator::agencies(), "so-noi-vu", &created.id, date("2024-01-01"), MergedUsers::Move).await.is_err());
     }
 }

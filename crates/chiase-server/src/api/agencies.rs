@@ -1,7 +1,7 @@
 //! `/api/v1/agencies`: agencies with their lifecycle, names over time,
 //! focal contact for data sharing, and the databases they own and owned.
+//! Reading is public; changes go through `usecase::agencies`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post, put};
@@ -12,12 +12,12 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::accounts::json_body;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::gate::record_write;
-use crate::params::{ApiPath, Params};
+use crate::extract::{ApiPath, JsonBody};
+use crate::params::Params;
+use crate::state::AppState;
+use crate::usecase::agencies;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,20 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agencies/{id}", get(show))
         .route("/api/v1/agencies/{id}/contact", put(set_contact))
         .route("/api/v1/agencies/{id}/{change}", post(change))
-}
-
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    caller.require_user()?;
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "chỉ quản trị viên quản lý được cơ quan",
-            "only administrators manage agencies",
-        ))
-    }
 }
 
 #[derive(Deserialize)]
@@ -66,19 +52,14 @@ fn contact_of(c: Option<&ContactBody>) -> Result<FocalContact, ApiError> {
     }
 }
 
-async fn create(State(app): State<AppState>, caller: Caller, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    admin_only(&caller)?;
-    let b: CreateBody = json_body(&body)?;
-    let r = app
-        .store
-        .create_agency(&NewAgency {
-            name: b.name,
-            kind: b.kind,
-            established_on: b.established_on,
-            contact: contact_of(b.contact.as_ref())?,
-        })
-        .await?;
-    record_write(&app, &caller, "agency_created", None, r.id.clone(), json!({ "name": r.name })).await?;
+async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    JsonBody(b): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_user()?;
+    let new = NewAgency { name: b.name, kind: b.kind, established_on: b.established_on, contact: contact_of(b.contact.as_ref())? };
+    let r = agencies::create(&app, &caller, new).await?;
     Ok((StatusCode::CREATED, Json(json!(r))))
 }
 
@@ -96,23 +77,24 @@ async fn change(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, change)): ApiPath<(String, String)>,
-    body: Bytes,
+    JsonBody(b): JsonBody<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    admin_only(&caller)?;
-    let b: ChangeBody = json_body(&body)?;
+    caller.require_user()?;
     let result = match change.as_str() {
         "rename" => {
             let name = b.new_name.ok_or_else(|| ApiError::bad_request("cần «new_name»", "«new_name» is required"))?;
-            json!(app.store.rename_agency(&id, &name, b.on).await?)
+            json!(agencies::rename(&app, &caller, &id, &name, b.on).await?)
         }
         "merge" => {
             let into = b.into.ok_or_else(|| ApiError::bad_request("cần «into»", "«into» is required"))?;
-            json!(app.store.merge_agency(&id, &into, b.on).await?)
+            json!(agencies::merge(&app, &caller, &id, &into, b.on).await?)
         }
-        "dissolve" => json!(app.store.dissolve_agency(&id, b.transfer_to.as_deref(), b.on).await?),
-        other => return Err(ApiError::not_found(format!("không có thao tác «{other}»"), format!("no change «{other}»"))),
+        "dissolve" => json!(agencies::dissolve(&app, &caller, &id, b.transfer_to.as_deref(), b.on).await?),
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            return Err(ApiError::not_found(format!("không có thao tác «{shown}»"), format!("no change «{shown}»")));
+        }
     };
-    record_write(&app, &caller, &format!("agency_{change}"), None, id, json!({ "on": b.on, "result": result })).await?;
     Ok(Json(result))
 }
 
@@ -121,27 +103,10 @@ async fn set_contact(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    JsonBody(b): JsonBody<ContactBody>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_user()?;
-    let agency = app
-        .store
-        .agency_pk(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("không tìm thấy cơ quan «{id}»"), format!("agency «{id}» not found")))?;
-    let own_steward = matches!(caller.subject, chiase_core::policy::Subject::User { role: chiase_core::policy::Role::Steward, agency_id: Some(a), .. } if a == agency);
-    if !caller.is_admin() && !own_steward {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "chỉ quản trị viên hoặc cán bộ quản lý dữ liệu của cơ quan",
-            "only administrators or the agency's stewards",
-        ));
-    }
-    let b: ContactBody = json_body(&body)?;
-    let contact = contact_of(Some(&b))?;
-    app.store.set_agency_contact(&id, &contact).await?;
-    record_write(&app, &caller, "agency_contact", None, id, json!({ "contact": contact })).await?;
+    agencies::set_contact(&app, &caller, &id, &contact_of(Some(&b))?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -166,10 +131,9 @@ async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiE
 
 async fn show(State(app): State<AppState>, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
     Params::parse(uri.query(), &["lang"])?.lang()?;
-    let detail = app
-        .store
-        .agency(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("không tìm thấy cơ quan «{id}»"), format!("agency «{id}» not found")))?;
+    let detail = app.store.agency(&id).await?.ok_or_else(|| {
+        let shown: String = id.chars().take(64).collect();
+        ApiError::not_found(format!("không tìm thấy cơ quan «{shown}»"), format!("agency «{shown}» not found"))
+    })?;
     Ok(Json(serde_json::to_value(detail).map_err(|e| ApiError::internal(&e))?))
 }

@@ -1,51 +1,33 @@
 //! `/api/v1/audit`: the audit log for those who must answer for it —
 //! administrators see everything, stewards the events about their agency's
-//! datasets and their agency — as JSON, CSV or NDJSON; `/api/v1/audit/verify`
-//! recomputes the chain; `/api/v1/stats` gives the counted reads of open data.
+//! datasets and their agency — as JSON, CSV (formula-safe unless
+//! `escape_formulas=false`) or NDJSON; `/api/v1/audit/verify` recomputes the
+//! chain; `/api/v1/stats` gives the counted reads of open data.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chiase_core::policy::{Role, Subject};
 use chiase_store::audit::AuditFilter;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::{Params, parse_date};
+use crate::state::AppState;
+use crate::usecase::{audit, exports, find_dataset};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/audit", get(list)).route("/api/v1/audit/verify", get(verify)).route("/api/v1/stats", get(stats))
 }
 
-fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "chỉ quản trị viên và cán bộ quản lý dữ liệu xem được nhật ký",
-        "only administrators and stewards see the audit log",
-    )
-}
-
 async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Response, ApiError> {
-    let p = Params::parse(uri.query(), &["dataset", "actor", "action", "from", "to", "after", "limit", "format", "lang"])?;
+    let p =
+        Params::parse(uri.query(), &["dataset", "actor", "action", "from", "to", "after", "limit", "format", "escape_formulas", "lang"])?;
     caller.require_user()?;
-    let owner_agency = match caller.subject {
-        Subject::User { role: Role::Admin, .. } | Subject::Operator => None,
-        Subject::User { role: Role::Steward, agency_id: Some(a), .. } => Some(a),
-        _ => return Err(forbidden()),
-    };
     let dataset = match p.one("dataset")? {
-        Some(id) => Some(
-            app.store
-                .dataset(id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("không có tập dữ liệu «{id}»"), format!("no dataset «{id}»")))?
-                .pk,
-        ),
+        Some(id) => Some(find_dataset(&app, id).await?.pk.get()),
         None => None,
     };
     let day = |k: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
@@ -61,7 +43,6 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
         })
     };
     let filter = AuditFilter {
-        owner_agency,
         dataset,
         actor: p.one("actor")?.map(str::to_string),
         action: p.one("action")?.map(str::to_string),
@@ -70,7 +51,7 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
         after_seq: p.int("after", 0, 0, i64::MAX)?,
         limit: p.int("limit", 1000, 1, 100_000)?,
     };
-    let events = app.store.audit_events(&filter).await?;
+    let events = audit::events(&app, &caller, &filter).await?;
     match p.one("format")?.unwrap_or("json") {
         "json" => Ok(Json(json!({ "count": events.len(), "next_after": events.last().map(|e| e.seq), "results": events })).into_response()),
         "ndjson" => {
@@ -84,39 +65,8 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
             Ok(r)
         }
         "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let _ = w.write_record([
-                "seq",
-                "at",
-                "actor",
-                "user_id",
-                "agency_id",
-                "action",
-                "dataset_id",
-                "target",
-                "detail",
-                "source",
-                "prev_hash",
-                "hash",
-            ]);
-            for e in &events {
-                let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-                let _ = w.write_record([
-                    e.seq.to_string(),
-                    e.at.clone(),
-                    e.actor.clone(),
-                    opt(e.user_id),
-                    opt(e.agency_id),
-                    e.action.clone(),
-                    opt(e.dataset_id),
-                    e.target.clone().unwrap_or_default(),
-                    e.detail.clone(),
-                    e.source.clone().unwrap_or_default(),
-                    e.prev_hash.clone(),
-                    e.hash.clone(),
-                ]);
-            }
-            let mut r = w.into_inner().unwrap_or_default().into_response();
+            let escape = p.bool("escape_formulas")?.unwrap_or(true);
+            let mut r = exports::audit_csv(&events, escape).into_response();
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
             Ok(r)
         }
@@ -129,10 +79,7 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
 
 async fn verify(State(app): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require_user()?;
-    if !caller.is_admin() {
-        return Err(forbidden());
-    }
-    let v = app.store.verify_audit().await?;
+    let v = audit::verify(&app, &caller).await?;
     Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::internal(&e))?))
 }
 
@@ -142,7 +89,7 @@ async fn stats(State(app): State<AppState>, uri: Uri) -> Result<Json<serde_json:
     let from = p.date("from")?.unwrap_or(today - chrono::Duration::days(30));
     let to = p.date("to")?.unwrap_or(today);
     // Counts gathered in this process but not yet flushed are included.
-    app.open_reads.flush(&app.store).await;
+    app.recorder.flush_open_reads().await;
     let reads = app.store.open_reads(from, to).await?;
     Ok(Json(json!({ "from": from, "to": to, "open_reads": reads })))
 }

@@ -7,9 +7,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::params::{ApiPath, Params};
+use crate::extract::ApiPath;
+use crate::params::Params;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -8,39 +8,23 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chiase_core::catalog::Cadence;
 use chiase_core::sharing::SharingMode;
-use chiase_store::databases::{DatabaseDetail, DatabaseKey, DatabasePage, DatabaseQuery};
+use chiase_store::databases::{DatabaseDetail, DatabasePage, DatabaseQuery};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::params::{ApiPath, Params};
+use crate::extract::ApiPath;
+use crate::params::Params;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/databases", get(list)).route("/api/v1/databases/{key}", get(show))
 }
 
-/// The largest page a client may ask for.
-pub const MAX_LIMIT: i64 = 500;
-
-/// Reads the search parameters shared by the API and the web page.
-pub fn query_from(p: &Params, default_limit: i64) -> Result<DatabaseQuery, ApiError> {
-    let sharing_codes: Vec<&str> = SharingMode::ALL.iter().map(|m| m.code()).collect();
-    let cadence_codes: Vec<&str> = Cadence::ALL.iter().map(|c| c.code()).collect();
-    Ok(DatabaseQuery {
-        q: p.one("q")?.map(str::to_string),
-        agencies: p.all("agency").into_iter().map(str::to_string).collect(),
-        sharing: p.all_parsed("sharing", &sharing_codes)?,
-        cadences: p.all_parsed("cadence", &cadence_codes)?,
-        limit: p.int("limit", default_limit, 1, MAX_LIMIT)?,
-        offset: p.int("offset", 0, 0, 1_000_000)?,
-    })
-}
-
 async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "limit", "offset", "lang"])?;
     let lang = p.lang()?;
-    let query = query_from(&p, 20)?;
+    let query = crate::params::catalog_query(&p, 20)?;
     let page = app.store.search_databases(&query).await?;
     Ok(Json(page_json(&page, &query, lang)))
 }
@@ -67,15 +51,8 @@ async fn show(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: U
     let p = Params::parse(uri.query(), &["as_of", "lang"])?;
     let lang = p.lang()?;
     let as_of = p.date("as_of")?;
-    let detail = find(&app, &key).await?;
+    let detail = crate::usecase::catalog::find_database(&app, &key).await?;
     Ok(Json(detail_json(&detail, as_of, lang)))
-}
-
-/// Finds a database by number or id, or answers 404.
-pub async fn find(app: &AppState, key: &str) -> Result<DatabaseDetail, ApiError> {
-    app.store.database(&DatabaseKey::parse(key)).await?.ok_or_else(|| {
-        ApiError::not_found(format!("không có cơ sở dữ liệu «{key}» trong danh mục"), format!("no database «{key}» in the catalog"))
-    })
 }
 
 /// The owner on a date, from the ownership history (`None` before the

@@ -7,6 +7,8 @@ pub mod catalog;
 pub mod databases;
 pub mod datasets;
 pub mod exports;
+pub mod files;
 pub mod health;
 pub mod records;
+pub mod render;
 pub mod requests;

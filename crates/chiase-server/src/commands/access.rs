@@ -1,61 +1,91 @@
-//! `chiase user …`, `chiase token …`, `chiase audit …`.
+//! `chiase user …`, `chiase token …`, `chiase audit …`: the operator's
+//! side of accounts and the audit log, through the same use cases as the
+//! API.
 
 use std::io::BufRead;
 
+use chiase_core::ids::TokenId;
 use chiase_core::policy::Role;
+use chiase_io::writers::{CsvOptions, StringCsv};
 use chiase_store::audit::AuditFilter;
 use chiase_store::users::NewUser;
 
-use super::{audit_cli, explain, open_store};
+use super::{Exit, context, said};
 use crate::cli::{AuditCommand, TokenCommand, UserCommand};
 use crate::config::Config;
+use crate::outln;
+use crate::usecase::{accounts, audit};
 
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let p = line.trim_end_matches(['\n', '\r']).to_string();
-    if p.is_empty() {
+    if p.trim().is_empty() {
         anyhow::bail!("không đọc được mật khẩu từ đầu vào / no password on standard input");
     }
     Ok(p)
 }
 
+fn role(r: &str) -> anyhow::Result<Role> {
+    r.parse().map_err(|r| anyhow::anyhow!("vai trò không hợp lệ / invalid role «{r}» (admin, steward, member)"))
+}
+
 pub async fn user(cfg: Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
+    let (app, op) = context(cfg).await?;
     match cmd {
-        UserCommand::Add { username, agency, role, display_name, password_stdin } => {
-            let role: Role =
-                role.parse().map_err(|r| anyhow::anyhow!("vai trò không hợp lệ / invalid role «{r}» (admin, steward, member)"))?;
+        UserCommand::Add { username, agency, role: r, display_name, password_stdin } => {
             let password = if password_stdin { Some(read_password()?) } else { None };
-            let u = store.create_user(&NewUser { username, display_name, agency, role, password }).await.map_err(explain)?;
-            audit_cli(&store, "user_created", &u.username, serde_json::json!({ "role": u.role, "agency": u.agency })).await?;
-            println!("{}  {}  {}", u.username, u.role.code(), u.agency.map(|a| a.name).unwrap_or_default());
+            let u = accounts::create_user(&app, &op, NewUser { username, display_name, agency, role: role(&r)?, password })
+                .await
+                .map_err(said)?;
+            outln!("{}  {}  {}", u.username, u.role.code(), u.agency.map(|a| a.name).unwrap_or_default())?;
         }
         UserCommand::List => {
-            for u in store.users().await.map_err(explain)? {
-                println!("{:<24} {:<8} {:<9} {}", u.username, u.role.code(), u.status, u.agency.map(|a| a.id).unwrap_or_default());
+            for u in accounts::users(&app, &op).await.map_err(said)? {
+                let agency = u.agency.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+                let ended = if u.agency.is_some() && !u.agency_active { " (cơ quan đã kết thúc / agency ended)" } else { "" };
+                outln!("{:<24} {:<8} {:<9} {agency}{ended}", u.username, u.role.code(), u.status)?;
             }
         }
         UserCommand::Passwd { username } => {
-            store.set_password(&username, &read_password()?).await.map_err(explain)?;
-            audit_cli(&store, "password_set", &username, serde_json::json!({})).await?;
-            println!("ok");
+            accounts::set_password(&app, &op, &username, &read_password()?).await.map_err(said)?;
+            outln!("ok")?;
+        }
+        UserCommand::Disable { username } => {
+            let u = accounts::set_enabled(&app, &op, &username, false).await.map_err(said)?;
+            outln!("{}: {} (phiên và mã truy cập đã chấm dứt / sessions and tokens ended)", u.username, u.status)?;
+        }
+        UserCommand::Enable { username } => {
+            let u = accounts::set_enabled(&app, &op, &username, true).await.map_err(said)?;
+            outln!("{}: {}", u.username, u.status)?;
+        }
+        UserCommand::Move { username, agency, no_agency, role: r } => {
+            if agency.is_some() == no_agency {
+                anyhow::bail!("cần đúng một trong --agency hoặc --no-agency / give exactly one of --agency or --no-agency");
+            }
+            let r = r.as_deref().map(role).transpose()?;
+            let u = accounts::move_user(&app, &op, &username, agency.as_deref(), r).await.map_err(said)?;
+            outln!(
+                "{} → {} ({}); phiên và mã truy cập đã chấm dứt / sessions and tokens ended",
+                u.username,
+                u.agency.map(|a| a.name).unwrap_or_else(|| "—".into()),
+                u.role.code()
+            )?;
         }
     }
     Ok(())
 }
 
 pub async fn token(cfg: Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
+    let (app, op) = context(cfg).await?;
     match cmd {
         TokenCommand::Create { username, name, expires } => {
-            let (info, token) = store.create_token(&username, &name, expires).await.map_err(explain)?;
-            audit_cli(&store, "token_created", &username, serde_json::json!({ "token": info.id, "prefix": info.prefix })).await?;
-            println!("{token}");
+            let (_, token) = accounts::create_token(&app, &op, &username, &name, expires).await.map_err(said)?;
+            outln!("{token}")?;
         }
         TokenCommand::List { username } => {
-            for t in store.tokens(&username).await.map_err(explain)? {
-                println!(
+            for t in accounts::tokens(&app, &op, &username).await.map_err(said)? {
+                outln!(
                     "{:>5}  {:<16} {}…  created {}  expires {}  {}",
                     t.id,
                     t.name,
@@ -63,30 +93,29 @@ pub async fn token(cfg: Config, cmd: TokenCommand) -> anyhow::Result<()> {
                     t.created_at.format("%d/%m/%Y"),
                     t.expires_at.map(|e| e.format("%d/%m/%Y").to_string()).unwrap_or_else(|| "never".into()),
                     if t.revoked_at.is_some() { "revoked" } else { "" }
-                );
+                )?;
             }
         }
         TokenCommand::Revoke { id } => {
-            store.revoke_token(id, None).await.map_err(explain)?;
-            audit_cli(&store, "token_revoked", &format!("token:{id}"), serde_json::json!({})).await?;
-            println!("ok");
+            accounts::revoke_token(&app, &op, TokenId(id)).await.map_err(said)?;
+            outln!("ok")?;
         }
     }
     Ok(())
 }
 
 pub async fn audit(cfg: Config, cmd: AuditCommand) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
+    let (app, op) = context(cfg).await?;
     match cmd {
         AuditCommand::Verify => {
-            let v = store.verify_audit().await.map_err(explain)?;
+            let v = audit::verify(&app, &op).await.map_err(said)?;
             if v.ok {
-                println!(
+                outln!(
                     "Chuỗi nhật ký nguyên vẹn: {} sự kiện / The audit chain is intact: {} events (head {}…)",
                     v.events,
                     v.events,
-                    &v.head_hash[..16]
-                );
+                    v.head_hash.get(..16).unwrap_or(&v.head_hash)
+                )?;
                 Ok(())
             } else {
                 eprintln!(
@@ -95,34 +124,31 @@ pub async fn audit(cfg: Config, cmd: AuditCommand) -> anyhow::Result<()> {
                     v.first_bad.unwrap_or(0),
                     v.problem.unwrap_or_default()
                 );
-                std::process::exit(1);
+                Err(Exit(1).into())
             }
         }
-        AuditCommand::Export { format, after } => {
+        AuditCommand::Export { format, after, escape_formulas } => {
+            if !matches!(format.as_str(), "ndjson" | "csv") {
+                anyhow::bail!("định dạng không hỗ trợ / unsupported format «{format}» (ndjson, csv)");
+            }
             let mut after = after;
-            let mut wrote_header = false;
+            let mut csv = StringCsv::new(CsvOptions { bom: false, escape_formulas });
             loop {
-                let events =
-                    store.audit_events(&AuditFilter { after_seq: after, limit: 10_000, ..Default::default() }).await.map_err(explain)?;
-                if events.is_empty() {
-                    return Ok(());
-                }
-                match format.as_str() {
-                    "ndjson" => {
-                        for e in &events {
-                            println!("{}", serde_json::to_string(e)?);
-                        }
+                let filter = AuditFilter { after_seq: after, limit: 10_000, ..Default::default() };
+                let events = audit::events(&app, &op, &filter).await.map_err(said)?;
+                let Some(last) = events.last() else { return Ok(()) };
+                after = last.seq;
+                let mut out = Vec::new();
+                for e in &events {
+                    if format == "ndjson" {
+                        serde_json::to_writer(&mut out, e)?;
+                        out.push(b'\n');
+                    } else {
+                        csv.serialized(&mut out, e).map_err(|e| anyhow::anyhow!("{}", e.msg))?;
                     }
-                    "csv" => {
-                        let mut w = csv::WriterBuilder::new().has_headers(!wrote_header).from_writer(std::io::stdout());
-                        for e in &events {
-                            w.serialize(e)?;
-                        }
-                        wrote_header = true;
-                    }
-                    f => anyhow::bail!("định dạng không hỗ trợ / unsupported format «{f}» (ndjson, csv)"),
                 }
-                after = events.last().map(|e| e.seq).unwrap_or(after);
+                use std::io::Write;
+                std::io::stdout().lock().write_all(&out)?;
             }
         }
     }

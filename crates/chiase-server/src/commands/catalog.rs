@@ -5,10 +5,11 @@ use chiase_core::catalog::Decision;
 use chiase_io::decision_table::parse_catalog;
 use chiase_store::catalog::CatalogSource;
 
-use super::{cli_date, explain, open_store};
+use super::{cli_date, context, explain, said};
 
 use crate::cli::CatalogCommand;
 use crate::config::Config;
+use crate::outln;
 
 pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
     match cmd {
@@ -47,22 +48,23 @@ pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
             }
             let title = title.or_else(|| parsed.title_lines.first().cloned());
             if dry_run {
-                println!(
+                outln!(
                     "{} mục hợp lệ, chưa nhập (--dry-run) / {} valid entries, not imported (--dry-run)",
                     parsed.entries.len(),
                     parsed.entries.len()
-                );
+                )?;
                 for (_, f) in &parsed.entries {
                     let modes: Vec<&str> = f.sharing.modes.iter().map(|m| m.code()).collect();
-                    println!("{:>3}  {}  [{}] {}  — {}", f.no, f.name, modes.join(", "), f.cadence, f.owner_name);
+                    outln!("{:>3}  {}  [{}] {}  — {}", f.no, f.name, modes.join(", "), f.cadence, f.owner_name)?;
                 }
                 return Ok(());
             }
-            let store = open_store(&cfg).await?;
+            let (app, op) = context(cfg).await?;
             let source = CatalogSource { name, sha256: parsed.sha256.clone(), title: Some(parsed.title_lines.join("\n")) };
-            let summary =
-                store.import_catalog(&Decision { number, date, signer, title }, &source, &parsed.entries).await.map_err(explain)?;
-            println!(
+            let summary = crate::usecase::catalog::import(&app, &op, &Decision { number, date, signer, title }, &source, &parsed.entries)
+                .await
+                .map_err(said)?;
+            outln!(
                 "Đã nhập phiên bản {} ({} ngày {}): {} mục, {} CSDL mới, {} cập nhật, {} rút khỏi danh mục.",
                 summary.version.id,
                 summary.version.decision_no,
@@ -71,30 +73,34 @@ pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                 summary.databases_added,
                 summary.databases_updated,
                 summary.databases_withdrawn
-            );
-            println!(
+            )?;
+            outln!(
                 "Imported version {}: {} entries, {} new databases, {} updated, {} withdrawn.",
-                summary.version.id, summary.entries, summary.databases_added, summary.databases_updated, summary.databases_withdrawn
-            );
+                summary.version.id,
+                summary.entries,
+                summary.databases_added,
+                summary.databases_updated,
+                summary.databases_withdrawn
+            )?;
             if !summary.agencies_created.is_empty() {
-                println!("Cơ quan mới / new agencies: {}", summary.agencies_created.join("; "));
+                outln!("Cơ quan mới / new agencies: {}", summary.agencies_created.join("; "))?;
             }
         }
         CatalogCommand::Versions => {
-            let store = open_store(&cfg).await?;
+            let store = super::open_store(&cfg).await?;
             for v in store.catalog_versions().await.map_err(explain)? {
-                println!(
+                outln!(
                     "{:>3}  {}  {}  {} mục/entries  {}",
                     v.id,
                     v.decision_no,
                     v.decision_date.format("%d/%m/%Y"),
                     v.entry_count,
                     v.signer.unwrap_or_default()
-                );
+                )?;
             }
         }
         CatalogCommand::Diff { from, to, json } => {
-            let store = open_store(&cfg).await?;
+            let store = super::open_store(&cfg).await?;
             let versions = store.catalog_versions().await.map_err(explain)?;
             let (from, to) = match (from, to) {
                 (Some(a), Some(b)) => (a, b),
@@ -104,23 +110,23 @@ pub async fn run(cfg: Config, cmd: CatalogCommand) -> anyhow::Result<()> {
             };
             let d = store.catalog_diff(from, to).await.map_err(explain)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?)?;
                 return Ok(());
             }
-            println!("Phiên bản {from} → {to} / version {from} → {to}");
+            outln!("Phiên bản {from} → {to} / version {from} → {to}")?;
             for r in &d.added {
-                println!("+ {:>3} {}", r.no, r.name);
+                outln!("+ {:>3} {}", r.no, r.name)?;
             }
             for r in &d.removed {
-                println!("- {:>3} {}", r.no, r.name);
+                outln!("- {:>3} {}", r.no, r.name)?;
             }
             for c in &d.changed {
-                println!("~ {:>3} {}", c.key.no, c.key.name);
+                outln!("~ {:>3} {}", c.key.no, c.key.name)?;
                 for f in &c.changes {
-                    println!("    {}: «{}» → «{}»", f.field, f.old, f.new);
+                    outln!("    {}: «{}» → «{}»", f.field, f.old, f.new)?;
                 }
             }
-            println!("{} không đổi / unchanged", d.unchanged);
+            outln!("{} không đổi / unchanged", d.unchanged)?;
         }
     }
     Ok(())

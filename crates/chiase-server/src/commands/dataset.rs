@@ -1,4 +1,5 @@
-//! `chiase dataset …`, `chiase import`, `chiase schema infer`, `chiase demo`.
+//! `chiase dataset …`, `chiase import`, `chiase schema infer`, `chiase demo`:
+//! the operator's side of datasets, through the same use cases as the API.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,33 +8,35 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chiase_core::schema::SchemaSpec;
-use chiase_core::sharing::SharingMode;
-use chiase_io::tabular::{Format, ReadOptions, RecordReader};
+use chiase_io::tabular::{Format, ReadOptions};
 use chiase_io::templates;
-use chiase_store::Store;
 use chiase_store::databases::DatabaseKey;
-use chiase_store::datasets::NewDataset;
-use chiase_store::datasets::import::{ImportMode, ParsedRow};
+use chiase_store::datasets::import::ImportMode;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{explain, open_store};
+use super::{Exit, context, said};
 use crate::cli::{DatasetCommand, SchemaCommand};
 use crate::config::Config;
-use crate::ingest::{self, ImportOutcome, ImportRequest, Progress};
+use crate::outln;
+use crate::usecase::datasets::{self, CreateDataset};
+use crate::usecase::demo;
+use crate::usecase::imports::{self, ImportOutcome, ImportRequest, Progress};
 
 pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
-    match cmd {
-        DatasetCommand::Templates => {
-            for t in templates::all() {
-                println!("{:<36} CSDL {:>2}  {:<9} {}", t.template, t.database_no, t.sharing_mode, t.title);
-            }
-            Ok(())
+    if let DatasetCommand::Templates = cmd {
+        for t in templates::all() {
+            outln!("{:<36} CSDL {:>2}  {:<9} {}", t.template, t.database_no, t.sharing_mode, t.title)?;
         }
+        return Ok(());
+    }
+    let (app, op) = context(cfg).await?;
+    match cmd {
+        DatasetCommand::Templates => Ok(()),
         DatasetCommand::List { database } => {
-            let store = open_store(&cfg).await?;
             let key = database.as_deref().map(DatabaseKey::parse);
-            for d in store.datasets(key.as_ref()).await.map_err(explain)? {
-                println!(
+            for l in datasets::list(&app, &op, key.as_ref()).await.map_err(said)? {
+                let d = l.dataset;
+                outln!(
                     "{:<36} CSDL {:>2}  {:<9} {:>9} dòng/rows  {}{}",
                     d.id,
                     d.database.no.unwrap_or(0),
@@ -41,58 +44,37 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
                     d.row_count,
                     d.title,
                     if d.synthetic { " (synthetic)" } else { "" }
-                );
+                )?;
             }
             Ok(())
         }
         DatasetCommand::Show { id } => {
-            let store = open_store(&cfg).await?;
-            let d =
-                store.dataset(&id).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("không có tập dữ liệu / no dataset «{id}»"))?;
-            println!("{}", serde_json::to_string_pretty(&d)?);
+            let l = datasets::show(&app, &op, &id).await.map_err(said)?;
+            outln!("{}", serde_json::to_string_pretty(&l.dataset)?)?;
             Ok(())
         }
         DatasetCommand::Create { template, id, database, schema, title, sharing } => {
-            let store = open_store(&cfg).await?;
-            let new = match (&template, &schema) {
+            let mut c = match (&template, &schema) {
                 (Some(t), None) => {
                     let t = templates::by_id(t)
                         .ok_or_else(|| anyhow::anyhow!("không có mẫu / no template «{t}» (chiase dataset templates)"))?;
-                    let mut new = from_template(&t)?;
-                    if let Some(i) = id {
-                        new.slug = i;
-                    }
-                    if let Some(d) = database {
-                        new.database = DatabaseKey::parse(&d);
-                    }
-                    if let Some(t) = title {
-                        new.title = t;
-                    }
-                    if let Some(s) = sharing {
-                        new.sharing_mode =
-                            s.parse().map_err(|s| anyhow::anyhow!("hình thức chia sẻ không hợp lệ / invalid sharing mode «{s}»"))?;
-                    }
-                    new
+                    demo::from_template(&t).map_err(said)?
                 }
                 (None, Some(path)) => {
                     let spec: SchemaSpec =
                         serde_json::from_slice(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
                             .with_context(|| format!("{} is not a Table Schema", path.display()))?;
-                    NewDataset {
-                        slug: id.ok_or_else(|| anyhow::anyhow!("--id là bắt buộc / --id is required"))?,
+                    CreateDataset {
+                        id: id.clone().ok_or_else(|| anyhow::anyhow!("--id là bắt buộc / --id is required"))?,
                         database: DatabaseKey::parse(
-                            &database.ok_or_else(|| anyhow::anyhow!("--entry là bắt buộc / --entry is required"))?,
+                            database.as_deref().ok_or_else(|| anyhow::anyhow!("--entry là bắt buộc / --entry is required"))?,
                         ),
-                        title: title.ok_or_else(|| anyhow::anyhow!("--title là bắt buộc / --title is required"))?,
+                        title: title.clone().ok_or_else(|| anyhow::anyhow!("--title là bắt buộc / --title is required"))?,
                         title_en: None,
                         description: String::new(),
                         licence: None,
-                        sharing_mode: sharing
-                            .as_deref()
-                            .unwrap_or("specific")
-                            .parse()
-                            .map_err(|s| anyhow::anyhow!("invalid sharing mode «{s}»"))?,
-                        cadence: chiase_core::catalog::Cadence::Unspecified,
+                        sharing_mode: "specific".parse().map_err(|s| anyhow::anyhow!("BUG: {s}"))?,
+                        cadence: None,
                         schema: spec,
                         template: None,
                         synthetic: false,
@@ -100,39 +82,30 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
                 }
                 _ => anyhow::bail!("cần đúng một trong --template hoặc --schema / give exactly one of --template or --schema"),
             };
-            let d = store.create_dataset(&new, "operator").await.map_err(explain)?;
-            super::audit_cli(&store, "dataset_created", &d.id, serde_json::json!({ "template": d.template })).await?;
-            println!("{}  ({} trường/fields, bảng/table {})", d.id, d.schema.fields.len(), d.table_name);
+            if let Some(i) = id {
+                c.id = i;
+            }
+            if let Some(d) = database {
+                c.database = DatabaseKey::parse(&d);
+            }
+            if let Some(t) = title {
+                c.title = t;
+            }
+            if let Some(s) = sharing {
+                c.sharing_mode = s.parse().map_err(|s| anyhow::anyhow!("hình thức chia sẻ không hợp lệ / invalid sharing mode «{s}»"))?;
+            }
+            let d = datasets::create(&app, &op, c).await.map_err(said)?;
+            outln!("{}  ({} trường/fields, bảng/table {})", d.id, d.schema.fields.len(), d.table_name)?;
             Ok(())
         }
         DatasetCommand::Alter { id, schema } => {
-            let store = open_store(&cfg).await?;
             let spec: SchemaSpec =
                 serde_json::from_slice(&std::fs::read(&schema)?).with_context(|| format!("{} is not a Table Schema", schema.display()))?;
-            let ds = store.dataset(&id).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("no dataset «{id}»"))?;
-            let permit = super::operator_write(&ds)?;
-            let d = store.change_schema(&permit, &id, spec, "operator").await.map_err(explain)?;
-            super::audit_cli(&store, "schema_changed", &id, serde_json::json!({ "schema_version": d.schema_version })).await?;
-            println!("{}: lược đồ phiên bản / schema version {}", d.id, d.schema_version);
+            let d = datasets::change_schema(&app, &op, &id, spec).await.map_err(said)?;
+            outln!("{}: lược đồ phiên bản / schema version {}", d.id, d.schema_version)?;
             Ok(())
         }
     }
-}
-
-fn from_template(t: &templates::Template) -> anyhow::Result<NewDataset> {
-    Ok(NewDataset {
-        slug: t.slug.clone(),
-        database: DatabaseKey::No(t.database_no),
-        title: t.title.clone(),
-        title_en: Some(t.title_en.clone()),
-        description: t.description.clone(),
-        licence: Some(t.licence.clone()),
-        sharing_mode: t.sharing_mode.parse::<SharingMode>().map_err(|s| anyhow::anyhow!("BUG: template sharing mode «{s}»"))?,
-        cadence: t.cadence.parse().map_err(|s| anyhow::anyhow!("BUG: template cadence «{s}»"))?,
-        schema: t.schema.clone(),
-        template: Some(t.template.clone()),
-        synthetic: false,
-    })
 }
 
 fn options(encoding: Option<String>, delimiter: Option<String>, format: Option<String>) -> anyhow::Result<ReadOptions> {
@@ -157,23 +130,21 @@ fn options(encoding: Option<String>, delimiter: Option<String>, format: Option<S
     Ok(ReadOptions { format, encoding, delimiter })
 }
 
+/// What `chiase import` is asked.
+pub struct ImportArgs {
+    pub mode: String,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub format: Option<String>,
+    pub allow_empty: bool,
+}
+
 /// `chiase import DATASET FILE`: with a progress bar (rows, rows/s, ETA).
-pub async fn import(
-    cfg: Config,
-    dataset: &str,
-    file: &Path,
-    mode: &str,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    format: Option<String>,
-) -> anyhow::Result<()> {
+pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -> anyhow::Result<()> {
     let mode: ImportMode =
-        mode.parse().map_err(|m| anyhow::anyhow!("chế độ không hợp lệ / invalid mode «{m}» (append, upsert, replace)"))?;
-    let options = options(encoding, delimiter, format)?;
-    let store = open_store(&cfg).await?;
-    let ds =
-        store.dataset(dataset).await.map_err(explain)?.ok_or_else(|| anyhow::anyhow!("không có tập dữ liệu / no dataset «{dataset}»"))?;
-    let permit = super::operator_write(&ds)?;
+        args.mode.parse().map_err(|m| anyhow::anyhow!("chế độ không hợp lệ / invalid mode «{m}» (append, upsert, replace)"))?;
+    let options = options(args.encoding, args.delimiter, args.format)?;
+    let (app, op) = context(cfg).await?;
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = Arc::new(Progress::default());
@@ -198,35 +169,23 @@ pub async fn import(
     let started = std::time::Instant::now();
     let req = ImportRequest {
         mode,
-        actor: "operator".into(),
         source_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
         content_type: None,
         options,
+        allow_empty: args.allow_empty,
     };
-    let outcome = ingest::run(&store, &permit, dataset, req, Box::new(f), progress.clone()).await;
+    let outcome = imports::import(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await;
     ticker.abort();
     bar.finish_and_clear();
-    match outcome {
-        Ok(ImportOutcome::Done(s)) => {
-            super::audit_cli(&store, "import", dataset, serde_json::json!({ "file": file.display().to_string(), "mode": mode.code(), "inserted": s.inserted, "updated": s.updated, "deleted": s.deleted, "seq": [s.first_seq, s.last_seq] })).await?;
+    match outcome.map_err(said)? {
+        ImportOutcome::Done(s) => {
             let secs = started.elapsed().as_secs_f64();
-            println!(
-                "Đã nhập {dataset}: {} thêm, {} sửa, {} xóa, {} không đổi; {} dòng hiện có; {:.1} s ({:.0} dòng/s)",
-                s.inserted,
-                s.updated,
-                s.deleted,
-                s.unchanged,
-                s.row_count,
-                secs,
-                progress.rows.load(Ordering::Relaxed) as f64 / secs.max(0.001)
-            );
-            println!(
-                "Imported {dataset}: {} inserted, {} updated, {} deleted, {} unchanged; {} rows now.",
-                s.inserted, s.updated, s.deleted, s.unchanged, s.row_count
-            );
+            let msg = imports::summary_msg(dataset, &s);
+            outln!("{}; {:.1} s ({:.0} dòng/s)", msg.vi, secs, progress.rows.load(Ordering::Relaxed) as f64 / secs.max(0.001))?;
+            outln!("{}.", msg.en)?;
             Ok(())
         }
-        Ok(ImportOutcome::Rejected(report)) => {
+        ImportOutcome::Rejected(report) => {
             eprintln!(
                 "Không nhập gì: {} lỗi trong {} dòng đã đọc / Nothing imported: {} problems in {} rows read",
                 report.total_errors, report.rows_read, report.total_errors, report.rows_read
@@ -241,24 +200,20 @@ pub async fn import(
                     e.message_en
                 );
             }
-            std::process::exit(1);
+            Err(Exit(1).into())
         }
-        Err(ingest::ImportFailure::File(e)) => anyhow::bail!("{}: dòng/line {}: {}", file.display(), e.line, e.msg),
-        Err(ingest::ImportFailure::Store(e)) => Err(explain(e)),
     }
 }
 
 /// `chiase schema infer FILE`.
-pub fn schema(cmd: SchemaCommand) -> anyhow::Result<()> {
+pub async fn schema(cmd: SchemaCommand) -> anyhow::Result<()> {
     match cmd {
         SchemaCommand::Infer { file, sample, encoding } => {
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let opts = options(encoding, None, None)?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-            let reader = RecordReader::open(Box::new(f), name.as_deref(), None, &opts)
-                .map_err(|e| anyhow::anyhow!("dòng/line {}: {}", e.line, e.msg))?;
-            let p = chiase_io::infer::infer(reader, sample).map_err(|e| anyhow::anyhow!("dòng/line {}: {}", e.line, e.msg))?;
-            println!("{}", serde_json::to_string_pretty(&p)?);
+            let p = datasets::infer(Box::new(f), name, None, opts, sample).await.map_err(said)?;
+            outln!("{}", serde_json::to_string_pretty(&p)?)?;
             Ok(())
         }
     }
@@ -266,53 +221,12 @@ pub fn schema(cmd: SchemaCommand) -> anyhow::Result<()> {
 
 /// `chiase demo`.
 pub async fn demo_command(cfg: Config, rows: Option<usize>, seed: u64) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
-    super::load_builtin_catalog(&store).await?;
-    let n = load_demo(&store, rows, seed).await?;
-    println!("{n} tập dữ liệu mẫu (dữ liệu tổng hợp) / demo datasets (synthetic data)");
-    Ok(())
-}
-
-/// Creates each template's dataset (if absent) marked synthetic and fills
-/// it with generated rows (replacing earlier demo rows). Returns how many.
-pub async fn load_demo(store: &Store, rows: Option<usize>, seed: u64) -> anyhow::Result<usize> {
-    let mut made = 0;
-    for t in templates::all() {
-        let existing = store.dataset(&t.slug).await.map_err(explain)?;
-        let ds = match existing {
-            Some(d) if !d.synthetic => continue, // never overwrite real data
-            Some(d) => d,
-            None => {
-                let mut new = from_template(&t)?;
-                new.synthetic = true;
-                new.description = format!("{} (Dữ liệu tổng hợp để trình diễn / synthetic demo data)", new.description);
-                match store.create_dataset(&new, "demo").await {
-                    Ok(d) => d,
-                    Err(chiase_store::StoreError::Domain(e)) => {
-                        tracing::warn!(template = %t.template, "demo dataset skipped: {}", e.msg());
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        let schema = store.schema_of(&ds)?;
-        let n = rows.unwrap_or(t.demo.rows);
-        let mut parsed = Vec::with_capacity(n);
-        for (i, obj) in chiase_io::demo::rows(&t, n, seed).into_iter().enumerate() {
-            let values =
-                schema.parse_json_row(&obj, None).map_err(|e| anyhow::anyhow!("BUG: demo row {i} of {} is invalid: {e:?}", t.template))?;
-            parsed.push(ParsedRow { line: i as u64 + 1, values });
-        }
-        let permit = super::operator_write(&ds)?;
-        let mut w = store.begin_write(&permit, &ds.id, ImportMode::Replace, "demo", Some("chiase demo")).await.map_err(explain)?;
-        let problems = w.write(&parsed).await.map_err(explain)?;
-        if !problems.is_empty() {
-            anyhow::bail!("BUG: demo rows of {} refused: {:?}", t.template, problems.first());
-        }
-        let summary = w.commit().await.map_err(explain)?;
-        super::audit_cli(store, "demo_data", &ds.id, serde_json::json!({ "rows": summary.inserted, "seed": seed })).await?;
-        made += 1;
+    let (app, op) = context(cfg).await?;
+    crate::usecase::catalog::load_builtin(&app.store).await?;
+    let outcome = demo::load(&app, &op, rows, seed).await.map_err(said)?;
+    outln!("{} tập dữ liệu mẫu (dữ liệu tổng hợp) / demo datasets (synthetic data)", outcome.filled.len())?;
+    for (id, why) in &outcome.left_alone {
+        outln!("  để nguyên / left alone: {id} — {why}")?;
     }
-    Ok(made)
+    Ok(())
 }

@@ -1,6 +1,13 @@
-//! What each subcommand does. Commands that write open the same database
-//! as `serve` and are safe while it runs (SQLite in WAL mode with immediate
-//! write transactions; PostgreSQL as usual).
+//! What each subcommand does. Commands act as the operator at the server's
+//! command line through the same use cases as the API (so the same rules
+//! and the same audit events); they open the same database as `serve` and
+//! are safe while it runs (SQLite in WAL mode with immediate write
+//! transactions; PostgreSQL as usual).
+//!
+//! Output goes through [`outln!`], which turns a closed pipe
+//! (`chiase … | head`) into a quiet end instead of a panic; a command that
+//! must fail with a status returns [`Exit`] rather than calling
+//! `process::exit` from async code.
 
 pub mod access;
 pub mod agency;
@@ -10,77 +17,52 @@ pub mod ops;
 pub mod serve;
 
 use anyhow::Context;
-use chiase_core::catalog::Decision;
-use chiase_io::decision_table::{BUILTIN_641, BUILTIN_641_DATE, BUILTIN_641_DECISION, parse_catalog};
-use chiase_store::catalog::CatalogSource;
+use chiase_core::Msg;
 use chiase_store::{Store, StoreConfig, StoreError};
 use chrono::NaiveDate;
 
+use crate::auth::Caller;
 use crate::config::{Config, redact_url};
+use crate::error::ApiError;
 use crate::params::parse_date;
+use crate::state::AppState;
+
+/// Prints a line to standard output; `?` after it ends the command quietly
+/// when the reader went away.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// A command's failure that was already explained on standard error:
+/// `main` exits with this status and prints nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct Exit(pub u8);
 
 /// Opens (and migrates) the store the configuration names, creating the
-/// data directory for SQLite.
+/// data directory (private to the service user) for SQLite.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     if cfg.database_url.is_none() {
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+        crate::config::private_dir(&cfg.data_dir)?;
     }
     let url = cfg.store_url();
-    Store::open(&StoreConfig { url: url.clone(), max_connections: cfg.max_connections })
+    let store = Store::open(&StoreConfig { url: url.clone(), max_connections: cfg.max_connections })
         .await
-        .with_context(|| format!("cannot open the database {}", redact_url(&url)))
-}
-
-/// Loads the compiled-in Decision 641 catalog when no catalog exists yet.
-pub async fn load_builtin_catalog(store: &Store) -> anyhow::Result<bool> {
-    if !store.catalog_is_empty().await? {
-        return Ok(false);
+        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    if cfg.database_url.is_none() {
+        crate::config::private_files(&cfg.data_dir)?;
     }
-    let parsed = parse_catalog("builtin:641-QD-UBND-2022.txt", BUILTIN_641.as_bytes())
-        .map_err(|e| anyhow::anyhow!("BUG: the built-in catalog does not parse: {e}"))?;
-    let (y, m, d) = BUILTIN_641_DATE;
-    let decision = Decision {
-        number: BUILTIN_641_DECISION.into(),
-        date: NaiveDate::from_ymd_opt(y, m, d).expect("BUG: built-in date"),
-        signer: None,
-        title: Some("Danh mục cơ sở dữ liệu dùng chung tỉnh Tuyên Quang".into()),
-    };
-    let source = CatalogSource {
-        name: "builtin:641-QD-UBND-2022.txt".into(),
-        sha256: parsed.sha256.clone(),
-        title: Some(parsed.title_lines.join("\n")),
-    };
-    match store.import_catalog(&decision, &source, &parsed.entries).await {
-        Ok(summary) => {
-            tracing::info!(entries = summary.entries, "loaded the built-in catalog of Decision 641/QĐ-UBND");
-            Ok(true)
-        }
-        // Another process loaded it first.
-        Err(StoreError::Domain(_)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(store)
 }
 
-/// Records what an operator did at the command line in the audit log.
-pub async fn audit_cli(store: &Store, action: &str, target: &str, detail: serde_json::Value) -> anyhow::Result<()> {
-    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
-    let event = chiase_store::audit::NewEvent {
-        actor: "operator".into(),
-        action: action.into(),
-        target: Some(target.into()),
-        detail: serde_json::json!({ "cli": true, "os_user": user, "detail": detail }),
-        source: Some("cli".into()),
-        ..Default::default()
-    };
-    store.append_audit(&[event]).await?;
-    Ok(())
-}
-
-/// The operator's permit to write a dataset (the command line holds the
-/// database itself; every use is audited).
-pub fn operator_write(ds: &chiase_store::datasets::Dataset) -> anyhow::Result<chiase_core::policy::WritePermit> {
-    use chiase_core::policy::{Action, Subject, decide};
-    decide(&Subject::Operator, Action::Write, &ds.facts(), chrono::Utc::now(), &[]).write().map_err(|r| anyhow::anyhow!("{}", r.msg()))
+/// The state a command works with (the recorder audits every change).
+pub async fn context(cfg: Config) -> anyhow::Result<(AppState, Caller)> {
+    let store = open_store(&cfg).await?;
+    Ok((AppState::for_command(store, cfg)?, Caller::operator()))
 }
 
 /// Parses a date given on the command line.
@@ -94,4 +76,9 @@ pub fn explain(e: StoreError) -> anyhow::Error {
         StoreError::Domain(d) => anyhow::anyhow!("{}", d.msg()),
         other => anyhow::Error::new(other),
     }
+}
+
+/// Turns a use case's error into a message for the terminal.
+pub fn said(e: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", Msg::new(e.msg.vi, e.msg.en))
 }

@@ -9,10 +9,11 @@ use chiase_core::sharing::SharingMode;
 use chiase_store::databases::{DatabaseDetail, DatabaseQuery, MatchMode};
 
 use super::{Tr, query_string};
-use crate::api::databases::{find, query_from};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::params::catalog_query;
+use crate::state::AppState;
+use crate::usecase::catalog::find_database;
 
 /// The signed-in name and CSRF token for the page header.
 fn who(caller: Option<&Caller>) -> (Option<String>, String) {
@@ -21,7 +22,8 @@ fn who(caller: Option<&Caller>) -> (Option<String>, String) {
         None => (None, String::new()),
     }
 }
-use crate::params::{ApiPath, Params};
+use crate::extract::ApiPath;
+use crate::params::Params;
 
 const PAGE_SIZE: i64 = 20;
 
@@ -95,7 +97,7 @@ fn toggled(query: &DatabaseQuery, lang: &str, key: &'static str, value: &str) ->
 pub async fn index(State(app): State<AppState>, caller: Result<Caller, ApiError>, uri: Uri) -> Result<Response, Response> {
     let tr = Tr::from_query(uri.query());
     let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "offset", "lang"]).map_err(|e| error_page(tr, e))?;
-    let mut query = query_from(&p, PAGE_SIZE).map_err(|e| error_page(tr, e))?;
+    let mut query = catalog_query(&p, PAGE_SIZE).map_err(|e| error_page(tr, e))?;
     query.limit = PAGE_SIZE;
     let page = app.store.search_databases(&query).await.map_err(|e| error_page(tr, e.into()))?;
     let lang = tr.lang;
@@ -214,7 +216,7 @@ pub async fn database(
 ) -> Result<Response, Response> {
     let tr = Tr::from_query(uri.query());
     Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
-    let d = find(&app, &key).await.map_err(|e| error_page(tr, e))?;
+    let d = find_database(&app, &key).await.map_err(|e| error_page(tr, e))?;
     let lang = tr.lang;
     let (who, session_csrf) = who(caller.as_ref().ok());
     let page = DatabasePage {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/chiase.css", get(stylesheet))
         .route("/login", get(session::show).post(session::submit))
         .route("/logout", axum::routing::post(session::logout))
+        .route("/setup", get(session::setup_show).post(session::setup_submit))
 }
 
 /// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`.

@@ -1,21 +1,36 @@
-//! Sign-in and sign-out pages: a password form protected against
-//! cross-site forgery (a token in an HttpOnly cookie and the form must
-//! match), a session cookie that is HttpOnly and SameSite, and sign-out by a
-//! form that carries the session's own CSRF token.
+//! Sign-in, sign-out and first-time setup pages: password forms protected
+//! against cross-site forgery (a token in an HttpOnly cookie and the form
+//! must match), a session cookie that is HttpOnly and SameSite, sign-out by
+//! a form that carries the session's own CSRF token. The work is in
+//! `usecase::accounts`, the same as the JSON API's.
 
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::Tr;
-use crate::api::accounts::{check_sign_in, session_cookie};
-use crate::app::AppState;
-use crate::auth::{Caller, SESSION_COOKIE, cookie};
+use crate::api::accounts::session_cookie;
+use crate::auth::{Caller, SESSION_COOKIE, cookie, source_of};
+use crate::state::AppState;
+use crate::usecase::accounts;
 
-const LOGIN_CSRF: &str = "chiase_login_csrf";
+const FORM_CSRF: &str = "chiase_form_csrf";
+
+/// The client's address, for the audit log of a form posted without a
+/// session.
+pub struct ClientAddr(Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(source_of(parts, app.config.trust_proxy)))
+    }
+}
 
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "login.html")]
@@ -27,23 +42,51 @@ struct LoginPage {
     session_csrf: String,
 }
 
-fn login_page(tr: Tr, error: Option<String>, status: StatusCode) -> Response {
-    let csrf = chiase_store::users::new_secret("");
-    let mut resp = (status, LoginPage { tr, csrf: csrf.clone(), error, who: None, session_csrf: String::new() }).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{LOGIN_CSRF}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800")) {
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    tr: Tr,
+    csrf: String,
+    error: Option<String>,
+    open: bool,
+    username: String,
+    who: Option<String>,
+    session_csrf: String,
+}
+
+/// A page with a form: a fresh anti-forgery token in a cookie scoped to
+/// `path` and in the form.
+fn with_form_cookie(mut resp: Response, csrf: &str, path: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("{FORM_CSRF}={csrf}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=1800")) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
+}
+
+fn form_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    let expected = cookie(headers, FORM_CSRF);
+    expected.is_some() && form.get("csrf") == expected.as_ref()
+}
+
+fn login_page(tr: Tr, error: Option<String>, status: StatusCode) -> Response {
+    let csrf = chiase_store::users::new_secret("");
+    let resp = (status, LoginPage { tr, csrf: csrf.clone(), error, who: None, session_csrf: String::new() }).into_response();
+    with_form_cookie(resp, &csrf, "/login")
 }
 
 pub async fn show(uri: Uri) -> Response {
     login_page(Tr::from_query(uri.query()), None, StatusCode::OK)
 }
 
-pub async fn submit(State(app): State<AppState>, uri: Uri, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn submit(
+    State(app): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let tr = Tr::from_query(uri.query());
-    let expected = cookie(&headers, LOGIN_CSRF);
-    if expected.is_none() || form.get("csrf") != expected.as_ref() {
+    if !form_ok(&headers, &form) {
         return login_page(
             tr,
             Some(tr.t("Phiên biểu mẫu đã hết hạn; hãy thử lại.", "The form expired; please try again.").into()),
@@ -51,8 +94,8 @@ pub async fn submit(State(app): State<AppState>, uri: Uri, headers: HeaderMap, F
         );
     }
     let (user, pass) = (form.get("username").map(String::as_str).unwrap_or(""), form.get("password").map(String::as_str).unwrap_or(""));
-    let caller = Caller { source: None, ..Caller::anonymous() };
-    match check_sign_in(&app, &caller, user.trim(), pass).await {
+    let caller = Caller::anonymous(source);
+    match accounts::sign_in(&app, &caller, user, pass).await {
         Ok(u) => match app.store.create_session(&u).await {
             Ok((sid, _csrf)) => {
                 let mut resp = Redirect::to(if tr.is_en() { "/?lang=en" } else { "/" }).into_response();
@@ -68,18 +111,75 @@ pub async fn submit(State(app): State<AppState>, uri: Uri, headers: HeaderMap, F
     }
 }
 
-pub async fn logout(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn logout(
+    State(app): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(sid) = cookie(&headers, SESSION_COOKIE)
         && let Ok(Some((user, csrf))) = app.store.session(&sid).await
     {
         if form.get("csrf") != Some(&csrf) {
             return (StatusCode::FORBIDDEN, "CSRF").into_response();
         }
-        let _ = app.store.end_session(&sid).await;
-        let caller = Caller::of_user(user, None);
-        let _ = crate::gate::record_write(&app, &caller, "sign_out", None, caller.actor.clone(), serde_json::json!({})).await;
+        let caller = Caller::of_user(user, source);
+        if let Err(e) = accounts::sign_out(&app, &caller, Some(&sid)).await {
+            return e.into_response();
+        }
     }
     let mut resp = Redirect::to("/").into_response();
     resp.headers_mut().append(header::SET_COOKIE, session_cookie(&app, "", 0));
     resp
+}
+
+fn setup_page(tr: Tr, open: bool, error: Option<String>, username: String, status: StatusCode) -> Response {
+    let csrf = chiase_store::users::new_secret("");
+    let page = SetupPage { tr, csrf: csrf.clone(), error, open, username, who: None, session_csrf: String::new() };
+    with_form_cookie((status, page).into_response(), &csrf, "/setup")
+}
+
+/// `GET /setup`: the form to create the first administrator with the
+/// one-time token the server printed, while no administrator exists.
+pub async fn setup_show(State(app): State<AppState>, uri: Uri) -> Response {
+    let tr = Tr::from_query(uri.query());
+    match accounts::setup_open(&app).await {
+        Ok(open) => setup_page(tr, open, None, String::new(), StatusCode::OK),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /setup`.
+pub async fn setup_submit(
+    State(app): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let tr = Tr::from_query(uri.query());
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let username = get("username").trim().to_string();
+    if !form_ok(&headers, &form) {
+        let msg = tr.t("Phiên biểu mẫu đã hết hạn; hãy thử lại.", "The form expired; please try again.").to_string();
+        return setup_page(tr, true, Some(msg), username, StatusCode::FORBIDDEN);
+    }
+    if get("password") != get("password2") {
+        let msg = tr.t("Hai lần nhập mật khẩu không khớp.", "The two passwords differ.").to_string();
+        return setup_page(tr, true, Some(msg), username, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let display = Some(get("display_name").trim().to_string()).filter(|s| !s.is_empty());
+    let caller = Caller::anonymous(source);
+    match accounts::setup(&app, &caller, get("token").trim(), &username, display, get("password")).await {
+        Ok(_) => {
+            let mut resp = Redirect::to(if tr.is_en() { "/login?lang=en" } else { "/login" }).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            let open = e.status != StatusCode::CONFLICT;
+            let msg = if tr.is_en() { e.msg.en } else { e.msg.vi };
+            setup_page(tr, open, Some(msg), username, e.status)
+        }
+    }
 }

@@ -6,8 +6,10 @@
 use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use chiase_server::app::{AppState, router};
+use chiase_server::app::router;
+use chiase_server::auth::Caller;
 use chiase_server::config::Config;
+use chiase_server::state::AppState;
 use chiase_store::Store;
 use chiase_store::testing::TestDb;
 pub use chiase_store::testing::{Engine, engines};
@@ -49,7 +51,7 @@ impl TestApp {
     pub async fn serve(db: TestDb, builtin_catalog: bool) -> TestApp {
         chiase_server::install_crypto_provider();
         if builtin_catalog {
-            chiase_server::commands::load_builtin_catalog(&db.store).await.expect("built-in catalog loads");
+            chiase_server::usecase::catalog::load_builtin(&db.store).await.expect("built-in catalog loads");
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
@@ -66,6 +68,63 @@ impl TestApp {
 
     pub fn store(&self) -> &Store {
         &self.db.store
+    }
+
+    /// The operator at the command line (every use case accepts it).
+    pub fn operator(&self) -> Caller {
+        Caller::operator()
+    }
+
+    /// Creates an account (as the operator) and returns an API token for it.
+    pub async fn person(&self, username: &str, agency: Option<&str>, role: chiase_core::policy::Role, password: &str) -> String {
+        let op = Caller::operator();
+        let new = chiase_store::users::NewUser {
+            username: username.into(),
+            display_name: None,
+            agency: agency.map(str::to_string),
+            role,
+            password: Some(password.into()),
+        };
+        chiase_server::usecase::accounts::create_user(&self.state, &op, new)
+            .await
+            .unwrap_or_else(|e| panic!("create {username}: {}", e.msg));
+        chiase_server::usecase::accounts::create_token(&self.state, &op, username, "test", Some(30)).await.expect("a token").1
+    }
+
+    /// Creates a dataset as the operator.
+    pub async fn create_dataset(&self, new: chiase_server::usecase::datasets::CreateDataset) -> chiase_store::datasets::Dataset {
+        let id = new.id.clone();
+        chiase_server::usecase::datasets::create(&self.state, &Caller::operator(), new)
+            .await
+            .unwrap_or_else(|e| panic!("create {id}: {}", e.msg))
+    }
+
+    /// Imports bytes into a dataset as the operator.
+    pub async fn import(
+        &self,
+        id: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        mode: chiase_store::datasets::import::ImportMode,
+    ) -> Result<chiase_server::usecase::imports::ImportOutcome, chiase_server::error::ApiError> {
+        let req = chiase_server::usecase::imports::ImportRequest {
+            mode,
+            source_name: Some(name.into()),
+            content_type: None,
+            options: Default::default(),
+            allow_empty: false,
+        };
+        let progress = std::sync::Arc::new(chiase_server::usecase::imports::Progress::default());
+        chiase_server::usecase::imports::import(
+            &self.state,
+            &Caller::operator(),
+            id,
+            req,
+            Box::new(std::io::Cursor::new(bytes)),
+            u64::MAX,
+            progress,
+        )
+        .await
     }
 
     pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {

@@ -4,27 +4,155 @@
 //! (`chiase_core::schema::check_field_name`) and table names made here from
 //! integer ids; they are quoted all the same.
 
-use chiase_core::schema::{Constraints, Field, FieldType, Schema, Value};
+use chiase_core::ids::DatasetId;
+use chiase_core::schema::{Constraints, Field, FieldName, FieldType, Schema, Value};
 use chiase_core::{DomainError, Msg};
 
 use crate::StoreError;
 use crate::db::Backend;
 
-/// `ds_<id>`.
-pub fn table_name(pk: i64) -> String {
-    format!("ds_{pk}")
+mod sealed {
+    pub trait Sealed {}
 }
 
-/// The SQLite full-text table of a dataset table.
-pub fn fts_name(table: &str) -> String {
-    format!("{table}_fts")
+/// A name that may be quoted into SQL. Only the types of this module
+/// implement it, and each is made from a checked [`FieldName`], a dataset's
+/// id, a constant of this crate, or a name the database's own catalog
+/// returned: text from a request never becomes an identifier.
+pub trait SqlName: sealed::Sealed {
+    fn sql_name(&self) -> &str;
 }
 
-/// A quoted identifier. Only ever called with names checked by
-/// `check_field_name` or made by this module.
-pub fn q(ident: &str) -> String {
-    debug_assert!(ident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "BUG: unchecked identifier {ident}");
-    format!("\"{ident}\"")
+impl sealed::Sealed for FieldName {}
+impl SqlName for FieldName {
+    fn sql_name(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A physical column: a field's own, one derived from it (`name__lon`),
+/// one of chiase's version columns, or one listed by the database itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnName(String);
+
+impl sealed::Sealed for ColumnName {}
+impl SqlName for ColumnName {
+    fn sql_name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ColumnName {
+    /// The main column of a field.
+    pub fn field(name: &FieldName) -> ColumnName {
+        ColumnName(name.as_str().to_string())
+    }
+    /// A column derived from a field (`suffix` is a constant of this crate;
+    /// field names cannot contain `__`, so these never clash).
+    pub fn derived(name: &FieldName, suffix: &'static str) -> ColumnName {
+        ColumnName(format!("{}__{suffix}", name.as_str()))
+    }
+    /// One of chiase's own columns.
+    pub fn meta(name: &'static str) -> ColumnName {
+        ColumnName(name.to_string())
+    }
+    /// A column the database's catalog lists (copying, checksums): checked
+    /// against the characters chiase's own names use.
+    pub fn catalog(name: &str) -> Result<ColumnName, StoreError> {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            Ok(ColumnName(name.to_string()))
+        } else {
+            Err(StoreError::Corrupt(format!("unexpected column name in the database catalog: {name:?}")))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A table: a dataset's (`ds_<id>`, or `ds_<id>_g<n>` for a generation
+/// built by a large import), its full-text table, or one of chiase's own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableName(String);
+
+impl sealed::Sealed for TableName {}
+impl SqlName for TableName {
+    fn sql_name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TableName {
+    /// The first table of a dataset.
+    pub fn dataset(id: DatasetId) -> TableName {
+        TableName(format!("ds_{id}"))
+    }
+    /// Generation `g` of a dataset's table.
+    pub fn generation(id: DatasetId, g: i64) -> TableName {
+        TableName(format!("ds_{id}_g{g}"))
+    }
+    /// The SQLite full-text table of a dataset, shared by its generations
+    /// (rows are found by their version number, `_v`).
+    pub fn fts(id: DatasetId) -> TableName {
+        TableName(format!("ds_{id}_fts"))
+    }
+    /// One of chiase's own tables, named in this crate's code.
+    pub fn internal(name: &'static str) -> TableName {
+        TableName(name.to_string())
+    }
+    /// A dataset table's name as stored in `datasets.table_name`.
+    pub fn stored(name: &str) -> Result<TableName, StoreError> {
+        let ok = name.strip_prefix("ds_").is_some_and(|rest| {
+            let mut parts = rest.splitn(2, "_g");
+            let id_ok = parts.next().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let gen_ok = parts.next().is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            id_ok && gen_ok
+        });
+        if ok { Ok(TableName(name.to_string())) } else { Err(StoreError::Corrupt(format!("unexpected dataset table name {name:?}"))) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An index on a dataset table, named from the table and its role or a
+/// hash of its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexName(String);
+
+impl sealed::Sealed for IndexName {}
+impl SqlName for IndexName {
+    fn sql_name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl IndexName {
+    /// `table`'s index with a fixed role (`key`, `seq`, `rec`, `search`).
+    pub fn role(table: &TableName, role: &'static str) -> IndexName {
+        IndexName(format!("{table}_{role}"))
+    }
+    /// An index over a list of columns: a short, stable name (PostgreSQL
+    /// cuts identifiers at 63 bytes).
+    fn for_columns(table: &TableName, prefix: &'static str, cols: &[ColumnName]) -> IndexName {
+        let mut h: u32 = 0x811c9dc5;
+        let joined: Vec<&str> = cols.iter().map(ColumnName::as_str).collect();
+        for b in joined.join(",").bytes() {
+            h = (h ^ b as u32).wrapping_mul(0x01000193);
+        }
+        IndexName(format!("{table}_{prefix}{h:08x}"))
+    }
+}
+
+/// A quoted identifier.
+pub fn q(name: &impl SqlName) -> String {
+    format!("\"{}\"", name.sql_name())
 }
 
 /// Kinds of physical columns.
@@ -57,25 +185,19 @@ fn sql_type(backend: Backend, t: ColType) -> &'static str {
 /// The physical columns of a field: one for most types; a geopoint adds its
 /// longitude and latitude, a GeoJSON geometry its bounding box, so that
 /// `bbox` filters run on plain numeric columns in both engines.
-pub fn columns(name: &str, t: FieldType) -> Vec<(String, ColType)> {
-    let main = match t {
-        FieldType::String | FieldType::Geopoint => ColType::Text,
-        FieldType::Integer | FieldType::Year => ColType::Int,
-        FieldType::Number => ColType::Real,
-        FieldType::Boolean => ColType::Bool,
-        FieldType::Date => ColType::Date,
-        FieldType::Datetime => ColType::Timestamp,
-        FieldType::Geojson => ColType::Json,
-    };
-    let mut cols = vec![(name.to_string(), main)];
+pub fn columns(field: &Field) -> Vec<(ColumnName, ColType)> {
+    let name = &field.name;
+    let t = field.spec.field_type;
+    let main = main_type(t);
+    let mut cols = vec![(ColumnName::field(name), main)];
     match t {
         FieldType::Geopoint => {
-            cols.push((format!("{name}__lon"), ColType::Real));
-            cols.push((format!("{name}__lat"), ColType::Real));
+            cols.push((ColumnName::derived(name, "lon"), ColType::Real));
+            cols.push((ColumnName::derived(name, "lat"), ColType::Real));
         }
         FieldType::Geojson => {
             for suffix in ["minx", "miny", "maxx", "maxy"] {
-                cols.push((format!("{name}__{suffix}"), ColType::Real));
+                cols.push((ColumnName::derived(name, suffix), ColType::Real));
             }
         }
         _ => {}
@@ -83,9 +205,22 @@ pub fn columns(name: &str, t: FieldType) -> Vec<(String, ColType)> {
     cols
 }
 
+/// The type of a field type's main column.
+fn main_type(t: FieldType) -> ColType {
+    match t {
+        FieldType::String | FieldType::Geopoint => ColType::Text,
+        FieldType::Integer | FieldType::Year => ColType::Int,
+        FieldType::Number => ColType::Real,
+        FieldType::Boolean => ColType::Bool,
+        FieldType::Date => ColType::Date,
+        FieldType::Datetime => ColType::Timestamp,
+        FieldType::Geojson => ColType::Json,
+    }
+}
+
 /// Every physical data column of a schema, in order.
-pub fn data_columns(schema: &Schema) -> Vec<(String, ColType)> {
-    schema.fields.iter().flat_map(|f| columns(&f.spec.name, f.spec.field_type)).collect()
+pub fn data_columns(schema: &Schema) -> Vec<(ColumnName, ColType)> {
+    schema.fields.iter().flat_map(columns).collect()
 }
 
 /// A typed NULL for a column (PostgreSQL checks the type of every parameter).
@@ -104,7 +239,7 @@ pub fn null_of(t: ColType) -> sea_query::Value {
 /// The bound values of a field's columns, in [`columns`] order.
 pub fn bind_field(f: &Field, v: &Value, out: &mut Vec<sea_query::Value>) {
     use sea_query::Value as S;
-    let cols = columns(&f.spec.name, f.spec.field_type);
+    let cols = columns(f);
     match v {
         Value::Null => out.extend(cols.iter().map(|(_, t)| null_of(*t))),
         Value::Text(s) => out.push(S::String(Some(s.clone()))),
@@ -151,7 +286,7 @@ pub const OP_DELETE: i64 = 3;
 pub const OP_RESET: i64 = 4;
 
 /// The statements that create a dataset's table and indexes.
-pub fn create_table(backend: Backend, table: &str, schema: &Schema) -> Vec<String> {
+pub fn create_table(backend: Backend, dataset: DatasetId, table: &TableName, schema: &Schema) -> Vec<String> {
     let mut cols = match backend {
         Backend::Sqlite => vec![
             "\"_v\" INTEGER PRIMARY KEY".to_string(),
@@ -180,45 +315,53 @@ pub fn create_table(backend: Backend, table: &str, schema: &Schema) -> Vec<Strin
     }
     let t = q(table);
     let mut stmts = vec![format!("CREATE TABLE {t} ({})", cols.join(", "))];
-    stmts.push(format!("CREATE UNIQUE INDEX {} ON {t} (\"_key\") WHERE \"_end\" IS NULL", q(&format!("{table}_key"))));
-    stmts.push(format!("CREATE INDEX {} ON {t} (\"_seq\")", q(&format!("{table}_seq"))));
-    stmts.push(format!("CREATE INDEX {} ON {t} (\"_id\", \"_seq\")", q(&format!("{table}_rec"))));
+    stmts.push(format!("CREATE UNIQUE INDEX {} ON {t} (\"_key\") WHERE \"_end\" IS NULL", q(&IndexName::role(table, "key"))));
+    stmts.push(format!("CREATE INDEX {} ON {t} (\"_seq\")", q(&IndexName::role(table, "seq"))));
+    stmts.push(format!("CREATE INDEX {} ON {t} (\"_id\", \"_seq\")", q(&IndexName::role(table, "rec"))));
     stmts.extend(field_indexes(table, schema));
     if schema.has_search() {
-        match backend {
-            Backend::Sqlite => stmts.push(format!(
-                "CREATE VIRTUAL TABLE {} USING fts5 (body, content = '', tokenize = 'unicode61 remove_diacritics 2')",
-                q(&fts_name(table))
-            )),
-            Backend::Postgres => stmts.push(format!("CREATE INDEX {} ON {t} USING GIN (\"_search\")", q(&format!("{table}_search")))),
-        }
+        stmts.extend(create_search(backend, dataset, table));
     }
     stmts
 }
 
-/// Index name for a list of columns: short and stable (PostgreSQL cuts
-/// identifiers at 63 bytes).
-fn index_name(table: &str, prefix: &str, cols: &[String]) -> String {
-    let mut h: u32 = 0x811c9dc5;
-    for b in cols.join(",").bytes() {
-        h = (h ^ b as u32).wrapping_mul(0x01000193);
+/// The full-text index of a dataset: a shared FTS5 table on SQLite (made
+/// once per dataset, kept across table generations; `contentless_delete`
+/// so that entries can be removed when the search text changes), a GIN
+/// index over the `_search` column on PostgreSQL.
+pub fn create_search(backend: Backend, dataset: DatasetId, table: &TableName) -> Vec<String> {
+    match backend {
+        Backend::Sqlite => vec![format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {} USING fts5 (body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')",
+            q(&TableName::fts(dataset))
+        )],
+        Backend::Postgres => {
+            vec![format!("CREATE INDEX IF NOT EXISTS {} ON {} USING GIN (\"_search\")", q(&IndexName::role(table, "search")), q(table))]
+        }
     }
-    format!("{table}_{prefix}{h:08x}")
 }
 
 /// Physical columns that stand for a field in an index.
-fn index_columns(schema: &Schema, name: &str) -> Vec<String> {
-    match schema.field(name).map(|f| f.spec.field_type) {
-        Some(FieldType::Geopoint) => vec![format!("{name}__lat"), format!("{name}__lon")],
-        Some(FieldType::Geojson) => vec![format!("{name}__minx")],
-        _ => vec![name.to_string()],
+fn index_columns(schema: &Schema, name: &str) -> Vec<ColumnName> {
+    match schema.field(name) {
+        Some(f) if f.spec.field_type == FieldType::Geopoint => {
+            vec![ColumnName::derived(&f.name, "lat"), ColumnName::derived(&f.name, "lon")]
+        }
+        Some(f) if f.spec.field_type == FieldType::Geojson => vec![ColumnName::derived(&f.name, "minx")],
+        Some(f) => vec![ColumnName::field(&f.name)],
+        None => vec![],
     }
 }
 
 /// The `CREATE INDEX` statements for a schema's fields: unique fields,
 /// declared indexes (ending in `_v`, the default order, so keyset pages over
 /// a filter walk the index), the dataset's point and geopoints.
-pub fn field_indexes(table: &str, schema: &Schema) -> Vec<String> {
+pub fn field_indexes(table: &TableName, schema: &Schema) -> Vec<String> {
+    field_index_defs(table, schema).into_iter().map(|(_, stmt)| stmt).collect()
+}
+
+/// Each index `field_indexes` makes: its name and its statement.
+fn field_index_defs(table: &TableName, schema: &Schema) -> Vec<(IndexName, String)> {
     let t = q(table);
     let mut out = Vec::new();
     for f in &schema.fields {
@@ -226,48 +369,32 @@ pub fn field_indexes(table: &str, schema: &Schema) -> Vec<String> {
             && !matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson)
             && !schema.key_is(&f.spec.name)
         {
-            let cols = vec![f.spec.name.clone()];
-            out.push(format!(
-                "CREATE UNIQUE INDEX {} ON {t} ({}) WHERE \"_end\" IS NULL",
-                q(&index_name(table, "u", &cols)),
-                q(&f.spec.name)
-            ));
+            let cols = vec![ColumnName::field(&f.name)];
+            let name = IndexName::for_columns(table, "u", &cols);
+            let stmt = format!("CREATE UNIQUE INDEX {} ON {t} ({}) WHERE \"_end\" IS NULL", q(&name), q(&f.name));
+            out.push((name, stmt));
         }
         if f.spec.field_type == FieldType::Geopoint {
-            let cols = index_columns(schema, &f.spec.name);
-            out.push(index_stmt(table, "g", &cols));
+            out.push(index_stmt(table, "g", &index_columns(schema, &f.spec.name)));
         }
     }
     for idx in &schema.spec.indexes {
-        let cols: Vec<String> = idx.iter().flat_map(|n| index_columns(schema, n)).collect();
+        let cols: Vec<ColumnName> = idx.iter().flat_map(|n| index_columns(schema, n)).collect();
         out.push(index_stmt(table, "i", &cols));
     }
     if let Some((lat, lon)) = schema.point {
-        let cols = vec![schema.fields[lat].spec.name.clone(), schema.fields[lon].spec.name.clone()];
+        let cols = vec![ColumnName::field(&schema.fields[lat].name), ColumnName::field(&schema.fields[lon].name)];
         out.push(index_stmt(table, "p", &cols));
     }
     out.dedup();
     out
 }
 
-fn index_stmt(table: &str, prefix: &str, cols: &[String]) -> String {
-    let quoted: Vec<String> = cols.iter().map(|c| q(c)).collect();
-    format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} ({}, \"_v\") WHERE \"_end\" IS NULL",
-        q(&index_name(table, prefix, cols)),
-        q(table),
-        quoted.join(", ")
-    )
-}
-
-/// Names of the indexes `field_indexes` makes, for dropping them.
-fn field_index_names(table: &str, schema: &Schema) -> Vec<String> {
-    field_indexes(table, schema)
-        .iter()
-        .filter_map(|s| s.split(" ON ").next())
-        .filter_map(|s| s.rsplit(' ').next())
-        .map(|s| s.trim_matches('"').to_string())
-        .collect()
+fn index_stmt(table: &TableName, prefix: &'static str, cols: &[ColumnName]) -> (IndexName, String) {
+    let quoted: Vec<String> = cols.iter().map(q).collect();
+    let name = IndexName::for_columns(table, prefix, cols);
+    let stmt = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}, \"_v\") WHERE \"_end\" IS NULL", q(&name), q(table), quoted.join(", "));
+    (name, stmt)
 }
 
 fn refuse(vi: String, en: String) -> StoreError {
@@ -307,9 +434,26 @@ fn relaxes(old: &Constraints, new: &Constraints) -> bool {
         }
 }
 
+/// What a schema change does to a dataset's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaChangePlan {
+    /// DDL, in order.
+    pub statements: Vec<String>,
+    /// The full-text rows must be made again from the stored values: what
+    /// the search text is made of changed (a field became personal, or
+    /// searchable, or was widened to text). Done in the same transaction.
+    pub rebuild_search: bool,
+}
+
 /// The statements that take a table from `old` to `new`, or a refusal that
 /// says why the change could break stored rows.
-pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) -> Result<Vec<String>, StoreError> {
+pub fn schema_change(
+    backend: Backend,
+    dataset: DatasetId,
+    table: &TableName,
+    old: &Schema,
+    new: &Schema,
+) -> Result<SchemaChangePlan, StoreError> {
     if new.fields.len() < old.fields.len() || old.fields.iter().zip(&new.fields).any(|(a, b)| a.spec.name != b.spec.name) {
         return Err(refuse(
             "không thể xóa hoặc đổi thứ tự trường: trường mới phải thêm vào cuối, để lịch sử dữ liệu còn nguyên".into(),
@@ -331,10 +475,10 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
                 format!("field «{name}» cannot change from {ta} to {tb} without loss"),
             ));
         }
-        if a.spec.searchable != b.spec.searchable || a.spec.geo != b.spec.geo {
+        if a.spec.geo != b.spec.geo {
             return Err(refuse(
-                format!("chưa hỗ trợ đổi «searchable» hoặc «geo» của trường «{name}»; hãy tạo tập dữ liệu mới"),
-                format!("changing «searchable» or «geo» of field «{name}» is not supported; create a new dataset"),
+                format!("chưa hỗ trợ đổi «geo» của trường «{name}»; hãy tạo tập dữ liệu mới"),
+                format!("changing «geo» of field «{name}» is not supported; create a new dataset"),
             ));
         }
         if !relaxes(&a.spec.constraints, &b.spec.constraints) {
@@ -344,7 +488,7 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
             ));
         }
         if ta != tb {
-            widened.push((name.clone(), ta, tb));
+            widened.push((a.name.clone(), ta, tb));
         }
     }
     for f in &new.fields[old.fields.len()..] {
@@ -354,19 +498,19 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
                 format!("new field «{}» cannot be required: existing records have no value", f.spec.name),
             ));
         }
-        for (col, ct) in columns(&f.spec.name, f.spec.field_type) {
+        for (col, ct) in columns(f) {
             stmts.push(format!("ALTER TABLE {t} ADD COLUMN {} {}", q(&col), sql_type(backend, ct)));
         }
     }
     if !widened.is_empty() || new.spec.indexes != old.spec.indexes {
         // Indexes over changed columns are dropped and made again.
-        for name in field_index_names(table, old) {
+        for (name, _) in field_index_defs(table, old) {
             stmts.push(format!("DROP INDEX IF EXISTS {}", q(&name)));
         }
     }
     for (name, from, to) in &widened {
         let c = q(name);
-        let target = columns(name, *to)[0].1;
+        let target = main_type(*to);
         match backend {
             Backend::Postgres => {
                 let using = if *from == FieldType::Boolean {
@@ -377,7 +521,7 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
                 stmts.push(format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {} USING {using}", sql_type(backend, target)));
             }
             Backend::Sqlite => {
-                let tmp = q(&format!("{name}__new"));
+                let tmp = q(&ColumnName::derived(name, "new"));
                 let cast = if *from == FieldType::Boolean {
                     format!("CASE {c} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END")
                 } else {
@@ -391,5 +535,12 @@ pub fn schema_change(backend: Backend, table: &str, old: &Schema, new: &Schema) 
         }
     }
     stmts.extend(field_indexes(table, new));
-    Ok(stmts)
+    let rebuild_search = old.search_fields() != new.search_fields();
+    if rebuild_search && new.has_search() {
+        if backend == Backend::Postgres && !old.has_search() {
+            stmts.push(format!("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS \"_search\" TSVECTOR"));
+        }
+        stmts.extend(create_search(backend, dataset, table));
+    }
+    Ok(SchemaChangePlan { statements: stmts, rebuild_search })
 }

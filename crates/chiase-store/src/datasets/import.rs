@@ -1,20 +1,36 @@
-//! Writing rows: one transaction per import or batch of records, version
-//! rows numbered by the dataset's change sequence, the full-text index and
-//! the row count kept in the same transaction. Dropping a writer without
-//! `commit` rolls everything back: an import lands whole or not at all.
+//! Writing rows: version rows numbered by the dataset's change sequence,
+//! the full-text index and the row count kept with them, all or nothing.
+//!
+//! Two ways in:
+//! - [`Writer`]: one transaction (record batches, a patch, a delete, a
+//!   small import). Dropping it without `commit` rolls everything back.
+//! - [`Store::apply_import`]: a file that was parsed and validated first
+//!   (by the server, into a spool, without touching the database). Small
+//!   ones, and every import on PostgreSQL (where a long transaction blocks
+//!   nobody but writers of the same dataset), go through a `Writer`. On
+//!   SQLite, whose one writer every other write waits for, a large import
+//!   is applied in short transactions into a **new generation** of the
+//!   dataset's table (its history copied first), invisible to readers,
+//!   and made current in one short transaction that swaps the table name.
+//!   Audited reads, sign-ins and other writes go on between those
+//!   transactions. While it runs, the dataset's import lease makes other
+//!   writes to that dataset wait (503 with `Retry-After`); a crash leaves
+//!   an orphan generation that housekeeping drops.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use chiase_core::Msg;
+use chiase_core::ids::DatasetId;
 use chiase_core::policy::WritePermit;
-use chiase_core::schema::{Schema, Value};
+use chiase_core::schema::{FieldName, Schema, Value};
+use chiase_core::{DomainError, Msg};
 use serde::Serialize;
 
-use super::ddl::{self, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, q};
+use super::ddl::{self, ColumnName, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, TableName, q};
 use super::rows::{StoredRow, decode, select_list};
-use super::{Dataset, check_permit, require_dataset};
-use crate::db::{Backend, Id, Sql, Tx};
+use super::{Dataset, check_permit, import_lease, require_dataset, wait_for_no_import};
+use crate::db::{Backend, Conn, Id, Pools, Sql, Tx};
 use crate::{Store, StoreError, now};
 
 /// How an import meets the rows already there.
@@ -82,11 +98,33 @@ pub struct WriteSummary {
     pub row_count: i64,
 }
 
-/// An open write to one dataset.
-pub struct Writer {
-    tx: Tx,
-    pools: crate::db::Pools,
+/// The outcome of applying a staged import.
+#[derive(Debug)]
+pub enum Applied {
+    Done(WriteSummary),
+    /// Rows the stored data refused (duplicate keys, unique values); nothing
+    /// was written.
+    Rejected(Vec<RowProblem>),
+}
+
+/// Imports up to this many rows are applied in one transaction even on
+/// SQLite (a few tens of milliseconds of the writer).
+pub const IN_PLACE_MAX_ROWS: u64 = 5_000;
+/// A large import rebuilds the table only when the history to copy is at
+/// most this many times the rows imported; beyond, copying would cost more
+/// than holding the writer, and the import runs in one transaction.
+const MAX_COPY_FACTOR: i64 = 8;
+/// What one short transaction of a large import aims to take.
+const STEP_BUDGET: Duration = Duration::from_millis(40);
+/// How long an import lease lasts without renewal (a crashed import frees
+/// its dataset after this).
+const LEASE_SECONDS: i64 = 600;
+
+/// The state of one write to one dataset, whichever transaction it is in.
+struct WriteState {
     ds: Dataset,
+    /// Where rows go: the dataset's table, or the generation being built.
+    table: TableName,
     schema: Arc<Schema>,
     mode: ImportMode,
     batch: i64,
@@ -98,46 +136,48 @@ pub struct Writer {
     updated: i64,
     deleted: i64,
     unchanged: i64,
-    /// Current rows existed before this write (keys must be checked).
-    had_rows: bool,
     /// Unique fields other than the key: (position, name).
-    unique_fields: Vec<(usize, String)>,
+    unique_fields: Vec<(usize, FieldName)>,
 }
 
-impl Store {
-    /// Opens a write to a dataset; nothing is visible to others until
-    /// [`Writer::commit`].
-    pub async fn begin_write(
-        &self,
-        permit: &WritePermit,
-        slug: &str,
+/// An open write to one dataset in one transaction.
+pub struct Writer {
+    tx: Tx,
+    pools: Pools,
+    state: WriteState,
+}
+
+/// The change batch row that names who wrote, opened at the start.
+async fn open_batch(conn: &mut Conn<'_>, ds: &Dataset, mode: ImportMode, actor: &str, source: Option<&str>) -> Result<i64, StoreError> {
+    let Id(batch) = conn
+        .fetch_one(
+            Sql::new("INSERT INTO change_batches (dataset_id, kind, first_seq, last_seq, actor, source, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+                .bind(ds.pk.get())
+                .bind(mode.code())
+                .bind(ds.last_seq + 1)
+                .bind(ds.last_seq)
+                .bind(actor)
+                .bind(source.map(str::to_string))
+                .bind(now()),
+        )
+        .await?;
+    Ok(batch)
+}
+
+impl WriteState {
+    async fn new(
+        store: &Store,
+        conn: &mut Conn<'_>,
+        ds: Dataset,
+        table: TableName,
         mode: ImportMode,
         actor: &str,
         source: Option<&str>,
-    ) -> Result<Writer, StoreError> {
-        let mut tx = self.pools.begin().await?;
-        let mut conn = tx.conn();
-        // Lock the dataset's row: writes to one dataset queue here, so
-        // change numbers are dense and ordered.
-        conn.execute(Sql::new("UPDATE datasets SET updated_at = updated_at WHERE slug = ?").bind(slug)).await?;
-        let ds = require_dataset(&mut conn, slug).await?;
-        check_permit(permit.dataset_id(), &ds)?;
-        let schema = self.schema_of(&ds)?;
+    ) -> Result<WriteState, StoreError> {
+        let schema = store.schema_of(&ds)?;
         let (last_version, next_id): (i64, i64) =
-            conn.fetch_one(Sql::new("SELECT last_version, next_record_id FROM datasets WHERE id = ?").bind(ds.pk)).await?;
-        let ts = now();
-        let Id(batch) = conn
-            .fetch_one(
-                Sql::new("INSERT INTO change_batches (dataset_id, kind, first_seq, last_seq, actor, source, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
-                    .bind(ds.pk)
-                    .bind(mode.code())
-                    .bind(ds.last_seq + 1)
-                    .bind(ds.last_seq)
-                    .bind(actor)
-                    .bind(source.map(str::to_string))
-                    .bind(ts),
-            )
-            .await?;
+            conn.fetch_one(Sql::new("SELECT last_version, next_record_id FROM datasets WHERE id = ?").bind(ds.pk.get())).await?;
+        let batch = open_batch(conn, &ds, mode, actor, source).await?;
         let unique_fields = schema
             .fields
             .iter()
@@ -147,16 +187,14 @@ impl Store {
                     && !schema.key_is(&f.spec.name)
                     && !matches!(f.spec.field_type, chiase_core::schema::FieldType::Geopoint | chiase_core::schema::FieldType::Geojson)
             })
-            .map(|(i, f)| (i, f.spec.name.clone()))
+            .map(|(i, f)| (i, f.name.clone()))
             .collect();
-        let mut w = Writer {
-            pools: self.pools.clone(),
-            had_rows: ds.row_count > 0,
+        Ok(WriteState {
             next_seq: ds.last_seq + 1,
             first_seq: ds.last_seq + 1,
             next_v: last_version + 1,
             next_id,
-            tx,
+            table,
             schema,
             mode,
             batch,
@@ -166,36 +204,31 @@ impl Store {
             unchanged: 0,
             unique_fields,
             ds,
-        };
-        if mode == ImportMode::Replace && w.had_rows {
-            w.reset().await?;
-        }
-        Ok(w)
-    }
-}
-
-impl Writer {
-    pub fn schema(&self) -> &Arc<Schema> {
-        &self.schema
-    }
-
-    pub fn dataset(&self) -> &Dataset {
-        &self.ds
+        })
     }
 
     /// Rows per INSERT statement: as many as the engines' parameter limits
     /// allow comfortably, at most 500.
-    pub fn batch_rows(&self) -> usize {
+    fn batch_rows(&self) -> usize {
         let cols = ddl::META_COLUMNS.len() + ddl::data_columns(&self.schema).len() + 1;
         (30_000 / cols).clamp(1, 500)
     }
 
-    /// Ends every current row with one `reset` change (a replace import).
-    async fn reset(&mut self) -> Result<(), StoreError> {
+    fn take_seq(&mut self) -> i64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    fn take_v(&mut self) -> i64 {
+        self.next_v += 1;
+        self.next_v - 1
+    }
+
+    /// The one `reset` change of a replace import; returns its number.
+    async fn reset_marker(&mut self, conn: &mut Conn<'_>) -> Result<(i64, i64), StoreError> {
         let seq = self.take_seq();
         let v = self.take_v();
-        let t = q(&self.ds.table_name);
-        let mut conn = self.tx.conn();
+        let t = q(&self.table);
         conn.execute(
             Sql::assembled(format!(
                 "INSERT INTO {t} (\"_v\", \"_id\", \"_key\", \"_seq\", \"_end\", \"_op\", \"_batch\") VALUES (?, 0, '', ?, ?, ?, ?)"
@@ -207,21 +240,17 @@ impl Writer {
             .bind(self.batch),
         )
         .await?;
+        Ok((seq, v))
+    }
+
+    /// Ends every current row at once (a replace import, in one transaction).
+    async fn reset(&mut self, conn: &mut Conn<'_>) -> Result<(), StoreError> {
+        let (seq, v) = self.reset_marker(conn).await?;
+        let t = q(&self.table);
         self.deleted += conn
             .execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_end\" IS NULL AND \"_v\" < ?")).bind(seq).bind(v))
             .await? as i64;
-        self.had_rows = false;
         Ok(())
-    }
-
-    fn take_seq(&mut self) -> i64 {
-        self.next_seq += 1;
-        self.next_seq - 1
-    }
-
-    fn take_v(&mut self) -> i64 {
-        self.next_v += 1;
-        self.next_v - 1
     }
 
     /// The canonical key of a row: its primary key, or a new record id.
@@ -247,7 +276,7 @@ impl Writer {
                 if !matches!(v, Value::Null)
                     && let Some(first) = seen.insert(v.key_text(), r.line)
                 {
-                    problems.push(unique_twice(r.line, Some(first), name, &v.key_text()));
+                    problems.push(unique_twice(r.line, Some(first), name.as_str(), &v.key_text()));
                 }
             }
         }
@@ -256,6 +285,7 @@ impl Writer {
 
     /// A key seen twice in the file (`first`: where, when known).
     fn twice(&self, line: u64, first: Option<u64>, key: &str) -> RowProblem {
+        let key = bounded(key);
         let (vi, en) = match first {
             Some(f) => (
                 format!("khóa «{key}» lặp lại trong tệp (đã có ở dòng {f})"),
@@ -276,6 +306,7 @@ impl Writer {
     }
 
     fn exists(&self, line: u64, key: &str) -> RowProblem {
+        let key = bounded(key);
         RowProblem {
             line,
             field: Some(self.schema.spec.primary_key.join(",")),
@@ -290,7 +321,7 @@ impl Writer {
 
     /// Writes valid rows. Returns problems found against stored data or
     /// earlier rows; when there are any, the caller must not commit.
-    pub async fn write(&mut self, rows: &[ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
+    async fn write(&mut self, conn: &mut Conn<'_>, rows: &[ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
         let upsert = self.mode == ImportMode::Upsert && !self.schema.key.is_empty();
         let mut problems = Vec::new();
         let all: Vec<&ParsedRow> = rows.iter().collect();
@@ -299,7 +330,7 @@ impl Writer {
             if !problems.is_empty() {
                 return Ok(problems);
             }
-            let existing: HashMap<String, StoredRow> = if upsert { self.current_by_key(chunk).await? } else { HashMap::new() };
+            let existing: HashMap<String, StoredRow> = if upsert { self.current_by_key(conn, chunk).await? } else { HashMap::new() };
             let mut fresh: Vec<(&ParsedRow, i64, i64, String, i64)> = Vec::with_capacity(chunk.len());
             for r in chunk {
                 let key = self.key_of(&r.values);
@@ -309,10 +340,8 @@ impl Writer {
                     Some(old) if old.values == r.values => self.unchanged += 1,
                     Some(old) => {
                         let seq = self.take_seq();
-                        let t = q(&self.ds.table_name);
-                        self.tx
-                            .conn()
-                            .execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old.meta.v))
+                        let t = q(&self.table);
+                        conn.execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old.meta.v))
                             .await?;
                         fresh.push((r, old.meta.id, seq, old.meta.key.clone(), OP_UPDATE));
                         self.updated += 1;
@@ -330,11 +359,11 @@ impl Writer {
             if !problems.is_empty() {
                 return Ok(problems);
             }
-            if let Err(e) = self.insert_versions(&fresh).await {
-                if !is_unique_violation(&e) {
+            if let Err(e) = self.insert_versions(conn, &fresh).await {
+                if !e.is_unique_violation() {
                     return Err(e);
                 }
-                problems.extend(self.diagnose(chunk).await?);
+                problems.extend(self.diagnose(conn, chunk).await?);
                 if problems.is_empty() {
                     return Err(e);
                 }
@@ -346,15 +375,14 @@ impl Writer {
 
     /// After a unique index refused a batch: which rows clash with stored
     /// rows or with earlier rows of this import, and on which field.
-    async fn diagnose(&mut self, rows: &[&ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
-        let t = q(&self.ds.table_name);
+    async fn diagnose(&mut self, conn: &mut Conn<'_>, rows: &[&ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
+        let t = q(&self.table);
         let mut problems = Vec::new();
         let keys: Vec<(u64, String)> = rows.iter().filter_map(|r| self.key_of(&r.values).map(|k| (r.line, k))).collect();
         if !keys.is_empty() {
             let sql =
                 format!("SELECT \"_key\", \"_seq\" FROM {t} WHERE \"_end\" IS NULL AND \"_key\" IN ({})", vec!["?"; keys.len()].join(", "));
-            let found: Vec<(String, i64)> =
-                self.tx.conn().fetch_all(keys.iter().fold(Sql::assembled(sql), |s, (_, k)| s.bind(k.as_str()))).await?;
+            let found: Vec<(String, i64)> = conn.fetch_all(keys.iter().fold(Sql::assembled(sql), |s, (_, k)| s.bind(k.as_str()))).await?;
             for (line, k) in &keys {
                 if let Some((_, seq)) = found.iter().find(|(f, _)| f == k) {
                     problems.push(if *seq >= self.first_seq { self.twice(*line, None, k) } else { self.exists(*line, k) });
@@ -363,7 +391,7 @@ impl Writer {
         }
         for (pos, name) in self.unique_fields.clone() {
             let field = &self.schema.fields[pos];
-            let values: Vec<(u64, chiase_core::schema::Value)> =
+            let values: Vec<(u64, Value)> =
                 rows.iter().filter(|r| !matches!(r.values[pos], Value::Null)).map(|r| (r.line, r.values[pos].clone())).collect();
             if values.is_empty() {
                 continue;
@@ -371,11 +399,11 @@ impl Writer {
             let sql =
                 format!("SELECT {} FROM {t} WHERE \"_end\" IS NULL AND {} IN ({})", q(&name), q(&name), vec!["?"; values.len()].join(", "));
             let sql = values.iter().fold(Sql::assembled(sql), |s, (_, v)| s.bind(ddl::bind_scalar(v)));
-            let raw = self.tx.conn().fetch_raw(sql).await?;
+            let raw = conn.fetch_raw(sql).await?;
             let taken: Vec<String> = decode(&raw, &[field], false)?.into_iter().map(|r| r.values[0].key_text()).collect();
             for (line, v) in &values {
                 if taken.contains(&v.key_text()) {
-                    problems.push(unique_twice(*line, None, &name, &v.key_text()));
+                    problems.push(unique_twice(*line, None, name.as_str(), &v.key_text()));
                 }
             }
         }
@@ -383,7 +411,7 @@ impl Writer {
     }
 
     /// Current rows with the keys of `rows`.
-    async fn current_by_key(&mut self, rows: &[&ParsedRow]) -> Result<HashMap<String, StoredRow>, StoreError> {
+    async fn current_by_key(&self, conn: &mut Conn<'_>, rows: &[&ParsedRow]) -> Result<HashMap<String, StoredRow>, StoreError> {
         let keys: Vec<String> = rows.iter().filter_map(|r| self.key_of(&r.values)).collect();
         if keys.is_empty() {
             return Ok(HashMap::new());
@@ -392,23 +420,23 @@ impl Writer {
         let sql = format!(
             "SELECT {} FROM {} WHERE \"_end\" IS NULL AND \"_key\" IN ({})",
             select_list(&fields, true),
-            q(&self.ds.table_name),
+            q(&self.table),
             vec!["?"; keys.len()].join(", ")
         );
         let sql = keys.into_iter().fold(Sql::assembled(sql), Sql::bind);
-        let raw = self.tx.conn().fetch_raw(sql).await?;
+        let raw = conn.fetch_raw(sql).await?;
         Ok(decode(&raw, &fields, true)?.into_iter().map(|r| (r.meta.key.clone(), r)).collect())
     }
 
     /// Inserts new versions: (row, record id, change number, key, change kind).
-    async fn insert_versions(&mut self, fresh: &[(&ParsedRow, i64, i64, String, i64)]) -> Result<(), StoreError> {
+    async fn insert_versions(&mut self, conn: &mut Conn<'_>, fresh: &[(&ParsedRow, i64, i64, String, i64)]) -> Result<(), StoreError> {
         if fresh.is_empty() {
             return Ok(());
         }
-        let backend = self.tx.conn().backend();
+        let backend = conn.backend();
         let data_cols = ddl::data_columns(&self.schema);
         let search = self.schema.has_search();
-        let mut names: Vec<String> = ddl::META_COLUMNS.iter().map(|c| q(c)).collect();
+        let mut names: Vec<String> = ddl::META_COLUMNS.iter().map(|c| q(&ColumnName::meta(c))).collect();
         names.extend(data_cols.iter().map(|(c, _)| q(c)));
         let pg_search = search && backend == Backend::Postgres;
         if pg_search {
@@ -419,12 +447,7 @@ impl Writer {
             one.push_str(", to_tsvector('simple', ?)");
         }
         let tuple = format!("({one})");
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            q(&self.ds.table_name),
-            names.join(", "),
-            vec![tuple.as_str(); fresh.len()].join(", ")
-        );
+        let sql = format!("INSERT INTO {} ({}) VALUES {}", q(&self.table), names.join(", "), vec![tuple.as_str(); fresh.len()].join(", "));
         let mut stmt = Sql::assembled(sql);
         let mut fts: Vec<(i64, String)> = Vec::new();
         let mut values = Vec::with_capacity(data_cols.len());
@@ -445,7 +468,6 @@ impl Writer {
                 fts.push((v, t));
             }
         }
-        let mut conn = self.tx.conn();
         // A savepoint, so that a refused batch (a unique index) leaves the
         // transaction usable for diagnosing it (PostgreSQL aborts it otherwise).
         conn.execute(Sql::new("SAVEPOINT batch")).await?;
@@ -455,25 +477,20 @@ impl Writer {
         }
         conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
         if !fts.is_empty() {
-            let sql = format!(
-                "INSERT INTO {} (rowid, body) VALUES {}",
-                q(&ddl::fts_name(&self.ds.table_name)),
-                vec!["(?, ?)"; fts.len()].join(", ")
-            );
+            let sql =
+                format!("INSERT INTO {} (rowid, body) VALUES {}", q(&TableName::fts(self.ds.pk)), vec!["(?, ?)"; fts.len()].join(", "));
             let stmt = fts.into_iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(v).bind(t));
             conn.execute(stmt).await?;
         }
         Ok(())
     }
 
-    /// Deletes current rows by key (the record API): each a numbered change.
-    pub async fn delete(&mut self, keys: &[String]) -> Result<i64, StoreError> {
+    /// Deletes current rows by key: each a numbered change.
+    async fn delete(&mut self, conn: &mut Conn<'_>, keys: &[String]) -> Result<i64, StoreError> {
         let mut n = 0;
+        let t = q(&self.table);
         for key in keys {
-            let t = q(&self.ds.table_name);
-            let found: Option<(i64, i64)> = self
-                .tx
-                .conn()
+            let found: Option<(i64, i64)> = conn
                 .fetch_optional(
                     Sql::assembled(format!("SELECT \"_v\", \"_id\" FROM {t} WHERE \"_end\" IS NULL AND \"_key\" = ?")).bind(key.as_str()),
                 )
@@ -481,7 +498,6 @@ impl Writer {
             let Some((old_v, id)) = found else { continue };
             let seq = self.take_seq();
             let v = self.take_v();
-            let mut conn = self.tx.conn();
             conn.execute(Sql::assembled(format!("UPDATE {t} SET \"_end\" = ? WHERE \"_v\" = ?")).bind(seq).bind(old_v)).await?;
             conn.execute(
                 Sql::assembled(format!(
@@ -502,50 +518,12 @@ impl Writer {
         Ok(n)
     }
 
-    /// Makes the write visible: counters, row count and the change batch
-    /// are updated in the same transaction.
-    pub async fn commit(mut self) -> Result<WriteSummary, StoreError> {
-        let last_seq = self.next_seq - 1;
-        let row_count = self.ds.row_count + self.inserted - self.deleted;
-        let ts = now();
-        let mut conn = self.tx.conn();
-        let changed = self.inserted + self.updated + self.deleted > 0;
-        conn.execute(
-            Sql::new(
-                "UPDATE datasets SET row_count = ?, last_seq = ?, last_version = ?, next_record_id = ?, updated_at = ?, \
-                 data_updated_at = CASE WHEN ? THEN ? ELSE data_updated_at END WHERE id = ?",
-            )
-            .bind(row_count)
-            .bind(last_seq)
-            .bind(self.next_v - 1)
-            .bind(self.next_id)
-            .bind(ts)
-            .bind(changed)
-            .bind(ts)
-            .bind(self.ds.pk),
-        )
-        .await?;
-        conn.execute(
-            // The batch is dated at commit: "as of" reads include it only from then.
-            Sql::new("UPDATE change_batches SET first_seq = ?, last_seq = ?, rows_inserted = ?, rows_updated = ?, rows_deleted = ?, at = ? WHERE id = ?")
-                .bind(self.first_seq)
-                .bind(last_seq)
-                .bind(self.inserted)
-                .bind(self.updated)
-                .bind(self.deleted)
-                .bind(ts)
-                .bind(self.batch),
-        )
-        .await?;
-        self.tx.commit().await?;
-        // After a large write, refresh the planner's statistics so that it
-        // picks indexes by their selectivity (SQLite has none until asked).
-        if self.inserted + self.updated + self.deleted >= 10_000 {
-            let mut c = self.pools.begin().await?;
-            c.conn().execute(Sql::assembled(format!("ANALYZE {}", q(&self.ds.table_name)))).await?;
-            c.commit().await?;
-        }
-        Ok(WriteSummary {
+    fn changed(&self) -> bool {
+        self.inserted + self.updated + self.deleted > 0
+    }
+
+    fn summary(&self) -> WriteSummary {
+        WriteSummary {
             dataset: self.ds.id.clone(),
             mode: self.mode.code().into(),
             inserted: self.inserted,
@@ -553,17 +531,480 @@ impl Writer {
             deleted: self.deleted,
             unchanged: self.unchanged,
             first_seq: self.first_seq,
-            last_seq,
-            row_count,
-        })
+            last_seq: self.next_seq - 1,
+            row_count: self.ds.row_count + self.inserted - self.deleted,
+        }
+    }
+
+    /// Makes the write visible: counters, row count, the change batch and
+    /// (for a new generation) the table name, in the caller's transaction.
+    /// `min_last_version`: versions reserved beyond those used.
+    async fn publish(&self, conn: &mut Conn<'_>, min_last_version: i64) -> Result<WriteSummary, StoreError> {
+        let s = self.summary();
+        let ts = now();
+        conn.execute(
+            Sql::new(
+                "UPDATE datasets SET row_count = ?, last_seq = ?, last_version = ?, next_record_id = ?, table_name = ?, updated_at = ?, \
+                 data_updated_at = CASE WHEN ? THEN ? ELSE data_updated_at END WHERE id = ?",
+            )
+            .bind(s.row_count)
+            .bind(s.last_seq)
+            .bind((self.next_v - 1).max(min_last_version))
+            .bind(self.next_id)
+            .bind(self.table.as_str())
+            .bind(ts)
+            .bind(self.changed())
+            .bind(ts)
+            .bind(self.ds.pk.get()),
+        )
+        .await?;
+        conn.execute(
+            // The batch is dated when it is published: "as of" reads include it only from then.
+            Sql::new("UPDATE change_batches SET first_seq = ?, last_seq = ?, rows_inserted = ?, rows_updated = ?, rows_deleted = ?, at = ? WHERE id = ?")
+                .bind(self.first_seq)
+                .bind(s.last_seq)
+                .bind(self.inserted)
+                .bind(self.updated)
+                .bind(self.deleted)
+                .bind(ts)
+                .bind(self.batch),
+        )
+        .await?;
+        Ok(s)
     }
 }
 
-fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(sqlx::Error::Database(db)) if db.is_unique_violation())
+/// Refreshes the planner's statistics after a large write, so that it picks
+/// indexes by their selectivity (SQLite has none until asked).
+async fn analyze(pools: &Pools, table: &TableName) -> Result<(), StoreError> {
+    let mut c = pools.begin().await?;
+    c.conn().execute(Sql::assembled(format!("ANALYZE {}", q(table)))).await?;
+    c.commit().await
+}
+
+impl Store {
+    /// Opens a write to a dataset in one transaction; nothing is visible to
+    /// others until [`Writer::commit`].
+    pub async fn begin_write(
+        &self,
+        permit: &WritePermit,
+        slug: &str,
+        mode: ImportMode,
+        actor: &str,
+        source: Option<&str>,
+    ) -> Result<Writer, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        // Lock the dataset's row: writes to one dataset queue here, so
+        // change numbers are dense and ordered.
+        conn.execute(Sql::new("UPDATE datasets SET updated_at = updated_at WHERE slug = ?").bind(slug)).await?;
+        let ds = require_dataset(&mut conn, slug).await?;
+        check_permit(permit.dataset_id(), &ds)?;
+        wait_for_no_import(&mut conn, &ds).await?;
+        let table = ds.table_name.clone();
+        let mut state = WriteState::new(self, &mut conn, ds, table, mode, actor, source).await?;
+        if mode == ImportMode::Replace && state.ds.row_count > 0 {
+            state.reset(&mut conn).await?;
+        }
+        Ok(Writer { tx, pools: self.pools.clone(), state })
+    }
+}
+
+impl Writer {
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.state.schema
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.state.ds
+    }
+
+    /// Writes valid rows. Returns problems found against stored data or
+    /// earlier rows; when there are any, the caller must not commit.
+    pub async fn write(&mut self, rows: &[ParsedRow]) -> Result<Vec<RowProblem>, StoreError> {
+        self.state.write(&mut self.tx.conn(), rows).await
+    }
+
+    /// Deletes current rows by key (the record API): each a numbered change.
+    pub async fn delete(&mut self, keys: &[String]) -> Result<i64, StoreError> {
+        self.state.delete(&mut self.tx.conn(), keys).await
+    }
+
+    /// Makes the write visible.
+    pub async fn commit(mut self) -> Result<WriteSummary, StoreError> {
+        let summary = self.state.publish(&mut self.tx.conn(), 0).await?;
+        self.tx.commit().await?;
+        if self.state.inserted + self.state.updated + self.state.deleted >= 10_000 {
+            analyze(&self.pools, &self.state.table).await?;
+        }
+        Ok(summary)
+    }
+}
+
+/// Receives the batches of a staged import.
+pub type Batches = tokio::sync::mpsc::Receiver<Vec<ParsedRow>>;
+
+impl Store {
+    /// Applies an import that was parsed and validated into `total_rows`
+    /// rows, received in `batches`: all of them land, or none.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_import(
+        &self,
+        permit: &WritePermit,
+        slug: &str,
+        mode: ImportMode,
+        actor: &str,
+        source: Option<&str>,
+        total_rows: u64,
+        allow_empty: bool,
+        batches: Batches,
+    ) -> Result<Applied, StoreError> {
+        if mode == ImportMode::Replace && total_rows == 0 && !allow_empty {
+            return Err(DomainError::invalid(
+                "allow_empty",
+                Msg::new(
+                    "tệp không có dòng dữ liệu nào: chế độ replace sẽ xóa hết dữ liệu; nếu đúng ý, hãy thêm allow_empty=true",
+                    "the file has no rows: replace would empty the dataset; add allow_empty=true if that is what you mean",
+                ),
+            )
+            .into());
+        }
+        let ds = self
+            .dataset(slug)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("không có tập dữ liệu «{slug}»"), format!("no dataset «{slug}»")))?;
+        check_permit(permit.dataset_id(), &ds)?;
+        let history = ds.last_seq.max(ds.row_count);
+        let rebuild = self.backend() == Backend::Sqlite && total_rows > IN_PLACE_MAX_ROWS && history <= MAX_COPY_FACTOR * total_rows as i64;
+        if rebuild {
+            self.apply_as_generation(permit, slug, mode, actor, source, total_rows, batches).await
+        } else {
+            self.apply_in_place(permit, slug, mode, actor, source, batches).await
+        }
+    }
+
+    async fn apply_in_place(
+        &self,
+        permit: &WritePermit,
+        slug: &str,
+        mode: ImportMode,
+        actor: &str,
+        source: Option<&str>,
+        mut batches: Batches,
+    ) -> Result<Applied, StoreError> {
+        let mut writer = self.begin_write(permit, slug, mode, actor, source).await?;
+        while let Some(rows) = batches.recv().await {
+            let problems = writer.write(&rows).await?;
+            if !problems.is_empty() {
+                return Ok(Applied::Rejected(problems));
+            }
+        }
+        Ok(Applied::Done(writer.commit().await?))
+    }
+
+    /// A large import on SQLite: a new generation of the table, built in
+    /// short transactions, made current in one.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_as_generation(
+        &self,
+        permit: &WritePermit,
+        slug: &str,
+        mode: ImportMode,
+        actor: &str,
+        source: Option<&str>,
+        total_rows: u64,
+        batches: Batches,
+    ) -> Result<Applied, StoreError> {
+        let holder = format!("{}:{}", std::process::id(), now().timestamp_micros());
+        // Take the lease, reserve version numbers, make the empty table.
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let ds = require_dataset(&mut conn, slug).await?;
+        check_permit(permit.dataset_id(), &ds)?;
+        wait_for_no_import(&mut conn, &ds).await?;
+        conn.execute(
+            Sql::new(
+                "INSERT INTO job_leases (name, holder, expires_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+            )
+            .bind(import_lease(ds.pk))
+            .bind(holder.as_str())
+            .bind(now() + chrono::Duration::seconds(LEASE_SECONDS)),
+        )
+        .await?;
+        // Full-text rows of this import are written as it goes, keyed by
+        // version number: the numbers are reserved now, so that a failed
+        // import's rows never match a later version.
+        let (last_version,): (i64,) = conn.fetch_one(Sql::new("SELECT last_version FROM datasets WHERE id = ?").bind(ds.pk.get())).await?;
+        let reserved_to = last_version + total_rows as i64 + 2;
+        conn.execute(Sql::new("UPDATE datasets SET last_version = ? WHERE id = ?").bind(reserved_to).bind(ds.pk.get())).await?;
+        let generation = next_generation(&ds.table_name);
+        let new_table = TableName::generation(ds.pk, generation);
+        let schema = self.schema_of(&ds)?;
+        conn.execute(Sql::assembled(format!("DROP TABLE IF EXISTS {}", q(&new_table)))).await?;
+        for stmt in ddl::create_table(Backend::Sqlite, ds.pk, &new_table, &schema) {
+            conn.execute(Sql::assembled(stmt)).await?;
+        }
+        let old_table = ds.table_name.clone();
+        let state = WriteState::new(self, &mut conn, ds, new_table.clone(), mode, actor, source).await?;
+        tx.commit().await?;
+        let mut build = Generation { store: self, lease: holder, state, old_table, step_rows: 2_000 };
+        match build.run(batches).await {
+            Ok(Some(problems)) => {
+                build.abandon().await?;
+                Ok(Applied::Rejected(problems))
+            }
+            Ok(None) => Ok(Applied::Done(build.publish(reserved_to).await?)),
+            Err(e) => {
+                if let Err(cleanup) = build.abandon().await {
+                    tracing::warn!("could not clean up an abandoned import: {cleanup}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The generation after the one a table is (`ds_5` is the first).
+fn next_generation(table: &TableName) -> i64 {
+    table.as_str().rsplit_once("_g").and_then(|(_, g)| g.parse::<i64>().ok()).unwrap_or(1) + 1
+}
+
+/// A new generation of a dataset's table under construction.
+struct Generation<'a> {
+    store: &'a Store,
+    lease: String,
+    state: WriteState,
+    old_table: TableName,
+    /// Rows per transaction, adjusted to take about [`STEP_BUDGET`].
+    step_rows: usize,
+}
+
+impl Generation<'_> {
+    /// A short transaction that still holds the dataset's lease.
+    async fn step(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.store.pools.begin().await?;
+        let n = tx
+            .conn()
+            .execute(
+                Sql::new("UPDATE job_leases SET expires_at = ? WHERE name = ? AND holder = ?")
+                    .bind(now() + chrono::Duration::seconds(LEASE_SECONDS))
+                    .bind(import_lease(self.state.ds.pk))
+                    .bind(self.lease.as_str()),
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Corrupt("the import lost its lease on the dataset (it ran past its expiry)".into()));
+        }
+        Ok(tx)
+    }
+
+    fn adapt(&mut self, rows: usize, took: Duration) {
+        if rows == 0 {
+            return;
+        }
+        let per_row = took.as_secs_f64() / rows as f64;
+        let ideal = (STEP_BUDGET.as_secs_f64() / per_row.max(1e-7)) as usize;
+        self.step_rows = ideal.clamp(200, 20_000);
+    }
+
+    /// Copies the history, applies a replace's reset, then the rows. Returns
+    /// the problems that refused the import, if any.
+    async fn run(&mut self, mut batches: Batches) -> Result<Option<Vec<RowProblem>>, StoreError> {
+        self.copy_history().await?;
+        if self.state.mode == ImportMode::Replace {
+            self.reset_in_steps().await?;
+        }
+        let mut pending: Vec<ParsedRow> = Vec::new();
+        let mut closed = false;
+        loop {
+            while pending.len() < self.step_rows && !closed {
+                match batches.recv().await {
+                    Some(rows) => pending.extend(rows),
+                    None => closed = true,
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            let take = pending.len().min(self.step_rows);
+            let rows: Vec<ParsedRow> = pending.drain(..take).collect();
+            let started = Instant::now();
+            let mut tx = self.step().await?;
+            let problems = self.state.write(&mut tx.conn(), &rows).await?;
+            if !problems.is_empty() {
+                return Ok(Some(problems));
+            }
+            tx.commit().await?;
+            self.adapt(rows.len(), started.elapsed());
+            // Let others take the writer between steps.
+            tokio::task::yield_now().await;
+        }
+        Ok(None)
+    }
+
+    /// Copies every version of the current table into the new one.
+    async fn copy_history(&mut self) -> Result<(), StoreError> {
+        let mut cols: Vec<String> = ddl::META_COLUMNS.iter().map(|c| q(&ColumnName::meta(c))).collect();
+        cols.extend(ddl::data_columns(&self.state.schema).iter().map(|(c, _)| q(c)));
+        let list = cols.join(", ");
+        let (old, new) = (q(&self.old_table), q(&self.state.table));
+        let mut after = 0i64;
+        loop {
+            let started = Instant::now();
+            let mut tx = self.step().await?;
+            let n = tx
+                .conn()
+                .execute(
+                    Sql::assembled(format!("INSERT INTO {new} ({list}) SELECT {list} FROM {old} WHERE \"_v\" > ? ORDER BY \"_v\" LIMIT ?"))
+                        .bind(after)
+                        .bind(self.step_rows as i64),
+                )
+                .await?;
+            if n == 0 {
+                break;
+            }
+            let (last,): (Option<i64>,) = tx.conn().fetch_one(Sql::assembled(format!("SELECT max(\"_v\") FROM {new}"))).await?;
+            tx.commit().await?;
+            after = last.unwrap_or(after);
+            self.adapt(n as usize, started.elapsed());
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// A replace import's reset, in steps: the marker, then current rows
+    /// ended a step at a time.
+    async fn reset_in_steps(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.step().await?;
+        let (seq, v) = self.state.reset_marker(&mut tx.conn()).await?;
+        tx.commit().await?;
+        let t = q(&self.state.table);
+        loop {
+            let started = Instant::now();
+            let mut tx = self.step().await?;
+            let n = tx
+                .conn()
+                .execute(
+                    Sql::assembled(format!(
+                        "UPDATE {t} SET \"_end\" = ? WHERE \"_v\" IN (SELECT \"_v\" FROM {t} WHERE \"_end\" IS NULL AND \"_v\" < ? LIMIT ?)"
+                    ))
+                    .bind(seq)
+                    .bind(v)
+                    .bind(self.step_rows as i64),
+                )
+                .await?;
+            tx.commit().await?;
+            if n == 0 {
+                break;
+            }
+            self.state.deleted += n as i64;
+            self.adapt(n as usize, started.elapsed());
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// Makes the new generation current and retires the old one.
+    async fn publish(self, reserved_to: i64) -> Result<WriteSummary, StoreError> {
+        analyze(&self.store.pools, &self.state.table).await?;
+        let mut tx = self.step().await?;
+        let mut conn = tx.conn();
+        let summary = self.state.publish(&mut conn, reserved_to).await?;
+        conn.execute(
+            Sql::new("INSERT INTO retired_tables (name, dataset_id, retired_at) VALUES (?, ?, ?)")
+                .bind(self.old_table.as_str())
+                .bind(self.state.ds.pk.get())
+                .bind(now()),
+        )
+        .await?;
+        conn.execute(Sql::new("DELETE FROM job_leases WHERE name = ?").bind(import_lease(self.state.ds.pk))).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Gives up: the new table, the change batch and the lease go.
+    async fn abandon(&self) -> Result<(), StoreError> {
+        let mut tx = self.store.pools.begin().await?;
+        let mut conn = tx.conn();
+        conn.execute(Sql::assembled(format!("DROP TABLE IF EXISTS {}", q(&self.state.table)))).await?;
+        conn.execute(Sql::new("DELETE FROM change_batches WHERE id = ?").bind(self.state.batch)).await?;
+        conn.execute(
+            Sql::new("DELETE FROM job_leases WHERE name = ? AND holder = ?").bind(import_lease(self.state.ds.pk)).bind(self.lease.as_str()),
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+impl Store {
+    /// Drops dataset tables that no longer serve: generations retired more
+    /// than `grace` ago (readers that loaded the old name have finished),
+    /// and generations left by an import that crashed. Returns how many.
+    pub async fn drop_retired_tables(&self, grace: chrono::Duration) -> Result<u64, StoreError> {
+        let retired: Vec<(String,)> = {
+            self.pools
+                .reader()
+                .await?
+                .conn()
+                .fetch_all(Sql::new("SELECT name FROM retired_tables WHERE retired_at < ?").bind(now() - grace))
+                .await?
+        };
+        let mut dropped = 0;
+        for (name,) in retired {
+            let table = TableName::stored(&name)?;
+            let mut tx = self.pools.begin().await?;
+            tx.conn().execute(Sql::assembled(format!("DROP TABLE IF EXISTS {}", q(&table)))).await?;
+            tx.conn().execute(Sql::new("DELETE FROM retired_tables WHERE name = ?").bind(name.as_str())).await?;
+            tx.commit().await?;
+            dropped += 1;
+        }
+        if self.backend() == Backend::Sqlite {
+            let orphans: Vec<(String,)> = {
+                self.pools
+                    .reader()
+                    .await?
+                    .conn()
+                    .fetch_all(Sql::new(
+                        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name GLOB 'ds_*_g*' \
+                         AND m.name NOT IN (SELECT table_name FROM datasets) AND m.name NOT IN (SELECT name FROM retired_tables)",
+                    ))
+                    .await?
+            };
+            for (name,) in orphans {
+                let Ok(table) = TableName::stored(&name) else { continue };
+                let Some(id) = name.strip_prefix("ds_").and_then(|r| r.split('_').next()).and_then(|i| i.parse::<i64>().ok()) else {
+                    continue;
+                };
+                let mut tx = self.pools.begin().await?;
+                // Not while an import may still be building it.
+                let live: Option<(String,)> = tx
+                    .conn()
+                    .fetch_optional(
+                        Sql::new("SELECT holder FROM job_leases WHERE name = ? AND expires_at > ?")
+                            .bind(import_lease(DatasetId(id)))
+                            .bind(now()),
+                    )
+                    .await?;
+                if live.is_none() {
+                    tx.conn().execute(Sql::assembled(format!("DROP TABLE IF EXISTS {}", q(&table)))).await?;
+                    dropped += 1;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(dropped)
+    }
+}
+
+/// A value echoed in a report, bounded (a file's cell can be megabytes).
+fn bounded(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.chars().count() <= MAX { s.to_string() } else { format!("{}…", s.chars().take(MAX).collect::<String>()) }
 }
 
 fn unique_twice(line: u64, first: Option<u64>, name: &str, value: &str) -> RowProblem {
+    let value = bounded(value);
     let (vi, en) = match first {
         Some(f) => (
             format!("giá trị «{value}» của trường duy nhất «{name}» lặp lại trong tệp (đã có ở dòng {f})"),
@@ -574,5 +1015,5 @@ fn unique_twice(line: u64, first: Option<u64>, name: &str, value: &str) -> RowPr
             format!("value «{value}» of unique field «{name}» exists already in the dataset or on an earlier line"),
         ),
     };
-    RowProblem { line, field: Some(name.to_string()), value: Some(value.to_string()), code: "unique", message: Msg::new(vi, en) }
+    RowProblem { line, field: Some(name.to_string()), value: Some(value), code: "unique", message: Msg::new(vi, en) }
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chiase_core::catalog::Cadence;
-use chiase_core::policy::DatasetFacts;
+use chiase_core::ids::{AgencyId, DatasetId};
+use chiase_core::policy::{CreateDatasetPermit, DatasetFacts, SchemaPermit};
 use chiase_core::schema::{Schema, SchemaSpec};
 use chiase_core::sharing::SharingMode;
 use chiase_core::{DomainError, Msg};
@@ -25,19 +26,20 @@ use sqlx::types::Json;
 
 use crate::agencies::AgencyRef;
 use crate::databases::DatabaseKey;
-use crate::db::{Conn, Id, Sql};
-use crate::{Store, StoreError, now};
+use crate::db::{Backend, Conn, Id, Sql};
+use crate::{OnUnique, Store, StoreError, now};
+use ddl::{TableName, q};
 
 /// A dataset as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
     #[serde(skip)]
-    pub pk: i64,
+    pub pk: DatasetId,
     pub id: String,
     pub database: DatasetDatabase,
     pub owner: AgencyRef,
     #[serde(skip)]
-    pub owner_pk: i64,
+    pub owner_pk: AgencyId,
     pub title: String,
     pub title_en: Option<String>,
     pub description: String,
@@ -47,7 +49,7 @@ pub struct Dataset {
     pub schema: SchemaSpec,
     pub schema_version: i64,
     #[serde(skip)]
-    pub table_name: String,
+    pub table_name: TableName,
     pub row_count: i64,
     pub last_seq: i64,
     pub synthetic: bool,
@@ -73,6 +75,7 @@ impl Dataset {
             owner_agency_id: self.owner_pk,
             mode: self.sharing_mode,
             fields: self.schema.fields.iter().map(|f| (f.name.clone(), f.personal)).collect(),
+            key: self.schema.primary_key.iter().filter_map(|k| self.schema.fields.iter().position(|f| &f.name == k)).collect(),
         }
     }
 }
@@ -114,11 +117,11 @@ const DATASET_SELECT: &str = "SELECT s.id AS pk, s.slug, d.slug AS db_slug, d.no
 impl DatasetRow {
     fn into_dataset(self) -> Result<Dataset, StoreError> {
         Ok(Dataset {
-            pk: self.pk,
+            pk: DatasetId(self.pk),
             id: self.slug,
             database: DatasetDatabase { id: self.db_slug, no: self.db_no, name: self.db_name },
             owner: AgencyRef { id: self.owner_slug, name: self.owner_name },
-            owner_pk: self.owner_pk,
+            owner_pk: AgencyId(self.owner_pk),
             title: self.title,
             title_en: self.title_en,
             description: self.description,
@@ -127,7 +130,7 @@ impl DatasetRow {
             cadence: self.cadence.parse().map_err(|c| StoreError::Corrupt(format!("cadence «{c}»")))?,
             schema: self.schema.0,
             schema_version: self.schema_version,
-            table_name: self.table_name,
+            table_name: TableName::stored(&self.table_name)?,
             row_count: self.row_count,
             last_seq: self.last_seq,
             synthetic: self.synthetic,
@@ -177,7 +180,7 @@ pub fn check_slug(slug: &str) -> Result<(), DomainError> {
 
 /// Validated schemas, cached by dataset and schema version.
 #[derive(Default)]
-pub(crate) struct SchemaCache(RwLock<HashMap<(i64, i64), Arc<Schema>>>);
+pub(crate) struct SchemaCache(RwLock<HashMap<(DatasetId, i64), Arc<Schema>>>);
 
 impl Store {
     /// Every dataset, or those of one database.
@@ -215,8 +218,9 @@ impl Store {
         Ok(schema)
     }
 
-    /// Creates a dataset and its table, in one transaction.
-    pub async fn create_dataset(&self, new: &NewDataset, actor: &str) -> Result<Dataset, StoreError> {
+    /// Creates a dataset and its table, in one transaction. The permit
+    /// names the agency allowed; the database must belong to it.
+    pub async fn create_dataset(&self, permit: &CreateDatasetPermit, new: &NewDataset, actor: &str) -> Result<Dataset, StoreError> {
         check_slug(&new.slug)?;
         let schema = Schema::new(new.schema.clone()).map_err(schema_errors)?;
         if new.title.trim().is_empty() {
@@ -228,7 +232,13 @@ impl Store {
         }
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
-        let db = resolve_database(&mut conn, &new.database).await?;
+        let (db, owner) = resolve_database(&mut conn, &new.database).await?;
+        if owner != permit.owner() {
+            return Err(StoreError::Corrupt(format!(
+                "BUG: a permit to create datasets for agency {} used on a database of agency {owner}",
+                permit.owner()
+            )));
+        }
         let modes: Vec<(String,)> = conn.fetch_all(Sql::new("SELECT mode FROM database_sharing WHERE database_id = ?").bind(db)).await?;
         if !modes.iter().any(|(m,)| m == new.sharing_mode.code()) {
             let list: Vec<&str> = modes.iter().map(|(m,)| m.as_str()).collect();
@@ -240,12 +250,6 @@ impl Store {
                 ),
             )
             .into());
-        }
-        if conn.fetch_optional::<Id>(Sql::new("SELECT id FROM datasets WHERE slug = ?").bind(new.slug.as_str())).await?.is_some() {
-            return Err(StoreError::conflict(
-                format!("đã có tập dữ liệu «{}»", new.slug),
-                format!("a dataset «{}» exists already", new.slug),
-            ));
         }
         let licence = new
             .licence
@@ -275,15 +279,17 @@ impl Store {
                 .bind(ts)
                 .bind(ts),
             )
-            .await?;
-        let table = ddl::table_name(pk);
-        conn.execute(Sql::new("UPDATE datasets SET table_name = ? WHERE id = ?").bind(table.as_str()).bind(pk)).await?;
-        for stmt in ddl::create_table(conn.backend(), &table, &schema) {
+            .await
+            .on_unique(|| format!("đã có tập dữ liệu «{}»", new.slug), || format!("a dataset «{}» exists already", new.slug))?;
+        let pk = DatasetId(pk);
+        let table = TableName::dataset(pk);
+        conn.execute(Sql::new("UPDATE datasets SET table_name = ? WHERE id = ?").bind(table.as_str()).bind(pk.get())).await?;
+        for stmt in ddl::create_table(conn.backend(), pk, &table, &schema) {
             conn.execute(Sql::assembled(stmt)).await?;
         }
         conn.execute(
             Sql::new("INSERT INTO dataset_schemas (dataset_id, version, schema, actor, changed_at) VALUES (?, 1, ?, ?, ?)")
-                .bind(pk)
+                .bind(pk.get())
                 .bind(schema_json)
                 .bind(actor)
                 .bind(ts),
@@ -296,24 +302,25 @@ impl Store {
 
     /// Changes a dataset's schema: new fields (not required) at the end,
     /// types widened without loss, titles, descriptions, personal-data
-    /// classes and indexes. Anything that could invalidate stored rows is
-    /// refused.
-    pub async fn change_schema(
-        &self,
-        permit: &chiase_core::policy::WritePermit,
-        slug: &str,
-        new_spec: SchemaSpec,
-        actor: &str,
-    ) -> Result<Dataset, StoreError> {
+    /// classes, searchable fields and indexes. Anything that could
+    /// invalidate stored rows is refused. When what the full-text index is
+    /// made of changes (a field made personal, or searchable), every
+    /// full-text row, of current and past versions, is made again in the
+    /// same transaction: a field made personal is findable by nobody.
+    pub async fn change_schema(&self, permit: &SchemaPermit, slug: &str, new_spec: SchemaSpec, actor: &str) -> Result<Dataset, StoreError> {
         let new_schema = Schema::new(new_spec).map_err(schema_errors)?;
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let ds = require_dataset(&mut conn, slug).await?;
         check_permit(permit.dataset_id(), &ds)?;
+        wait_for_no_import(&mut conn, &ds).await?;
         let old = Schema::new(ds.schema.clone()).map_err(|e| StoreError::Corrupt(format!("{e:?}")))?;
-        let plan = ddl::schema_change(conn.backend(), &ds.table_name, &old, &new_schema)?;
-        for stmt in plan {
+        let plan = ddl::schema_change(conn.backend(), ds.pk, &ds.table_name, &old, &new_schema)?;
+        for stmt in plan.statements {
             conn.execute(Sql::assembled(stmt)).await?;
+        }
+        if plan.rebuild_search {
+            rebuild_search(&mut conn, &ds, &new_schema).await?;
         }
         let version = ds.schema_version + 1;
         let json = serde_json::to_value(&new_schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -323,12 +330,12 @@ impl Store {
                 .bind(json.clone())
                 .bind(version)
                 .bind(ts)
-                .bind(ds.pk),
+                .bind(ds.pk.get()),
         )
         .await?;
         conn.execute(
             Sql::new("INSERT INTO dataset_schemas (dataset_id, version, schema, actor, changed_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(ds.pk)
+                .bind(ds.pk.get())
                 .bind(version)
                 .bind(json)
                 .bind(actor)
@@ -342,7 +349,7 @@ impl Store {
 }
 
 /// A write permit is for one dataset; using it for another is a bug.
-pub(crate) fn check_permit(permit_dataset: i64, ds: &Dataset) -> Result<(), StoreError> {
+pub(crate) fn check_permit(permit_dataset: DatasetId, ds: &Dataset) -> Result<(), StoreError> {
     if permit_dataset != ds.pk {
         return Err(StoreError::Corrupt(format!("BUG: a permit for dataset {permit_dataset} used on {}", ds.pk)));
     }
@@ -366,16 +373,154 @@ pub(crate) async fn require_dataset(conn: &mut Conn<'_>, slug: &str) -> Result<D
         .ok_or_else(|| StoreError::not_found(format!("không có tập dữ liệu «{slug}»"), format!("no dataset «{slug}»")))
 }
 
-async fn resolve_database(conn: &mut Conn<'_>, key: &DatabaseKey) -> Result<i64, StoreError> {
-    let found: Option<Id> = match key {
-        DatabaseKey::No(n) => conn.fetch_optional(Sql::new("SELECT id FROM databases WHERE no = ? AND status = 'listed'").bind(*n)).await?,
-        DatabaseKey::Id(s) => conn.fetch_optional(Sql::new("SELECT id FROM databases WHERE slug = ?").bind(s.as_str())).await?,
+/// The database a key names and its owner agency.
+async fn resolve_database(conn: &mut Conn<'_>, key: &DatabaseKey) -> Result<(i64, AgencyId), StoreError> {
+    let found: Option<(i64, i64)> = match key {
+        DatabaseKey::No(n) => {
+            conn.fetch_optional(Sql::new("SELECT id, owner_id FROM databases WHERE no = ? AND status = 'listed'").bind(*n)).await?
+        }
+        DatabaseKey::Id(s) => conn.fetch_optional(Sql::new("SELECT id, owner_id FROM databases WHERE slug = ?").bind(s.as_str())).await?,
     };
-    found.map(|Id(id)| id).ok_or_else(|| {
+    found.map(|(id, owner)| (id, AgencyId(owner))).ok_or_else(|| {
         let k = match key {
             DatabaseKey::No(n) => n.to_string(),
             DatabaseKey::Id(s) => s.clone(),
         };
         StoreError::not_found(format!("không có cơ sở dữ liệu «{k}» trong danh mục"), format!("no database «{k}» in the catalog"))
     })
+}
+
+impl Store {
+    /// The agency that owns the database a key names (for deciding who may
+    /// create datasets in it).
+    pub async fn database_owner(&self, key: &DatabaseKey) -> Result<AgencyId, StoreError> {
+        let mut c = self.pools.reader().await?;
+        resolve_database(&mut c.conn(), key).await.map(|(_, owner)| owner)
+    }
+}
+
+/// Refuses while a large import builds a new generation of the dataset's
+/// table: a change made meanwhile would be lost at its swap.
+pub(crate) async fn wait_for_no_import(conn: &mut Conn<'_>, ds: &Dataset) -> Result<(), StoreError> {
+    let held: Option<(String,)> = conn
+        .fetch_optional(Sql::new("SELECT holder FROM job_leases WHERE name = ? AND expires_at > ?").bind(import_lease(ds.pk)).bind(now()))
+        .await?;
+    match held {
+        None => Ok(()),
+        Some(_) => Err(StoreError::Busy {
+            msg: Msg::new(
+                format!("tập dữ liệu «{}» đang được nhập một tệp lớn; hãy thử lại sau ít phút", ds.id),
+                format!("a large import into «{}» is under way; try again in a few minutes", ds.id),
+            ),
+            retry_after_secs: 30,
+        }),
+    }
+}
+
+/// The lease a large import holds on its dataset.
+pub(crate) fn import_lease(id: DatasetId) -> String {
+    format!("import:{id}")
+}
+
+/// Makes every full-text row of a dataset again from its stored values,
+/// for current and past versions, inside the caller's transaction.
+async fn rebuild_search(conn: &mut Conn<'_>, ds: &Dataset, schema: &Schema) -> Result<(), StoreError> {
+    let table = q(&ds.table_name);
+    let backend = conn.backend();
+    if backend == Backend::Sqlite {
+        let fts = q(&TableName::fts(ds.pk));
+        let exists: Option<Id> = conn
+            .fetch_optional(Sql::new("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").bind(TableName::fts(ds.pk).as_str()))
+            .await?;
+        if exists.is_some() {
+            // 'delete-all' empties a contentless table (a plain DELETE may not).
+            conn.execute(Sql::assembled(format!("INSERT INTO {fts} ({fts}) VALUES ('delete-all')"))).await?;
+        }
+    } else if schema.has_search() || has_search_column(conn, &ds.table_name).await? {
+        conn.execute(Sql::assembled(format!("UPDATE {table} SET \"_search\" = NULL"))).await?;
+    }
+    if !schema.has_search() {
+        return Ok(());
+    }
+    let fields: Vec<&chiase_core::schema::Field> = schema.search_fields().into_iter().map(|i| &schema.fields[i]).collect();
+    let mut after = 0i64;
+    loop {
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE \"_v\" > ? AND \"_op\" IN ({}, {}) ORDER BY \"_v\" LIMIT 2000",
+            rows::select_list(&fields, true),
+            ddl::OP_INSERT,
+            ddl::OP_UPDATE
+        );
+        let raw = conn.fetch_raw(Sql::assembled(sql).bind(after)).await?;
+        let page = rows::decode(&raw, &fields, true)?;
+        let Some(last) = page.last() else { break };
+        after = last.meta.v;
+        // search_text reads values by schema position: spread the page's
+        // values out to the schema's width.
+        let texts: Vec<(i64, String)> = page
+            .iter()
+            .filter_map(|r| {
+                let mut full = vec![chiase_core::schema::Value::Null; schema.fields.len()];
+                for (i, v) in schema.search_fields().into_iter().zip(&r.values) {
+                    full[i] = v.clone();
+                }
+                schema.search_text(&full).map(|t| (r.meta.v, t))
+            })
+            .collect();
+        if texts.is_empty() {
+            continue;
+        }
+        match backend {
+            Backend::Sqlite => {
+                let sql =
+                    format!("INSERT INTO {} (rowid, body) VALUES {}", q(&TableName::fts(ds.pk)), vec!["(?, ?)"; texts.len()].join(", "));
+                conn.execute(texts.into_iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(v).bind(t))).await?;
+            }
+            Backend::Postgres => {
+                let sql = format!(
+                    "UPDATE {table} SET \"_search\" = to_tsvector('simple', v.body) FROM (VALUES {}) AS v (id, body) WHERE {table}.\"_v\" = v.id",
+                    vec!["(CAST(? AS BIGINT), CAST(? AS TEXT))"; texts.len()].join(", ")
+                );
+                conn.execute(texts.into_iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(v).bind(t))).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn has_search_column(conn: &mut Conn<'_>, table: &TableName) -> Result<bool, StoreError> {
+    let found: Option<Id> = conn
+        .fetch_optional(
+            Sql::new("SELECT CAST(1 AS BIGINT) FROM information_schema.columns WHERE table_name = ? AND column_name = '_search'")
+                .bind(table.as_str()),
+        )
+        .await?;
+    Ok(found.is_some())
+}
+
+impl Store {
+    /// How many writes to a dataset changed rows and came from somewhere
+    /// other than `source` (e.g. `chiase demo`): the demo loader leaves a
+    /// dataset alone when someone else's rows are in it.
+    pub async fn writes_from_others(
+        &self,
+        permit: &chiase_core::policy::WritePermit,
+        ds: &Dataset,
+        source: &str,
+    ) -> Result<i64, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let mut c = self.pools.reader().await?;
+        let (n,): (i64,) = c
+            .conn()
+            .fetch_one(
+                Sql::new(
+                    "SELECT count(*) FROM change_batches WHERE dataset_id = ? AND (source IS NULL OR source <> ?) \
+                     AND rows_inserted + rows_updated + rows_deleted > 0",
+                )
+                .bind(ds.pk.get())
+                .bind(source),
+            )
+            .await?;
+        Ok(n)
+    }
 }

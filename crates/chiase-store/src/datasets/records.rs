@@ -3,16 +3,18 @@
 //! Every query here selects only the fields the permit lets the subject
 //! see; there is no other way to read rows out of chiase-store.
 
-use chiase_core::policy::ReadPermit;
+use chiase_core::ids::DatasetId;
+use chiase_core::policy::{FilesPermit, ReadPermit, WritePermit};
 use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query};
 use chiase_core::schema::{Field, Schema, Value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ddl::{self, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, bind_scalar, q};
+use super::ddl::{ColumnName, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, TableName, bind_scalar, q};
 use super::rows::{StoredRow, decode, select_list};
 use super::{Dataset, check_permit};
 use crate::db::{Backend, Sql};
+use crate::recorder::Unrecorded;
 use crate::{Store, StoreError};
 
 /// Filtered counts stop here unless an exact total is asked for.
@@ -39,7 +41,9 @@ pub struct Change {
     pub seq: i64,
     pub op: &'static str,
     pub id: i64,
-    pub key: String,
+    /// The row's primary key, for readers who see every key field (for
+    /// others, `null`: rows are followed by their record id).
+    pub key: Option<String>,
     /// The new values (visible fields only) for inserts and updates.
     pub values: Option<serde_json::Map<String, serde_json::Value>>,
     pub actor: String,
@@ -87,7 +91,7 @@ impl Where {
 }
 
 fn condition_sql(backend: Backend, f: &Field, c: &Condition) -> (String, Vec<sea_query::Value>) {
-    let col = q(&f.spec.name);
+    let col = q(&f.name);
     let one = || bind_scalar(&c.values[0]);
     match c.op {
         Op::Eq => (format!("{col} = ?"), vec![one()]),
@@ -115,7 +119,7 @@ fn condition_sql(backend: Backend, f: &Field, c: &Condition) -> (String, Vec<sea
             }
         }
         Op::Null => {
-            let main = q(&ddl::columns(&f.spec.name, f.spec.field_type)[0].0);
+            let main = q(&ColumnName::field(&f.name));
             match c.values[0] {
                 Value::Bool(false) => (format!("{main} IS NOT NULL"), vec![]),
                 _ => (format!("{main} IS NULL"), vec![]),
@@ -126,11 +130,13 @@ fn condition_sql(backend: Backend, f: &Field, c: &Condition) -> (String, Vec<sea
 
 fn bbox_sql(schema: &Schema, b: &Bbox) -> (String, Vec<sea_query::Value>) {
     let (lon, lat) = match b.target {
-        GeoTarget::Point { lat, lon } => (q(&schema.fields[lon].spec.name), q(&schema.fields[lat].spec.name)),
-        GeoTarget::Geopoint(i) => (q(&format!("{}__lon", schema.fields[i].spec.name)), q(&format!("{}__lat", schema.fields[i].spec.name))),
+        GeoTarget::Point { lat, lon } => (q(&schema.fields[lon].name), q(&schema.fields[lat].name)),
+        GeoTarget::Geopoint(i) => {
+            (q(&ColumnName::derived(&schema.fields[i].name, "lon")), q(&ColumnName::derived(&schema.fields[i].name, "lat")))
+        }
         GeoTarget::Geojson(i) => {
-            let n = &schema.fields[i].spec.name;
-            let c = |s: &str| q(&format!("{n}__{s}"));
+            let n = &schema.fields[i].name;
+            let c = |s: &'static str| q(&ColumnName::derived(n, s));
             return (
                 format!("{} >= ? AND {} <= ? AND {} >= ? AND {} <= ?", c("maxx"), c("minx"), c("maxy"), c("miny")),
                 vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()],
@@ -144,13 +150,13 @@ fn bbox_sql(schema: &Schema, b: &Bbox) -> (String, Vec<sea_query::Value>) {
 }
 
 /// The engine's full-text expression: every word, the last one as a prefix.
-fn fts_sql(backend: Backend, table: &str, terms: &[String]) -> (String, Vec<sea_query::Value>) {
+fn fts_sql(backend: Backend, dataset: DatasetId, terms: &[String]) -> (String, Vec<sea_query::Value>) {
     let last = terms.len() - 1;
     match backend {
         Backend::Sqlite => {
             let expr: Vec<String> =
                 terms.iter().enumerate().map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") }).collect();
-            let fts = q(&ddl::fts_name(table));
+            let fts = q(&TableName::fts(dataset));
             (format!("\"_v\" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"), vec![expr.join(" ").into()])
         }
         Backend::Postgres => {
@@ -167,7 +173,7 @@ fn after_sql(schema: &Schema, query: &Query, cursor: &Cursor) -> Result<(String,
     let mut equal_prefix: Vec<(String, Vec<sea_query::Value>)> = Vec::new();
     for (k, raw) in query.sort.iter().zip(&cursor.sort_values) {
         let f = &schema.fields[k.field];
-        let col = q(&f.spec.name);
+        let col = q(&f.name);
         let v = f.parse_json(raw).map_err(|_| bad_cursor())?;
         let (after, equal): ((String, Vec<sea_query::Value>), (String, Vec<sea_query::Value>)) = if matches!(v, Value::Null) {
             (("1 = 0".into(), vec![]), (format!("{col} IS NULL"), vec![]))
@@ -205,7 +211,7 @@ fn order_sql(schema: &Schema, query: &Query) -> String {
     let mut keys: Vec<String> = query
         .sort
         .iter()
-        .map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].spec.name), if k.desc { "DESC" } else { "ASC" }))
+        .map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].name), if k.desc { "DESC" } else { "ASC" }))
         .collect();
     keys.push("\"_v\" ASC".into());
     keys.join(", ")
@@ -233,7 +239,7 @@ impl Store {
         let mut c = self.pools.reader().await?;
         let (seq,): (Option<i64>,) = c
             .conn()
-            .fetch_one(Sql::new("SELECT max(last_seq) FROM change_batches WHERE dataset_id = ? AND at <= ?").bind(ds.pk).bind(at))
+            .fetch_one(Sql::new("SELECT max(last_seq) FROM change_batches WHERE dataset_id = ? AND at <= ?").bind(ds.pk.get()).bind(at))
             .await?;
         Ok(seq.unwrap_or(0))
     }
@@ -246,7 +252,7 @@ impl Store {
         ds: &Dataset,
         query: &Query,
         snapshot: Option<i64>,
-    ) -> Result<RecordPage, StoreError> {
+    ) -> Result<Unrecorded<RecordPage>, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         check_fields(permit, query)?;
         let schema = self.schema_of(ds)?;
@@ -272,7 +278,7 @@ impl Store {
                 )
                 .into());
             }
-            let (sql, vals) = fts_sql(backend, &ds.table_name, &query.terms);
+            let (sql, vals) = fts_sql(backend, ds.pk, &query.terms);
             w.push(sql, vals);
         }
         if let Some(b) = &query.bbox {
@@ -330,7 +336,7 @@ impl Store {
         let mut facets = Vec::new();
         for f in &query.facets {
             let field = &schema.fields[*f];
-            let col = q(&field.spec.name);
+            let col = q(&field.name);
             let sql =
                 format!("SELECT {col}, count(*) FROM {table} WHERE {} GROUP BY {col} ORDER BY count(*) DESC, {col} LIMIT 50", w.sql());
             let raw = conn.fetch_raw(w.bind_into(sql)).await?;
@@ -338,39 +344,55 @@ impl Store {
             facets.push((*f, counts));
         }
         let seq = snapshot.unwrap_or(ds.last_seq);
-        Ok(RecordPage { total, total_exact, records: rows, fields: query.fields.clone(), next, facets, seq })
+        let n = rows.len() as i64;
+        Ok(Unrecorded::new(RecordPage { total, total_exact, records: rows, fields: query.fields.clone(), next, facets, seq }, ds.pk, n))
     }
 
-    /// One record by its canonical key (current, or as of a change number).
+    /// One record by its canonical key, or by its record id (current, or
+    /// as of a change number). Only a reader who sees every key field may
+    /// look rows up by key: otherwise a 404 against a 200 would tell them
+    /// whether, say, a citizen's ID number is in the dataset.
     pub async fn read_record(
         &self,
         permit: &ReadPermit,
         ds: &Dataset,
-        key: &str,
+        address: &RecordAddress,
         snapshot: Option<i64>,
-    ) -> Result<Option<StoredRow>, StoreError> {
+    ) -> Result<Unrecorded<Option<StoredRow>>, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         let schema = self.schema_of(ds)?;
         let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
         let mut w = Where::new(snapshot);
-        w.push("\"_key\" = ?".into(), [key.into()]);
+        match address {
+            RecordAddress::Key(key) if permit.sees_key() => w.push("\"_key\" = ?".into(), [key.as_str().into()]),
+            RecordAddress::Key(_) => return Err(key_hidden()),
+            RecordAddress::Id(id) => w.push("\"_id\" = ?".into(), [(*id).into()]),
+        }
         let sql =
             format!("SELECT {} FROM {} WHERE {} ORDER BY \"_v\" DESC LIMIT 1", select_list(&fields, true), q(&ds.table_name), w.sql());
         let mut c = self.pools.reader().await?;
         let raw = c.conn().fetch_raw(w.bind_into(sql)).await?;
-        Ok(decode(&raw, &fields, true)?.into_iter().next())
+        let row = decode(&raw, &fields, true)?.into_iter().next();
+        let n = row.is_some() as i64;
+        Ok(Unrecorded::new(row, ds.pk, n))
     }
 
     /// The change feed: every insert, update and delete after `since`, in
     /// order, with the new values of the fields the subject may see.
-    pub async fn changes(&self, permit: &ReadPermit, ds: &Dataset, since: i64, limit: i64) -> Result<ChangePage, StoreError> {
+    pub async fn changes(&self, permit: &ReadPermit, ds: &Dataset, since: i64, limit: i64) -> Result<Unrecorded<ChangePage>, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         let schema = self.schema_of(ds)?;
         let fields: Vec<&Field> = permit.visible().iter().map(|i| &schema.fields[*i]).collect();
-        let sql = format!("SELECT {} FROM {} WHERE \"_seq\" > ? ORDER BY \"_seq\" LIMIT ?", select_list(&fields, true), q(&ds.table_name));
+        // Only published changes: a large import writes its versions before
+        // it makes them visible at once.
+        let sql = format!(
+            "SELECT {} FROM {} WHERE \"_seq\" > ? AND \"_seq\" <= ? ORDER BY \"_seq\" LIMIT ?",
+            select_list(&fields, true),
+            q(&ds.table_name)
+        );
         let mut c = self.pools.reader().await?;
         let mut conn = c.conn();
-        let raw = conn.fetch_raw(Sql::assembled(sql).bind(since).bind(limit)).await?;
+        let raw = conn.fetch_raw(Sql::assembled(sql).bind(since).bind(ds.last_seq).bind(limit)).await?;
         let rows = decode(&raw, &fields, true)?;
         let mut batches: Vec<(i64, String, DateTime<Utc>)> = Vec::new();
         let mut ids: Vec<i64> = rows.iter().map(|r| r.meta.batch).collect();
@@ -380,6 +402,7 @@ impl Store {
             let sql = format!("SELECT id, actor, at FROM change_batches WHERE id IN ({})", vec!["?"; ids.len()].join(", "));
             batches = conn.fetch_all(ids.iter().fold(Sql::assembled(sql), |s, id| s.bind(*id))).await?;
         }
+        let sees_key = permit.sees_key();
         let changes = rows
             .iter()
             .map(|r| {
@@ -392,11 +415,13 @@ impl Store {
                     _ => "unknown",
                 };
                 let values = matches!(r.meta.op, OP_INSERT | OP_UPDATE).then(|| record_json(&fields, r));
-                Change { seq: r.meta.seq, op, id: r.meta.id, key: r.meta.key.clone(), values, actor, at }
+                let key = (sees_key && r.meta.op != OP_RESET).then(|| r.meta.key.clone());
+                Change { seq: r.meta.seq, op, id: r.meta.id, key, values, actor, at }
             })
             .collect::<Vec<_>>();
         let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
-        Ok(ChangePage { changes, next_since, last_seq: ds.last_seq })
+        let n = changes.len() as i64;
+        Ok(Unrecorded::new(ChangePage { changes, next_since, last_seq: ds.last_seq }, ds.pk, n))
     }
 }
 
@@ -418,12 +443,7 @@ fn facet_rows(raw: &crate::db::RawRows, field: &Field) -> Result<Vec<(Value, i64
 impl Store {
     /// The current row with every field, for a writer merging a partial
     /// change (a PATCH). Needs a write permit: a steward of the owner.
-    pub async fn current_row(
-        &self,
-        permit: &chiase_core::policy::WritePermit,
-        ds: &Dataset,
-        key: &str,
-    ) -> Result<Option<StoredRow>, StoreError> {
+    pub async fn current_row(&self, permit: &WritePermit, ds: &Dataset, key: &str) -> Result<Option<StoredRow>, StoreError> {
         check_permit(permit.dataset_id(), ds)?;
         let schema = self.schema_of(ds)?;
         let fields: Vec<&Field> = schema.fields.iter().collect();
@@ -431,5 +451,44 @@ impl Store {
         let mut c = self.pools.reader().await?;
         let raw = c.conn().fetch_raw(Sql::assembled(sql).bind(key)).await?;
         Ok(decode(&raw, &fields, true)?.into_iter().next())
+    }
+}
+
+/// How a record is named in a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordAddress {
+    /// Its primary key, canonical (readers who see every key field).
+    Key(String),
+    /// Its record id (`_id`), which every reader sees.
+    Id(i64),
+}
+
+fn key_hidden() -> StoreError {
+    StoreError::Domain(chiase_core::DomainError::Forbidden(chiase_core::Msg::new(
+        "bạn không được xem khóa chính của tập dữ liệu này: hãy tìm bản ghi theo mã bản ghi (records/_id/{mã})",
+        "you may not see this dataset's primary key: look records up by their record id (records/_id/{id})",
+    )))
+}
+
+impl Store {
+    /// The files attached to a dataset (those who see every field).
+    pub async fn files(&self, permit: &FilesPermit, ds: &Dataset) -> Result<Unrecorded<Vec<crate::files::FileInfo>>, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let files = self.file_rows(ds, None).await?;
+        let n = files.len() as i64;
+        Ok(Unrecorded::new(files, ds.pk, n))
+    }
+
+    /// One attached file's record.
+    pub async fn file(
+        &self,
+        permit: &FilesPermit,
+        ds: &Dataset,
+        id: i64,
+    ) -> Result<Unrecorded<Option<crate::files::FileInfo>>, StoreError> {
+        check_permit(permit.dataset_id(), ds)?;
+        let file = self.file_rows(ds, Some(id)).await?.into_iter().next();
+        let n = file.is_some() as i64;
+        Ok(Unrecorded::new(file, ds.pk, n))
     }
 }

@@ -115,7 +115,7 @@ fn decode_field<C: Cell>(row: &C, col: &mut usize, f: &Field) -> Result<Value, s
             _ => None,
         },
     };
-    *col += super::ddl::columns(&f.spec.name, f.spec.field_type).len();
+    *col += super::ddl::columns(f).len();
     Ok(v.unwrap_or(Value::Null))
 }
 
@@ -153,9 +153,10 @@ pub fn decode(rows: &RawRows, fields: &[&Field], with_meta: bool) -> Result<Vec<
 
 /// The select list for `fields`, after the meta columns when asked.
 pub fn select_list(fields: &[&Field], with_meta: bool) -> String {
-    let mut cols: Vec<String> = if with_meta { super::ddl::META_COLUMNS.iter().map(|c| super::ddl::q(c)).collect() } else { vec![] };
+    let mut cols: Vec<String> =
+        if with_meta { super::ddl::META_COLUMNS.iter().map(|c| super::ddl::q(&super::ddl::ColumnName::meta(c))).collect() } else { vec![] };
     for f in fields {
-        for (c, _) in super::ddl::columns(&f.spec.name, f.spec.field_type) {
+        for (c, _) in super::ddl::columns(f) {
             cols.push(super::ddl::q(&c));
         }
     }

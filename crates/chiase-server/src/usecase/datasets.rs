@@ -1,0 +1,128 @@
+//! Hosted datasets: listing them (the description is public like the
+//! catalog; how many rows and when they changed only for those who may read
+//! them), creating one, changing its schema, and proposing a schema from a
+//! sample file.
+
+use std::io::Read;
+
+use chiase_core::catalog::Cadence;
+use chiase_core::policy::{decide_create_dataset, decide_read, decide_schema_change};
+use chiase_core::schema::SchemaSpec;
+use chiase_core::sharing::SharingMode;
+use chiase_io::tabular::{ReadOptions, RecordReader};
+use chiase_store::databases::DatabaseKey;
+use chiase_store::datasets::{Dataset, NewDataset};
+use serde_json::json;
+
+use super::{find_dataset, record_change};
+use crate::auth::Caller;
+use crate::error::{ApiError, file_error};
+use crate::state::AppState;
+
+/// A dataset in a listing, with whether the caller may read its rows.
+pub struct Listed {
+    pub dataset: Dataset,
+    /// False: its row count and change activity are withheld (they tell
+    /// how much restricted data there is and when it moves).
+    pub readable: bool,
+}
+
+/// Every dataset (or those of one catalog entry), each marked readable or
+/// not for the caller.
+pub async fn list(app: &AppState, caller: &Caller, database: Option<&DatabaseKey>) -> Result<Vec<Listed>, ApiError> {
+    let datasets = app.store.datasets(database).await?;
+    let grants = match caller.subject.state_agency() {
+        Some(a) => app.store.grants_of(a).await?,
+        None => vec![],
+    };
+    let now = chrono::Utc::now();
+    Ok(datasets
+        .into_iter()
+        .map(|ds| {
+            let readable = decide_read(&caller.subject, &ds.facts(), now, &grants).is_ok();
+            Listed { dataset: ds, readable }
+        })
+        .collect())
+}
+
+/// One dataset, marked readable or not for the caller.
+pub async fn show(app: &AppState, caller: &Caller, id: &str) -> Result<Listed, ApiError> {
+    let ds = find_dataset(app, id).await?;
+    let readable = super::read_permit(app, caller, &ds).await.is_ok();
+    Ok(Listed { dataset: ds, readable })
+}
+
+/// What a steward gives to create a dataset.
+pub struct CreateDataset {
+    pub id: String,
+    pub database: DatabaseKey,
+    pub title: String,
+    pub title_en: Option<String>,
+    pub description: String,
+    pub licence: Option<String>,
+    pub sharing_mode: SharingMode,
+    pub cadence: Option<Cadence>,
+    pub schema: SchemaSpec,
+    pub template: Option<String>,
+    pub synthetic: bool,
+}
+
+/// Creates a dataset in a catalog database (stewards of its owner).
+pub async fn create(app: &AppState, caller: &Caller, c: CreateDataset) -> Result<Dataset, ApiError> {
+    let owner = app.store.database_owner(&c.database).await?;
+    let permit = decide_create_dataset(&caller.subject, owner)?;
+    let cadence = match c.cadence {
+        Some(c) => c,
+        None => app.store.database(&c.database).await?.map(|d| d.cadence).unwrap_or(Cadence::Unspecified),
+    };
+    let new = NewDataset {
+        slug: c.id,
+        database: c.database,
+        title: c.title,
+        title_en: c.title_en,
+        description: c.description,
+        licence: c.licence,
+        sharing_mode: c.sharing_mode,
+        cadence,
+        schema: c.schema,
+        template: c.template,
+        synthetic: c.synthetic,
+    };
+    let ds = app.store.create_dataset(&permit, &new, &caller.actor.name).await?;
+    record_change(
+        app,
+        caller,
+        "dataset_created",
+        Some(&ds),
+        ds.id.clone(),
+        json!({ "sharing_mode": ds.sharing_mode, "fields": ds.schema.fields.len(), "template": ds.template, "synthetic": ds.synthetic }),
+    )
+    .await?;
+    Ok(ds)
+}
+
+/// Changes a dataset's schema (stewards of its owner).
+pub async fn change_schema(app: &AppState, caller: &Caller, id: &str, spec: SchemaSpec) -> Result<Dataset, ApiError> {
+    let ds = find_dataset(app, id).await?;
+    let permit = decide_schema_change(&caller.subject, &ds.facts())?;
+    let ds = app.store.change_schema(&permit, id, spec, &caller.actor.name).await?;
+    record_change(app, caller, "schema_changed", Some(&ds), ds.id.clone(), json!({ "schema_version": ds.schema_version })).await?;
+    Ok(ds)
+}
+
+/// Proposes a schema from a sample (no data is kept, no permit needed).
+/// Runs on a blocking thread: it parses a file.
+pub async fn infer(
+    source: Box<dyn Read + Send>,
+    name: Option<String>,
+    content_type: Option<String>,
+    options: ReadOptions,
+    sample: usize,
+) -> Result<chiase_io::infer::Proposal, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let reader = RecordReader::open(source, name.as_deref(), content_type.as_deref(), &options).map_err(file_error)?;
+        chiase_io::infer::infer(reader, sample).map_err(file_error)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&format!("schema inference stopped: {e}")))?
+}
