@@ -7,6 +7,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod audit_anchor;
 pub mod catalog;
 pub mod databases;
 pub mod datasets;
@@ -38,6 +39,10 @@ pub enum StoreError {
     /// Stored JSON that does not read back: a bug or a hand-edited database.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A file the store keeps beside the database (the audit checkpoint
+    /// file) could not be read or written.
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl StoreError {
