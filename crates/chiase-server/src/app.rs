@@ -28,18 +28,21 @@ pub struct AppState {
     pub audit: AuditSink,
     pub open_reads: Arc<OpenReadCounter>,
     pub files: crate::files::Files,
+    /// The key and checkpoint file that anchor the audit chain.
+    pub anchor: Arc<chiase_store::audit_anchor::Anchor>,
 }
 
 impl AppState {
-    /// The state of a running server: starts the audit writer and the
-    /// flushing of open-read counts.
+    /// The state of a running server: starts the audit writer, the
+    /// checkpoints of its head, and the flushing of open-read counts.
     pub fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
         crate::metrics::install();
         let files = crate::files::open(config.files_url.as_deref(), &config.data_dir)?;
+        let anchor = crate::audit_anchor::start(&store, &config)?;
         let open_reads = Arc::new(OpenReadCounter::default());
         open_reads.start_flushing(store.clone(), Duration::from_secs(5));
         start_housekeeping(store.clone());
-        Ok(AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads, files })
+        Ok(AppState { audit: AuditSink::start(store.clone()), store, config: Arc::new(config), open_reads, files, anchor })
     }
 }
 
@@ -123,9 +126,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     tracing::info!(%addr, "chiase is listening on http://{addr}/");
     let store = state.store.clone();
     let open_reads = state.open_reads.clone();
+    let (audit, anchor) = (state.audit.clone(), state.anchor.clone());
     axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    crate::audit_anchor::at_shutdown(&audit, &store, &anchor).await;
     open_reads.flush(&store).await;
     store.close().await;
     tracing::info!("chiase stopped");

@@ -19,10 +19,17 @@ const GROUP: usize = 512;
 
 type Ack = oneshot::Sender<Result<i64, String>>;
 
+/// What the writer is sent: an event, or a request to say when everything
+/// sent before it is durable.
+enum Item {
+    Event(NewEvent, Ack),
+    Flush(oneshot::Sender<()>),
+}
+
 /// A handle to the audit writer; cheap to clone.
 #[derive(Clone)]
 pub struct AuditSink {
-    tx: mpsc::Sender<(NewEvent, Ack)>,
+    tx: mpsc::Sender<Item>,
 }
 
 /// The event could not be made durable: the reply must not go out.
@@ -33,15 +40,29 @@ pub struct AuditFailed(pub String);
 impl AuditSink {
     /// Starts the writer task.
     pub fn start(store: Store) -> AuditSink {
-        let (tx, mut rx) = mpsc::channel::<(NewEvent, Ack)>(8192);
+        let (tx, mut rx) = mpsc::channel::<Item>(8192);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < GROUP {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
+                let mut batch = Vec::new();
+                let mut flushed = None;
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
+                    match item {
+                        Item::Event(e, ack) => batch.push((e, ack)),
+                        Item::Flush(done) => {
+                            flushed = Some(done);
+                            break;
+                        }
                     }
+                    if batch.len() < GROUP {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if batch.is_empty() {
+                    if let Some(done) = flushed {
+                        let _ = done.send(());
+                    }
+                    continue;
                 }
                 let events: Vec<NewEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
                 metrics::histogram!("chiase_audit_group_size").record(events.len() as f64);
@@ -60,6 +81,9 @@ impl AuditSink {
                         }
                     }
                 }
+                if let Some(done) = flushed {
+                    let _ = done.send(());
+                }
             }
         });
         AuditSink { tx }
@@ -68,8 +92,17 @@ impl AuditSink {
     /// Records an event and waits until it is durable.
     pub async fn record(&self, event: NewEvent) -> Result<i64, AuditFailed> {
         let (ack, done) = oneshot::channel();
-        self.tx.send((event, ack)).await.map_err(|_| AuditFailed("the audit writer stopped".into()))?;
+        self.tx.send(Item::Event(event, ack)).await.map_err(|_| AuditFailed("the audit writer stopped".into()))?;
         done.await.map_err(|_| AuditFailed("the audit writer stopped".into()))?.map_err(AuditFailed)
+    }
+
+    /// Waits until every event sent before this call has been written (or
+    /// has failed): at shutdown, before the head is checkpointed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Item::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 

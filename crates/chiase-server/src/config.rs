@@ -33,6 +33,15 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Where files go: `file://DIR` (default `DATA/files`) or `s3://BUCKET/PREFIX`.
     pub files_url: Option<String>,
+    /// The key that signs checkpoints of the audit chain, kept outside the
+    /// database (default `DATA/audit-anchor.key`; `serve` creates it).
+    pub audit_key_file: Option<PathBuf>,
+    /// The JSON-lines file checkpoints are appended to (default
+    /// `audit-checkpoints.jsonl` beside the key).
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// Seconds between checkpoints of a moved audit head while serving
+    /// (0: only at shutdown and by `chiase audit checkpoint`).
+    pub audit_checkpoint_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -56,6 +65,9 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("trust_proxy", &self.trust_proxy)
             .field("files_url", &self.files_url)
+            .field("audit_key_file", &self.audit_key_file)
+            .field("audit_checkpoint_file", &self.audit_checkpoint_file)
+            .field("audit_checkpoint_secs", &self.audit_checkpoint_secs)
             .finish()
     }
 }
@@ -74,6 +86,9 @@ impl Default for Config {
             secure_cookies: false,
             trust_proxy: false,
             files_url: None,
+            audit_key_file: None,
+            audit_checkpoint_file: None,
+            audit_checkpoint_secs: 300,
         }
     }
 }
@@ -93,6 +108,9 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub trust_proxy: Option<bool>,
     pub files_url: Option<String>,
+    pub audit_key_file: Option<PathBuf>,
+    pub audit_checkpoint_file: Option<PathBuf>,
+    pub audit_checkpoint_secs: Option<u64>,
 }
 
 /// The settings given by flags or environment variables (clap reads both).
@@ -172,6 +190,15 @@ impl Config {
         }
         if let Some(v) = file.files_url {
             self.files_url = Some(v);
+        }
+        if let Some(v) = file.audit_key_file {
+            self.audit_key_file = Some(v);
+        }
+        if let Some(v) = file.audit_checkpoint_file {
+            self.audit_checkpoint_file = Some(v);
+        }
+        if let Some(v) = file.audit_checkpoint_secs {
+            self.audit_checkpoint_secs = v;
         }
         Ok(())
     }

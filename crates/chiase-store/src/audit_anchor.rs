@@ -294,8 +294,8 @@ impl Store {
     }
 }
 
-/// The message for a deleted head row.
-pub(crate) fn head_missing() -> Msg {
+/// The message for a deleted head row: tampering, said as such.
+pub fn head_missing() -> Msg {
     Msg::new(
         "dòng đầu chuỗi nhật ký (audit_head) đã bị xoá: nhật ký bị can thiệp",
         "the audit chain's head row (audit_head) is missing: it was deleted, the log was tampered with",

@@ -1,7 +1,9 @@
 //! `/api/v1/audit`: the audit log for those who must answer for it —
 //! administrators see everything, stewards the events about their agency's
 //! datasets and their agency — as JSON, CSV or NDJSON; `/api/v1/audit/verify`
-//! recomputes the chain; `/api/v1/stats` gives the counted reads of open data.
+//! recomputes the chain and checks it against the latest signed checkpoint
+//! (and `?expect_head=SEQ:HASH`); `/api/v1/stats` gives the counted reads
+//! of open data.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
@@ -9,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chiase_core::policy::{Role, Subject};
-use chiase_store::audit::AuditFilter;
+use chiase_store::audit::{AuditFilter, VerifyOptions};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -127,12 +129,17 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
     }
 }
 
-async fn verify(State(app): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+async fn verify(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = Params::parse(uri.query(), &["expect_head", "lang"])?;
     caller.require_user()?;
     if !caller.is_admin() {
         return Err(forbidden());
     }
-    let v = app.store.verify_audit().await?;
+    let expect_head = match p.one("expect_head")? {
+        Some(s) => Some(crate::audit_anchor::parse_expect_head(s).map_err(|m| ApiError::bad_request(m.vi, m.en))?),
+        None => None,
+    };
+    let v = app.store.verify_audit_with(&VerifyOptions { anchor: Some(&app.anchor), expect_head }).await?;
     Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::internal(&e))?))
 }
 

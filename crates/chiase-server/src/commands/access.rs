@@ -2,11 +2,14 @@
 
 use std::io::BufRead;
 
+use chiase_core::Msg;
 use chiase_core::policy::Role;
-use chiase_store::audit::AuditFilter;
+use chiase_store::audit::{AuditFilter, VerifyOptions};
+use chiase_store::audit_anchor::{CheckpointOutcome, head_missing};
 use chiase_store::users::NewUser;
 
 use super::{audit_cli, explain, open_store};
+use crate::audit_anchor::parse_expect_head;
 use crate::cli::{AuditCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 
@@ -75,27 +78,65 @@ pub async fn token(cfg: Config, cmd: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The audit log failed verification. `main` prints it and exits 1: the
+/// commands return it rather than end the process themselves.
+#[derive(Debug, thiserror::Error)]
+#[error("NHẬT KÝ BỊ THAY ĐỔI / AUDIT LOG TAMPERED{}: {msg}", at.map(|s| format!(" (sự kiện / event {s})")).unwrap_or_default())]
+pub struct Tampered {
+    /// The first event at fault, when one can be named.
+    pub at: Option<i64>,
+    pub msg: Msg,
+}
+
 pub async fn audit(cfg: Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     match cmd {
-        AuditCommand::Verify => {
-            let v = store.verify_audit().await.map_err(explain)?;
-            if v.ok {
-                println!(
-                    "Chuỗi nhật ký nguyên vẹn: {} sự kiện / The audit chain is intact: {} events (head {}…)",
-                    v.events,
-                    v.events,
-                    &v.head_hash[..16]
-                );
-                Ok(())
+        AuditCommand::Verify { expect_head } => {
+            let expect_head = expect_head.map(|s| parse_expect_head(&s)).transpose().map_err(|m| anyhow::anyhow!("{m}"))?;
+            let anchor = crate::audit_anchor::open(&cfg)?;
+            let v = store.verify_audit_with(&VerifyOptions { anchor: anchor.as_ref(), expect_head }).await.map_err(explain)?;
+            println!("{} / {}", v.note_vi, v.note);
+            if !v.ok {
+                let msg = Msg::new(v.problem_vi.unwrap_or_default(), v.problem.unwrap_or_default());
+                return Err(Tampered { at: v.first_bad, msg }.into());
+            }
+            let head = format!("{} {}…", v.head_seq, v.head_hash.get(..16).unwrap_or(&v.head_hash));
+            println!(
+                "Chuỗi nhật ký nguyên vẹn: {} sự kiện, đầu chuỗi {head} / The audit chain is intact: {} events, head {head}",
+                v.events, v.events
+            );
+            Ok(())
+        }
+        AuditCommand::Head { json } => {
+            let Some((seq, hash)) = store.audit_head().await.map_err(explain)? else {
+                return Err(Tampered { at: None, msg: head_missing() }.into());
+            };
+            if json {
+                println!("{}", serde_json::json!({ "seq": seq, "hash": hash }));
             } else {
-                eprintln!(
-                    "NHẬT KÝ BỊ THAY ĐỔI tại sự kiện {} / AUDIT LOG TAMPERED at event {}: {}",
-                    v.first_bad.unwrap_or(0),
-                    v.first_bad.unwrap_or(0),
-                    v.problem.unwrap_or_default()
+                println!("{seq} {hash}");
+            }
+            Ok(())
+        }
+        AuditCommand::Checkpoint => {
+            let Some(anchor) = crate::audit_anchor::open(&cfg)? else {
+                let path = crate::audit_anchor::key_path(&cfg);
+                anyhow::bail!(
+                    "chưa có khoá mốc nhật ký tại {} (chiase serve tạo khoá khi khởi động lần đầu) / no audit anchor key at {} (chiase serve creates it on first start)",
+                    path.display(),
+                    path.display()
                 );
-                std::process::exit(1);
+            };
+            match store.checkpoint_audit(&anchor, false).await.map_err(explain)? {
+                CheckpointOutcome::Written(cp) | CheckpointOutcome::Unchanged(cp) => {
+                    println!("Đã ký đầu chuỗi / signed the head: {} {} ({})", cp.seq, cp.hash, cp.at);
+                    Ok(())
+                }
+                CheckpointOutcome::Empty => {
+                    println!("Nhật ký chưa có sự kiện nào: không có gì để ký / the audit log has no event yet: nothing to sign");
+                    Ok(())
+                }
+                CheckpointOutcome::Refused(msg) => Err(Tampered { at: None, msg }.into()),
             }
         }
         AuditCommand::Export { format, after } => {
