@@ -530,7 +530,6 @@ impl Store {
             }
         }
         faults.extend(forged);
-        drop(conn);
         drop(tx);
 
         let latest = valid.last();

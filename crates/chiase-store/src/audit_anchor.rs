@@ -280,7 +280,6 @@ impl Store {
                 format!("the chain ends at event {} but its head says {head_seq}: not signing", walk.end_seq),
             )));
         }
-        drop(conn);
         drop(tx);
         let cp = anchor.key.sign(head_seq, &head_hash, &stamp(now()));
         // The file first: it is the copy that survives the database.
