@@ -183,6 +183,7 @@ pub enum AuditCommand {
     },
     /// Print the head of the chain (SEQ HASH) for an operator to keep outside this installation
     Head {
+        /// Print {"seq": …, "hash": …} instead
         #[arg(long)]
         json: bool,
     },

@@ -222,3 +222,53 @@ async fn chiase_audit_verify_exits_1_on_tampering_and_head_prints_what_expect_he
         }
     }
 }
+
+#[tokio::test]
+async fn serve_makes_its_key_0600_and_signs_the_head_when_it_stops() {
+    use std::io::BufRead;
+    for engine in engines() {
+        let db = TestDb::new(engine).await;
+        let pg_dir = tempfile::tempdir().unwrap();
+        // SQLite: the server opens DATA/chiase.db, the test database's own file.
+        let data = match db.url.strip_prefix("sqlite://") {
+            Some(p) => std::path::Path::new(p).parent().unwrap().to_path_buf(),
+            None => pg_dir.path().to_path_buf(),
+        };
+        db.store.append_audit(&(0..3).map(event).collect::<Vec<_>>()).await.unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chiase"));
+        cmd.env_remove("CHIASE_CONFIG").env_remove("CHIASE_DATABASE").env("CHIASE_LOG", "info");
+        cmd.args(["--data", &data.display().to_string()]);
+        if db.url.starts_with("postgres") {
+            cmd.args(["--database", &db.url]);
+        }
+        let mut child = cmd
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("chiase serve starts");
+        // Wait until it listens (its signal handlers are in place by then).
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let listening = lines.by_ref().take(200).map_while(Result::ok).any(|l| l.contains("listening"));
+        assert!(listening, "{engine:?}: the server did not start");
+        std::thread::spawn(move || lines.for_each(drop));
+        let key = data.join("audit-anchor.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "{engine:?}");
+        }
+        assert!(db.store.audit_checkpoints().await.unwrap().is_empty(), "{engine:?}: nothing signed before shutdown");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let exit = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+        assert!(exit.success(), "{engine:?}: {exit:?}");
+        let seqs: Vec<i64> = db.store.audit_checkpoints().await.unwrap().iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![3], "{engine:?}");
+        assert!(std::fs::read_to_string(data.join("audit-checkpoints.jsonl")).unwrap().contains("\"seq\":3"));
+        let anchor = audit_anchor::open(&chiase_server::config::Config { data_dir: data.clone(), ..Default::default() }).unwrap().unwrap();
+        assert!(
+            db.store.verify_audit_with(&chiase_store::audit::VerifyOptions { anchor: Some(&anchor), expect_head: None }).await.unwrap().ok
+        );
+    }
+}
