@@ -385,12 +385,20 @@ impl Store {
                             format!("the chain ends at event {end} but its head says {hs}: events were removed from the end"),
                         ),
                     });
-                } else if end > *hs || e != hh {
+                } else if end > *hs {
                     faults.push(Fault {
-                        first_bad: Some((*hs + 1).min(end)),
+                        first_bad: Some(hs + 1),
                         msg: Msg::new(
-                            format!("đầu chuỗi ghi sự kiện {hs} nhưng chuỗi kết thúc ở sự kiện {end} với mã băm khác: đầu chuỗi đã bị sửa"),
-                            format!("the head says event {hs} but the chain ends at event {end} with another hash: the head was altered"),
+                            format!("chuỗi còn tiếp đến sự kiện {end} sau đầu chuỗi {hs}: đầu chuỗi đã bị lùi lại"),
+                            format!("the chain goes on to event {end} past its head {hs}: the head was moved back"),
+                        ),
+                    });
+                } else if e != hh {
+                    faults.push(Fault {
+                        first_bad: Some(end),
+                        msg: Msg::new(
+                            format!("mã băm ở đầu chuỗi khác mã băm của sự kiện {end}: đầu chuỗi đã bị sửa"),
+                            format!("the head's hash differs from event {end}'s: the head was altered"),
                         ),
                     });
                 }
