@@ -91,10 +91,14 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, "chiase is listening on http://{addr}/");
     let store = state.store.clone();
-    let recorder = state.recorder.clone();
+    let (recorder, anchor) = (state.recorder.clone(), state.anchor.clone());
     axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // After the requests in flight: the last events, then the signed head.
+    if let Some(anchor) = anchor {
+        crate::audit_anchor::at_shutdown(&recorder, &store, &anchor).await;
+    }
     recorder.flush_open_reads().await;
     store.close().await;
     tracing::info!("chiase stopped");

@@ -195,8 +195,20 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the chain; name the first event altered, removed or reordered
-    Verify,
+    /// Recompute the chain and check it against the latest signed checkpoint; name the first problem (exit 1)
+    Verify {
+        /// Also require the head printed earlier by `chiase audit head`: event SEQ must still have HASH
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
+    /// Print the head of the chain (SEQ HASH) for an operator to keep outside this installation
+    Head {
+        /// Print {"seq": …, "hash": …} instead
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the current head now (the server also does so periodically and at shutdown)
+    Checkpoint,
     /// Print events as NDJSON or CSV
     Export {
         #[arg(long, default_value = "ndjson")]

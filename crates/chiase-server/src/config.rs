@@ -38,6 +38,15 @@ pub struct Config {
     pub merged_users: chiase_core::accounts::MergedUsers,
     /// Serve `/metrics` on this address instead of the main listener.
     pub metrics_listen: Option<SocketAddr>,
+    /// The key that signs checkpoints of the audit chain, kept outside the
+    /// database (default `DATA/audit-anchor.key`; `serve` creates it).
+    pub audit_key_file: Option<PathBuf>,
+    /// The JSON-lines file checkpoints are appended to (default
+    /// `audit-checkpoints.jsonl` beside the key).
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// Seconds between checkpoints of a moved audit head while serving
+    /// (0: only at shutdown and by `chiase audit checkpoint`).
+    pub audit_checkpoint_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -63,6 +72,9 @@ impl std::fmt::Debug for Config {
             .field("files_url", &self.files_url)
             .field("merged_users", &self.merged_users)
             .field("metrics_listen", &self.metrics_listen)
+            .field("audit_key_file", &self.audit_key_file)
+            .field("audit_checkpoint_file", &self.audit_checkpoint_file)
+            .field("audit_checkpoint_secs", &self.audit_checkpoint_secs)
             .finish()
     }
 }
@@ -83,6 +95,9 @@ impl Default for Config {
             files_url: None,
             merged_users: chiase_core::accounts::MergedUsers::Move,
             metrics_listen: None,
+            audit_key_file: None,
+            audit_checkpoint_file: None,
+            audit_checkpoint_secs: 300,
         }
     }
 }
@@ -104,6 +119,9 @@ pub struct FileConfig {
     pub files_url: Option<String>,
     pub merged_users: Option<chiase_core::accounts::MergedUsers>,
     pub metrics_listen: Option<SocketAddr>,
+    pub audit_key_file: Option<PathBuf>,
+    pub audit_checkpoint_file: Option<PathBuf>,
+    pub audit_checkpoint_secs: Option<u64>,
 }
 
 /// The settings given by flags or environment variables (clap reads both).
@@ -189,6 +207,15 @@ impl Config {
         }
         if let Some(v) = file.metrics_listen {
             self.metrics_listen = Some(v);
+        }
+        if let Some(v) = file.audit_key_file {
+            self.audit_key_file = Some(v);
+        }
+        if let Some(v) = file.audit_checkpoint_file {
+            self.audit_checkpoint_file = Some(v);
+        }
+        if let Some(v) = file.audit_checkpoint_secs {
+            self.audit_checkpoint_secs = v;
         }
         Ok(())
     }

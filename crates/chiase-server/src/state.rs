@@ -16,6 +16,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub recorder: Recorder,
     pub files: crate::usecase::files::FileStore,
+    /// The key and checkpoint file that anchor the audit chain (`None`: no
+    /// key yet, only `serve` creates one).
+    pub anchor: Option<Arc<chiase_store::audit_anchor::Anchor>>,
 }
 
 impl AppState {
@@ -23,7 +26,9 @@ impl AppState {
     /// periodic housekeeping.
     pub fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
         crate::metrics::install();
-        let state = AppState::for_command(store, config)?;
+        let anchor = crate::audit_anchor::start(&store, &config)?;
+        let mut state = AppState::for_command(store, config)?;
+        state.anchor = Some(anchor);
         start_housekeeping(state.store.clone());
         Ok(state)
     }
@@ -32,7 +37,8 @@ impl AppState {
     /// that changes something is audited) and the file store.
     pub fn for_command(store: Store, config: Config) -> anyhow::Result<AppState> {
         let files = crate::usecase::files::open(config.files_url.as_deref(), &config.data_dir)?;
-        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files })
+        let anchor = crate::audit_anchor::open(&config)?.map(Arc::new);
+        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor })
     }
 }
 

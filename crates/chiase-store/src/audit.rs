@@ -3,13 +3,23 @@
 //! form. Events are appended in batches (group commits) under a lock on the
 //! chain's head row, so that several processes extend one unbroken chain.
 //! `verify` recomputes the chain and names the first event altered,
-//! removed or out of order.
+//! removed or out of order; with an [`Anchor`] it also checks the chain
+//! against signed checkpoints kept outside the database
+//! (`audit_anchor.rs`), which catches what a self-consistent chain cannot:
+//! a cut tail with the head moved back, a rewrite with every later hash
+//! recomputed, an emptied table. Events after the latest checkpoint are
+//! protected only by the chain and by a head the operator kept elsewhere
+//! (`VerifyOptions::expect_head`).
 
+use std::collections::BTreeMap;
+
+use chiase_core::Msg;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{Backend, Sql};
+use crate::audit_anchor::{Anchor, Checkpoint, FileLine, head_missing, read_checkpoint_file};
+use crate::db::{Backend, Conn, Sql};
 use crate::{Store, StoreError, now};
 
 /// The hash before the first event.
@@ -75,16 +85,152 @@ impl Event {
     }
 }
 
-/// What `verify` found.
+/// What `verify` found. `ok` is false at the first problem, which
+/// `problem` (English) and `problem_vi` describe.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
+    /// Events read before the first problem (all of them when none).
     pub events: i64,
     pub ok: bool,
-    /// The first event at fault, and why.
+    /// The first event at fault, as far as the checks can tell: for a
+    /// rewritten chain caught by a checkpoint, the first event after the
+    /// last checkpoint that still matches (the rewrite lies between it and
+    /// the checkpoint that no longer does). `None` when the problem is not
+    /// an event (a deleted head row, a forged checkpoint).
     pub first_bad: Option<i64>,
     pub problem: Option<String>,
+    pub problem_vi: Option<String>,
+    /// The head row as stored (0 and "" when the row is missing).
     pub head_seq: i64,
     pub head_hash: String,
+    /// Whether the chain was checked against a signed checkpoint.
+    pub anchor: AnchorState,
+    /// The latest checkpoint whose signature verifies: the one used.
+    pub checkpoint: Option<CheckpointUsed>,
+    /// Checkpoints whose signature verifies, in the table and the file.
+    pub checkpoints: usize,
+    /// Events after the checkpoint used (every event when none): only the
+    /// chain and `expect_head` protect them.
+    pub unanchored_events: i64,
+    /// The head the caller expected (`--expect-head`), when given.
+    pub expected_head: Option<i64>,
+    /// What the anchor did and did not cover, in both languages.
+    pub note: String,
+    pub note_vi: String,
+}
+
+/// How far a verification reaches beyond the chain itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnchorState {
+    /// Checked against a signed checkpoint.
+    Checkpoint,
+    /// A key, but no checkpoint yet: the chain is only self-consistent.
+    NoCheckpoint,
+    /// No key to check checkpoints with: the chain is only self-consistent.
+    NoKey,
+}
+
+/// The checkpoint a verification used, and where it was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointUsed {
+    pub seq: i64,
+    pub hash: String,
+    pub at: String,
+    /// `table`, `file`, or both.
+    pub sources: Vec<&'static str>,
+}
+
+/// What to check besides the chain itself.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions<'a> {
+    /// The key and checkpoint file: check the chain against the latest
+    /// checkpoint whose signature verifies.
+    pub anchor: Option<&'a Anchor>,
+    /// A head `(seq, hash)` an operator kept elsewhere (`chiase audit
+    /// head`): event `seq` must still have `hash`, and the head must be at
+    /// or after it. This covers events newer than the latest checkpoint.
+    pub expect_head: Option<(i64, String)>,
+}
+
+/// A problem in the log: the first event at fault when one can be named.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    pub first_bad: Option<i64>,
+    pub msg: Msg,
+}
+
+/// A walk along the chain from a known `(seq, hash)`.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub count: i64,
+    pub end_seq: i64,
+    pub end_hash: String,
+    pub fault: Option<Fault>,
+}
+
+/// Recomputes the chain after event `from_seq` (whose hash is `from_hash`;
+/// 0 and [`GENESIS`] for the whole chain) to its last stored event,
+/// stopping at the first event missing, out of place or altered.
+pub(crate) async fn walk(conn: &mut Conn<'_>, from_seq: i64, from_hash: &str) -> Result<Walk, StoreError> {
+    let mut expected_seq = from_seq + 1;
+    let mut prev = from_hash.to_string();
+    let mut count = 0;
+    let fault = |seq: i64, vi: String, en: String| Some(Fault { first_bad: Some(seq), msg: Msg::new(vi, en) });
+    loop {
+        let page: Vec<Event> =
+            conn.fetch_all(Sql::new("SELECT * FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT 5000").bind(expected_seq)).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            count += 1;
+            let problem = if e.seq != expected_seq {
+                fault(
+                    expected_seq,
+                    format!("thiếu sự kiện {expected_seq} (sự kiện kế tiếp còn lưu là {})", e.seq),
+                    format!("event {expected_seq} is missing (the next one stored is {})", e.seq),
+                )
+            } else if e.prev_hash != prev {
+                fault(
+                    e.seq,
+                    format!(
+                        "sự kiện {} không nối tiếp sự kiện {} (mã băm trước khác): sự kiện đã bị xoá hoặc đổi thứ tự",
+                        e.seq,
+                        e.seq - 1
+                    ),
+                    format!(
+                        "event {} does not follow event {} (its previous-hash differs): events were removed or reordered",
+                        e.seq,
+                        e.seq - 1
+                    ),
+                )
+            } else if e.compute_hash() != e.hash {
+                fault(
+                    e.seq,
+                    format!("sự kiện {} đã bị sửa (nội dung không còn khớp mã băm của nó)", e.seq),
+                    format!("event {} was altered (its content no longer matches its hash)", e.seq),
+                )
+            } else {
+                None
+            };
+            if problem.is_some() {
+                return Ok(Walk { count, end_seq: expected_seq - 1, end_hash: prev, fault: problem });
+            }
+            prev = e.hash.clone();
+            expected_seq += 1;
+        }
+    }
+    Ok(Walk { count, end_seq: expected_seq - 1, end_hash: prev, fault: None })
+}
+
+/// The stored hash of event `seq` ([`GENESIS`] for 0), if it exists.
+async fn hash_at(conn: &mut Conn<'_>, seq: i64) -> Result<Option<String>, StoreError> {
+    if seq == 0 {
+        return Ok(Some(GENESIS.to_string()));
+    }
+    let row: Option<(String,)> = conn.fetch_optional(Sql::new("SELECT hash FROM audit_events WHERE seq = ?").bind(seq)).await?;
+    Ok(row.map(|(h,)| h))
 }
 
 /// Filters of the audit listing (within what the permit shows).
@@ -144,7 +290,10 @@ impl Store {
             Backend::Sqlite => Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1"),
             Backend::Postgres => Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"),
         };
-        let (mut seq, mut prev): (i64, String) = conn.fetch_one(head_sql).await?;
+        let (mut seq, mut prev): (i64, String) = conn
+            .fetch_optional(head_sql)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{}; chiase audit verify", head_missing().en)))?;
         let at = stamp(now());
         let mut seqs = Vec::with_capacity(events.len());
         for chunk in events.chunks(200) {
@@ -193,59 +342,264 @@ impl Store {
         Ok(seqs)
     }
 
-    /// Recomputes the whole chain.
-    pub async fn verify_audit(&self, _permit: &chiase_core::policy::AuditVerifyPermit) -> Result<Verification, StoreError> {
-        let mut c = self.pools.reader().await?;
-        let mut conn = c.conn();
-        let (head_seq, head_hash): (i64, String) = conn.fetch_one(Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1")).await?;
-        let mut expected_seq = 1;
-        let mut prev = GENESIS.to_string();
-        let mut count = 0;
-        let fail = |seq: i64, problem: String, count| Verification {
-            events: count,
-            ok: false,
-            first_bad: Some(seq),
-            problem: Some(problem),
-            head_seq,
-            head_hash: head_hash.clone(),
+    /// Recomputes the whole chain, without an anchor: this only shows the
+    /// chain is self-consistent (see [`Store::verify_audit_with`]).
+    pub async fn verify_audit(&self, permit: &chiase_core::policy::AuditVerifyPermit) -> Result<Verification, StoreError> {
+        self.verify_audit_with(permit, &VerifyOptions::default()).await
+    }
+
+    /// Recomputes the whole chain from one snapshot and checks it against
+    /// its head row, the latest signed checkpoint (with `opts.anchor`) and
+    /// the expected head (with `opts.expect_head`). The first problem found
+    /// is reported: an event missing, out of place or altered; the head row
+    /// deleted or not at the chain's end; the chain short of, or different
+    /// from, a checkpoint or the expected head; a checkpoint whose
+    /// signature does not verify. Events after the latest checkpoint are
+    /// protected only by the chain and by `expect_head`: the result says
+    /// how many there are.
+    pub async fn verify_audit_with(
+        &self,
+        _permit: &chiase_core::policy::AuditVerifyPermit,
+        opts: &VerifyOptions<'_>,
+    ) -> Result<Verification, StoreError> {
+        let file = match opts.anchor {
+            Some(a) => read_checkpoint_file(&a.file).await?,
+            None => vec![],
         };
-        loop {
-            let page: Vec<Event> =
-                conn.fetch_all(Sql::new("SELECT * FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT 5000").bind(expected_seq)).await?;
-            if page.is_empty() {
-                break;
-            }
-            for e in &page {
-                count += 1;
-                if e.seq != expected_seq {
-                    return Ok(fail(expected_seq, format!("event {expected_seq} is missing (the next one stored is {})", e.seq), count));
-                }
-                if e.prev_hash != prev {
-                    return Ok(fail(
-                        e.seq,
-                        format!(
-                            "event {} does not follow event {} (its previous-hash differs): events were removed or reordered",
-                            e.seq,
-                            e.seq - 1
+        let mut tx = self.pools.begin_read().await?;
+        let mut conn = tx.conn();
+        let head: Option<(i64, String)> = conn.fetch_optional(Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1")).await?;
+        let table: Vec<Checkpoint> = conn.fetch_all(Sql::new("SELECT seq, hash, at, mac FROM audit_checkpoints ORDER BY seq, at")).await?;
+        let table_rows = table.len();
+        let walk = walk(&mut conn, 0, GENESIS).await?;
+        let mut faults: Vec<Fault> = walk.fault.iter().cloned().collect();
+
+        // The head row must exist and name the chain's last event.
+        match &head {
+            None => faults.push(Fault { first_bad: None, msg: head_missing() }),
+            Some((hs, hh)) if walk.fault.is_none() => {
+                let (end, e) = (walk.end_seq, &walk.end_hash);
+                if end < *hs {
+                    faults.push(Fault {
+                        first_bad: Some(end + 1),
+                        msg: Msg::new(
+                            format!("chuỗi kết thúc ở sự kiện {end} nhưng đầu chuỗi ghi {hs}: sự kiện cuối đã bị xoá"),
+                            format!("the chain ends at event {end} but its head says {hs}: events were removed from the end"),
                         ),
-                        count,
-                    ));
+                    });
+                } else if end > *hs {
+                    faults.push(Fault {
+                        first_bad: Some(hs + 1),
+                        msg: Msg::new(
+                            format!("chuỗi còn tiếp đến sự kiện {end} sau đầu chuỗi {hs}: đầu chuỗi đã bị lùi lại"),
+                            format!("the chain goes on to event {end} past its head {hs}: the head was moved back"),
+                        ),
+                    });
+                } else if e != hh {
+                    faults.push(Fault {
+                        first_bad: Some(end),
+                        msg: Msg::new(
+                            format!("mã băm ở đầu chuỗi khác mã băm của sự kiện {end}: đầu chuỗi đã bị sửa"),
+                            format!("the head's hash differs from event {end}'s: the head was altered"),
+                        ),
+                    });
                 }
-                if e.compute_hash() != e.hash {
-                    return Ok(fail(e.seq, format!("event {} was altered (its content no longer matches its hash)", e.seq), count));
+            }
+            Some(_) => {}
+        }
+
+        // Checkpoints: those whose signature verifies, and those that do not.
+        let mut valid: BTreeMap<(i64, String, String, String), Vec<&'static str>> = BTreeMap::new();
+        let mut forged: Vec<Fault> = Vec::new();
+        if let Some(anchor) = opts.anchor {
+            let mut consider = |cp: Checkpoint, source: &'static str, line: Option<usize>| {
+                if anchor.key.verifies(&cp) {
+                    let sources = valid.entry((cp.seq, cp.at, cp.hash, cp.mac)).or_default();
+                    if !sources.contains(&source) {
+                        sources.push(source);
+                    }
+                } else {
+                    let (vi_where, en_where) = match line {
+                        Some(n) => (format!("dòng {n} của tệp điểm kiểm tra"), format!("line {n} of the checkpoint file")),
+                        None => ("bảng audit_checkpoints".to_string(), "the audit_checkpoints table".to_string()),
+                    };
+                    forged.push(Fault {
+                        first_bad: None,
+                        msg: Msg::new(
+                            format!(
+                                "điểm kiểm tra tại sự kiện {} ({vi_where}) có chữ ký không hợp lệ: bị giả mạo, bị sửa, hoặc ký bằng khoá khác",
+                                cp.seq
+                            ),
+                            format!(
+                                "the checkpoint at event {} ({en_where}) has a signature that does not verify: forged, altered, or signed with another key",
+                                cp.seq
+                            ),
+                        ),
+                    });
                 }
-                prev = e.hash.clone();
-                expected_seq += 1;
+            };
+            for cp in table {
+                consider(cp, "table", None);
+            }
+            let mut garbled = Vec::new();
+            for l in file {
+                match l {
+                    FileLine::Checkpoint { line, checkpoint } => consider(checkpoint, "file", Some(line)),
+                    FileLine::Garbled { line } => garbled.push(Fault {
+                        first_bad: None,
+                        msg: Msg::new(
+                            format!("dòng {line} của tệp điểm kiểm tra không phải một điểm kiểm tra: tệp đã bị sửa"),
+                            format!("line {line} of the checkpoint file is not a checkpoint: the file was edited"),
+                        ),
+                    }),
+                }
+            }
+            forged.extend(garbled);
+        }
+        // Ordered by seq, then time: the last is the latest.
+        let valid: Vec<(Checkpoint, Vec<&'static str>)> =
+            valid.into_iter().map(|((seq, at, hash, mac), sources)| (Checkpoint { seq, hash, at, mac }, sources)).collect();
+
+        // The chain must still hold the latest checkpoint's event, unchanged,
+        // and the expected head.
+        let signed_below = |seq: i64| valid.iter().rev().map(|(cp, _)| cp.seq).find(|s| *s < seq);
+        if walk.fault.is_none() {
+            if let Some((cp, _)) = valid.last() {
+                if cp.seq > walk.end_seq {
+                    faults.push(Fault {
+                        first_bad: Some(walk.end_seq + 1),
+                        msg: Msg::new(
+                            format!(
+                                "chuỗi kết thúc ở sự kiện {} nhưng điểm kiểm tra đã ký lúc {} ghi đã có sự kiện {}: sự kiện cuối đã bị xoá",
+                                walk.end_seq, cp.at, cp.seq
+                            ),
+                            format!(
+                                "the chain ends at event {} but the checkpoint signed at {} says event {} existed: events were removed from the end",
+                                walk.end_seq, cp.at, cp.seq
+                            ),
+                        ),
+                    });
+                } else if hash_at(&mut conn, cp.seq).await?.as_deref() != Some(cp.hash.as_str()) {
+                    // Checkpoints at or before the rewrite still match, those
+                    // after it do not: find the last one that matches.
+                    let (mut lo, mut hi) = (0usize, valid.len() - 1);
+                    while lo < hi {
+                        let mid = (lo + hi) / 2;
+                        let c = &valid[mid].0;
+                        if hash_at(&mut conn, c.seq).await?.as_deref() == Some(c.hash.as_str()) {
+                            lo = mid + 1;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    let good = if lo == 0 { 0 } else { valid[lo - 1].0.seq };
+                    let bad = &valid[lo].0;
+                    faults.push(Fault {
+                        first_bad: Some(good + 1),
+                        msg: Msg::new(
+                            format!(
+                                "sự kiện {} không còn mã băm đã ký lúc {}: nhật ký đã bị viết lại (một sự kiện từ {} đến {} bị sửa và chuỗi được tính lại)",
+                                bad.seq,
+                                bad.at,
+                                good + 1,
+                                bad.seq
+                            ),
+                            format!(
+                                "event {} no longer has the hash signed at {}: the log was rewritten (an event from {} to {} was altered and the chain recomputed)",
+                                bad.seq,
+                                bad.at,
+                                good + 1,
+                                bad.seq
+                            ),
+                        ),
+                    });
+                }
+            }
+            if let Some((es, eh)) = &opts.expect_head {
+                if *es > walk.end_seq {
+                    faults.push(Fault {
+                        first_bad: Some(walk.end_seq + 1),
+                        msg: Msg::new(
+                            format!("chuỗi kết thúc ở sự kiện {} trước đầu chuỗi mong đợi {es}: sự kiện cuối đã bị xoá", walk.end_seq),
+                            format!(
+                                "the chain ends at event {}, before the expected head {es}: events were removed from the end",
+                                walk.end_seq
+                            ),
+                        ),
+                    });
+                } else if hash_at(&mut conn, *es).await?.as_deref() != Some(eh.as_str()) {
+                    let good = signed_below(*es).unwrap_or(0);
+                    faults.push(Fault {
+                        first_bad: Some(good + 1),
+                        msg: Msg::new(
+                            format!("sự kiện {es} không có mã băm mong đợi: nhật ký đã bị viết lại tại hoặc trước sự kiện này"),
+                            format!("event {es} does not have the expected hash: the log was rewritten at or before it"),
+                        ),
+                    });
+                }
             }
         }
-        if expected_seq - 1 != head_seq || prev != head_hash {
-            return Ok(fail(
-                expected_seq.min(head_seq + 1),
-                format!("the chain ends at event {} but its head says {head_seq}: events were removed from the end", expected_seq - 1),
-                count,
-            ));
+        faults.extend(forged);
+        drop(tx);
+
+        let latest = valid.last();
+        let unanchored = walk.end_seq - latest.map(|(cp, _)| cp.seq).unwrap_or(0);
+        let anchor = match (opts.anchor, latest) {
+            (None, _) => AnchorState::NoKey,
+            (Some(_), None) => AnchorState::NoCheckpoint,
+            (Some(_), Some(_)) => AnchorState::Checkpoint,
+        };
+        let mut note = match (anchor, latest) {
+            (AnchorState::Checkpoint, Some((cp, _))) => Msg::new(
+                format!(
+                    "Mốc: điểm kiểm tra đã ký tại sự kiện {} ({}); {unanchored} sự kiện sau đó chỉ được bảo vệ bởi chuỗi và --expect-head",
+                    cp.seq, cp.at
+                ),
+                format!(
+                    "Anchor: the checkpoint signed at event {} ({}); the {unanchored} events after it are protected only by the chain and --expect-head",
+                    cp.seq, cp.at
+                ),
+            ),
+            (AnchorState::NoCheckpoint, _) => Msg::new(
+                "Không có mốc: chưa có điểm kiểm tra đã ký; chuỗi chỉ được kiểm tra là tự nhất quán",
+                "No anchor: no signed checkpoint yet; the chain is only self-consistent",
+            ),
+            _ => Msg::new(
+                format!(
+                    "Không có mốc: không có khoá để kiểm tra điểm kiểm tra ({table_rows} trong cơ sở dữ liệu chưa được kiểm tra); chuỗi chỉ được kiểm tra là tự nhất quán"
+                ),
+                format!(
+                    "No anchor: no key to check checkpoints with ({table_rows} in the database not checked); the chain is only self-consistent"
+                ),
+            ),
+        };
+        if let Some((es, _)) = &opts.expect_head {
+            note.vi.push_str(&format!("; đầu chuỗi mong đợi: sự kiện {es}"));
+            note.en.push_str(&format!("; expected head: event {es}"));
         }
-        Ok(Verification { events: count, ok: true, first_bad: None, problem: None, head_seq, head_hash })
+        let first = faults.into_iter().next();
+        let (head_seq, head_hash) = head.unwrap_or((0, String::new()));
+        Ok(Verification {
+            events: walk.count,
+            ok: first.is_none(),
+            first_bad: first.as_ref().and_then(|f| f.first_bad),
+            problem: first.as_ref().map(|f| f.msg.en.clone()),
+            problem_vi: first.map(|f| f.msg.vi),
+            head_seq,
+            head_hash,
+            anchor,
+            checkpoint: latest.map(|(cp, sources)| CheckpointUsed {
+                seq: cp.seq,
+                hash: cp.hash.clone(),
+                at: cp.at.clone(),
+                sources: sources.clone(),
+            }),
+            checkpoints: valid.len(),
+            unanchored_events: unanchored.max(0),
+            expected_head: opts.expect_head.as_ref().map(|(s, _)| *s),
+            note: note.en,
+            note_vi: note.vi,
+        })
     }
 
     /// Events, oldest first, within what the permit shows (an agency's

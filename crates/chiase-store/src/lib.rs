@@ -7,6 +7,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod audit_anchor;
 pub mod catalog;
 pub mod databases;
 pub mod datasets;
@@ -45,6 +46,10 @@ pub enum StoreError {
     /// The thing is busy (a large import holds the dataset): try again later.
     #[error("busy: {msg}")]
     Busy { msg: Msg, retry_after_secs: u32 },
+    /// A file the store keeps beside the database (the audit checkpoint
+    /// file) could not be read or written.
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl StoreError {

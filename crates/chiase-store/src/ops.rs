@@ -38,6 +38,7 @@ const TABLES: &[(&str, &str)] = &[
     ("sharing_requests", "id"),
     ("audit_events", "seq"),
     ("audit_head", "id"),
+    ("audit_checkpoints", "seq, hash"),
     ("open_read_counts", "dataset_id, day"),
     ("job_leases", "name"),
     ("files", "id"),

@@ -113,10 +113,20 @@ pub struct ReadContext<'a> {
 
 type Ack = oneshot::Sender<Result<i64, String>>;
 
+/// What the writer is sent: an event, or a request to say when everything
+/// sent before it is durable (at shutdown, before the head is signed).
+/// Nearly every item is an event: boxing it for the rare flush would only
+/// add an allocation per event.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Event(NewEvent, Ack),
+    Flush(oneshot::Sender<()>),
+}
+
 /// The audit writer and the open-read counter; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<(NewEvent, Ack)>,
+    tx: mpsc::Sender<Item>,
     open_reads: Arc<OpenReadCounter>,
     store: Store,
 }
@@ -124,16 +134,30 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the writer task and the periodic flush of open-read counts.
     pub fn start(store: Store) -> Recorder {
-        let (tx, mut rx) = mpsc::channel::<(NewEvent, Ack)>(8192);
+        let (tx, mut rx) = mpsc::channel::<Item>(8192);
         let writer_store = store.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < GROUP {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
+                let mut batch = Vec::new();
+                let mut flushed = None;
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
+                    match item {
+                        Item::Event(e, ack) => batch.push((e, ack)),
+                        Item::Flush(done) => {
+                            flushed = Some(done);
+                            break;
+                        }
                     }
+                    if batch.len() < GROUP {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if batch.is_empty() {
+                    if let Some(done) = flushed {
+                        let _ = done.send(());
+                    }
+                    continue;
                 }
                 let events: Vec<NewEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
                 metrics::histogram!("chiase_audit_group_size").record(events.len() as f64);
@@ -152,6 +176,9 @@ impl Recorder {
                         }
                     }
                 }
+                if let Some(done) = flushed {
+                    let _ = done.send(());
+                }
             }
         });
         let open_reads = Arc::new(OpenReadCounter::default());
@@ -169,7 +196,7 @@ impl Recorder {
     pub async fn record(&self, event: NewEvent) -> Result<i64, StoreError> {
         let (ack, done) = oneshot::channel();
         let stopped = || StoreError::Audit("the audit writer stopped".into());
-        self.tx.send((event, ack)).await.map_err(|_| stopped())?;
+        self.tx.send(Item::Event(event, ack)).await.map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?.map_err(StoreError::Audit)
     }
 
@@ -214,6 +241,15 @@ impl Recorder {
         e.dataset_id = Some(ds.pk.get());
         self.record(e).await?;
         Ok(Receipt { dataset: ds.pk })
+    }
+
+    /// Waits until every event sent before this call has been written (or
+    /// has failed): at shutdown, before the head is checkpointed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Item::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Writes the open-read counts gathered so far (statistics, shutdown).

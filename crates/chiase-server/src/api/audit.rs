@@ -2,7 +2,9 @@
 //! administrators see everything, stewards the events about their agency's
 //! datasets and their agency — as JSON, CSV (formula-safe unless
 //! `escape_formulas=false`) or NDJSON; `/api/v1/audit/verify` recomputes the
-//! chain; `/api/v1/stats` gives the counted reads of open data.
+//! chain and checks it against the latest signed checkpoint (and
+//! `?expect_head=SEQ:HASH`); `/api/v1/stats` gives the counted reads of
+//! open data.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
@@ -77,9 +79,14 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
     }
 }
 
-async fn verify(State(app): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+async fn verify(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = Params::parse(uri.query(), &["expect_head", "lang"])?;
     caller.require_user()?;
-    let v = audit::verify(&app, &caller).await?;
+    let expect_head = match p.one("expect_head")? {
+        Some(s) => Some(crate::audit_anchor::parse_expect_head(s).map_err(|m| ApiError::bad_request(m.vi, m.en))?),
+        None => None,
+    };
+    let v = audit::verify(&app, &caller, expect_head).await?;
     Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::internal(&e))?))
 }
 

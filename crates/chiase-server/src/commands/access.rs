@@ -8,9 +8,11 @@ use chiase_core::ids::TokenId;
 use chiase_core::policy::Role;
 use chiase_io::writers::{CsvOptions, StringCsv};
 use chiase_store::audit::AuditFilter;
+use chiase_store::audit_anchor::{CheckpointOutcome, head_missing};
 use chiase_store::users::NewUser;
 
 use super::{Exit, context, said};
+use crate::audit_anchor::parse_expect_head;
 use crate::cli::{AuditCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 use crate::outln;
@@ -107,26 +109,63 @@ pub async fn token(cfg: Config, cmd: TokenCommand) -> anyhow::Result<()> {
 pub async fn audit(cfg: Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let (app, op) = context(cfg).await?;
     match cmd {
-        AuditCommand::Verify => {
-            let v = audit::verify(&app, &op).await.map_err(said)?;
-            if v.ok {
-                outln!(
-                    "Chuỗi nhật ký nguyên vẹn: {} sự kiện / The audit chain is intact: {} events (head {}…)",
-                    v.events,
-                    v.events,
-                    v.head_hash.get(..16).unwrap_or(&v.head_hash)
-                )?;
-                Ok(())
-            } else {
+        AuditCommand::Verify { expect_head } => {
+            let expect_head = expect_head.map(|s| parse_expect_head(&s)).transpose().map_err(|m| anyhow::anyhow!("{m}"))?;
+            let v = audit::verify(&app, &op, expect_head).await.map_err(said)?;
+            outln!("{} / {}", v.note_vi, v.note)?;
+            if !v.ok {
                 eprintln!(
-                    "NHẬT KÝ BỊ THAY ĐỔI tại sự kiện {} / AUDIT LOG TAMPERED at event {}: {}",
-                    v.first_bad.unwrap_or(0),
-                    v.first_bad.unwrap_or(0),
+                    "NHẬT KÝ BỊ THAY ĐỔI{} / AUDIT LOG TAMPERED{}: {} / {}",
+                    v.first_bad.map(|s| format!(" tại sự kiện {s}")).unwrap_or_default(),
+                    v.first_bad.map(|s| format!(" at event {s}")).unwrap_or_default(),
+                    v.problem_vi.unwrap_or_default(),
                     v.problem.unwrap_or_default()
                 );
+                return Err(Exit(1).into());
+            }
+            let head = format!("{} {}…", v.head_seq, v.head_hash.get(..16).unwrap_or(&v.head_hash));
+            outln!(
+                "Chuỗi nhật ký nguyên vẹn: {} sự kiện, đầu chuỗi {head} / The audit chain is intact: {} events, head {head}",
+                v.events,
+                v.events
+            )?;
+            Ok(())
+        }
+        AuditCommand::Head { json } => {
+            let Some((seq, hash)) = audit::head(&app, &op).await.map_err(said)? else {
+                let m = head_missing();
+                eprintln!("NHẬT KÝ BỊ THAY ĐỔI / AUDIT LOG TAMPERED: {} / {}", m.vi, m.en);
+                return Err(Exit(1).into());
+            };
+            if json {
+                outln!("{}", serde_json::json!({ "seq": seq, "hash": hash }))?;
+            } else {
+                outln!("{seq} {hash}")?;
+            }
+            Ok(())
+        }
+        AuditCommand::Checkpoint => match audit::checkpoint(&app, &op).await.map_err(said)? {
+            None => {
+                let path = crate::audit_anchor::key_path(&app.config);
+                anyhow::bail!(
+                    "chưa có khoá mốc nhật ký tại {} (chiase serve tạo khoá khi khởi động lần đầu) / no audit anchor key at {} (chiase serve creates it on first start)",
+                    path.display(),
+                    path.display()
+                )
+            }
+            Some(CheckpointOutcome::Written(cp) | CheckpointOutcome::Unchanged(cp)) => {
+                outln!("Đã ký đầu chuỗi / signed the head: {} {} ({})", cp.seq, cp.hash, cp.at)?;
+                Ok(())
+            }
+            Some(CheckpointOutcome::Empty) => {
+                outln!("Nhật ký chưa có sự kiện nào: không có gì để ký / the audit log has no event yet: nothing to sign")?;
+                Ok(())
+            }
+            Some(CheckpointOutcome::Refused(m)) => {
+                eprintln!("NHẬT KÝ BỊ THAY ĐỔI / AUDIT LOG TAMPERED: {} / {}", m.vi, m.en);
                 Err(Exit(1).into())
             }
-        }
+        },
         AuditCommand::Export { format, after, escape_formulas } => {
             if !matches!(format.as_str(), "ndjson" | "csv") {
                 anyhow::bail!("định dạng không hỗ trợ / unsupported format «{format}» (ndjson, csv)");

@@ -3,7 +3,8 @@
 //! its people; administrators verify the chain.
 
 use chiase_core::policy;
-use chiase_store::audit::{AuditFilter, Event, Verification};
+use chiase_store::audit::{AuditFilter, Event, Verification, VerifyOptions};
+use chiase_store::audit_anchor::CheckpointOutcome;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -15,8 +16,25 @@ pub async fn events(app: &AppState, caller: &Caller, filter: &AuditFilter) -> Re
     Ok(app.store.audit_events(&permit, filter).await?)
 }
 
-/// Recomputes the chain (administrators).
-pub async fn verify(app: &AppState, caller: &Caller) -> Result<Verification, ApiError> {
+/// Recomputes the chain and checks it against the latest signed
+/// checkpoint and, when given, a head kept elsewhere (administrators).
+pub async fn verify(app: &AppState, caller: &Caller, expect_head: Option<(i64, String)>) -> Result<Verification, ApiError> {
     let permit = policy::decide_audit_verify(&caller.subject)?;
-    Ok(app.store.verify_audit(&permit).await?)
+    let opts = VerifyOptions { anchor: app.anchor.as_deref(), expect_head };
+    Ok(app.store.verify_audit_with(&permit, &opts).await?)
+}
+
+/// The head of the chain, for an operator to keep elsewhere (administrators).
+pub async fn head(app: &AppState, caller: &Caller) -> Result<Option<(i64, String)>, ApiError> {
+    let permit = policy::decide_audit_verify(&caller.subject)?;
+    Ok(app.store.audit_head(&permit).await?)
+}
+
+/// Signs the current head now (administrators; the key must exist).
+pub async fn checkpoint(app: &AppState, caller: &Caller) -> Result<Option<CheckpointOutcome>, ApiError> {
+    let permit = policy::decide_audit_verify(&caller.subject)?;
+    match &app.anchor {
+        Some(anchor) => Ok(Some(app.store.checkpoint_audit(&permit, anchor, false).await?)),
+        None => Ok(None),
+    }
 }
