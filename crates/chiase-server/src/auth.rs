@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use chiase_core::ids::AgencyId;
 use chiase_core::policy::Subject;
 use chiase_store::recorder::Actor;
@@ -78,6 +78,13 @@ impl Caller {
     pub fn require_user(&self) -> Result<&User, ApiError> {
         self.user.as_ref().ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "sign_in_required", "cần đăng nhập", "sign in first"))
     }
+}
+
+/// The cookie that carries a session.
+pub fn session_cookie(app: &AppState, sid: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The value of one cookie.

@@ -237,7 +237,7 @@ async fn a_sqlite_backup_is_a_consistent_copy_taken_while_serving() {
         .await
         .unwrap();
     assert_eq!(copy.datasets(None).await.unwrap().len(), app.store().datasets(None).await.unwrap().len());
-    assert_eq!(copy.dataset("di-tich").await.unwrap().unwrap().row_count, 20);
+    assert_eq!(chiase_store::testing::row_count(&copy.dataset("di-tich").await.unwrap().unwrap()), 20);
     assert!(copy.verify_audit(&operator_data::verify()).await.unwrap().ok);
 }
 

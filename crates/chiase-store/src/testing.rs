@@ -139,6 +139,11 @@ pub mod operator_data {
     }
 }
 
+/// A dataset's row count, as the operator sees it.
+pub fn row_count(ds: &crate::datasets::Dataset) -> i64 {
+    ds.activity(&operator_data::read(ds)).expect("BUG: the operator's permit").row_count
+}
+
 /// Opens rows read by a test straight from the store, without recording
 /// the read (tests only: the server always goes through the recorder).
 pub fn reveal<T>(read: crate::recorder::Unrecorded<T>) -> T {

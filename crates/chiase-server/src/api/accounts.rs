@@ -6,7 +6,7 @@
 //! `X-CSRF-Token`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use chiase_store::users::NewUser;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{Caller, SESSION_COOKIE, cookie};
+use crate::auth::{Caller, SESSION_COOKIE, cookie, session_cookie};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody, OptionalJson};
 use crate::state::AppState;
@@ -147,13 +147,6 @@ async fn move_user(
 pub struct SignInBody {
     pub username: String,
     pub password: String,
-}
-
-/// The cookie that carries a session.
-pub fn session_cookie(app: &AppState, sid: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
-        .unwrap_or(HeaderValue::from_static(""))
 }
 
 async fn sign_in(State(app): State<AppState>, caller: Caller, JsonBody(b): JsonBody<SignInBody>) -> Result<Response, ApiError> {

@@ -92,7 +92,8 @@ async fn create(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(dataset_json(&datasets::Listed { dataset: ds, readable: true }))))
+    let listed = datasets::show(&app, &caller, &ds.id).await?;
+    Ok((StatusCode::CREATED, Json(dataset_json(&listed))))
 }
 
 async fn change_schema(
@@ -102,7 +103,7 @@ async fn change_schema(
     JsonBody(spec): JsonBody<SchemaSpec>,
 ) -> Result<Json<Value>, ApiError> {
     let ds = datasets::change_schema(&app, &caller, &id, spec).await?;
-    Ok(Json(dataset_json(&datasets::Listed { dataset: ds, readable: true })))
+    Ok(Json(dataset_json(&datasets::show(&app, &caller, &ds.id).await?)))
 }
 
 async fn infer(uri: Uri, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {

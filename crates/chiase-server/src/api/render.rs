@@ -13,12 +13,19 @@ use crate::usecase::datasets::Listed;
 pub fn dataset_json(l: &Listed) -> Value {
     let ds = &l.dataset;
     let mut v = serde_json::to_value(ds).unwrap_or(Value::Null);
-    if !l.readable {
-        for k in ["row_count", "last_seq", "data_updated_at"] {
-            v[k] = Value::Null;
+    match &l.activity {
+        Some(a) => {
+            v["row_count"] = json!(a.row_count);
+            v["last_seq"] = json!(a.last_seq);
+            v["data_updated_at"] = json!(a.data_updated_at);
+        }
+        None => {
+            for k in ["row_count", "last_seq", "data_updated_at"] {
+                v[k] = Value::Null;
+            }
         }
     }
-    v["readable"] = json!(l.readable);
+    v["readable"] = json!(l.activity.is_some());
     v["links"] = json!({
         "records": format!("/api/v1/datasets/{}/records", ds.id),
         "changes": format!("/api/v1/datasets/{}/changes", ds.id),

@@ -36,12 +36,13 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
             let key = database.as_deref().map(DatabaseKey::parse);
             for l in datasets::list(&app, &op, key.as_ref()).await.map_err(said)? {
                 let d = l.dataset;
+                let rows = l.activity.map(|a| a.row_count.to_string()).unwrap_or_else(|| "?".into());
                 outln!(
                     "{:<36} CSDL {:>2}  {:<9} {:>9} dòng/rows  {}{}",
                     d.id,
                     d.database.no.unwrap_or(0),
                     d.sharing_mode.code(),
-                    d.row_count,
+                    rows,
                     d.title,
                     if d.synthetic { " (synthetic)" } else { "" }
                 )?;

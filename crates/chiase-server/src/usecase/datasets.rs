@@ -11,7 +11,7 @@ use chiase_core::schema::SchemaSpec;
 use chiase_core::sharing::SharingMode;
 use chiase_io::tabular::{ReadOptions, RecordReader};
 use chiase_store::databases::DatabaseKey;
-use chiase_store::datasets::{Dataset, NewDataset};
+use chiase_store::datasets::{Activity, Dataset, NewDataset};
 use serde_json::json;
 
 use super::{find_dataset, record_change};
@@ -19,12 +19,12 @@ use crate::auth::Caller;
 use crate::error::{ApiError, file_error};
 use crate::state::AppState;
 
-/// A dataset in a listing, with whether the caller may read its rows.
+/// A dataset in a listing, with its activity when the caller may read its
+/// rows (otherwise withheld: it tells how much restricted data there is and
+/// when it moves).
 pub struct Listed {
     pub dataset: Dataset,
-    /// False: its row count and change activity are withheld (they tell
-    /// how much restricted data there is and when it moves).
-    pub readable: bool,
+    pub activity: Option<Activity>,
 }
 
 /// Every dataset (or those of one catalog entry), each marked readable or
@@ -39,8 +39,8 @@ pub async fn list(app: &AppState, caller: &Caller, database: Option<&DatabaseKey
     Ok(datasets
         .into_iter()
         .map(|ds| {
-            let readable = decide_read(&caller.subject, &ds.facts(), now, &grants).is_ok();
-            Listed { dataset: ds, readable }
+            let activity = decide_read(&caller.subject, &ds.facts(), now, &grants).ok().and_then(|p| ds.activity(&p).ok());
+            Listed { dataset: ds, activity }
         })
         .collect())
 }
@@ -48,8 +48,8 @@ pub async fn list(app: &AppState, caller: &Caller, database: Option<&DatabaseKey
 /// One dataset, marked readable or not for the caller.
 pub async fn show(app: &AppState, caller: &Caller, id: &str) -> Result<Listed, ApiError> {
     let ds = find_dataset(app, id).await?;
-    let readable = super::read_permit(app, caller, &ds).await.is_ok();
-    Ok(Listed { dataset: ds, readable })
+    let activity = super::read_permit(app, caller, &ds).await.ok().and_then(|p| ds.activity(&p).ok());
+    Ok(Listed { dataset: ds, activity })
 }
 
 /// What a steward gives to create a dataset.

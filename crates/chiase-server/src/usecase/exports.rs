@@ -73,7 +73,7 @@ pub async fn start(
     }
     let snapshot = match q.as_of {
         Some(at) => app.store.seq_at(&ds, at).await?,
-        None => ds.last_seq,
+        None => ds.activity(&permit)?.last_seq,
     };
     let surface = format!("export.{}", format.extension());
     let receipt =
@@ -279,8 +279,15 @@ pub async fn datapackage(app: &AppState, caller: &Caller, key: &str) -> Result<(
         let mut head = Vec::new();
         writer.begin(&mut head);
         send(ZipPart::Bytes(head)).await?;
-        let mut pager =
-            Pager { app: app.clone(), ds: ds.clone(), permit: permit.clone(), receipt, q: q.clone(), snapshot: ds.last_seq, done: false };
+        let mut pager = Pager {
+            app: app.clone(),
+            ds: ds.clone(),
+            permit: permit.clone(),
+            receipt,
+            q: q.clone(),
+            snapshot: ds.activity(&permit)?.last_seq,
+            done: false,
+        };
         while let Some(rows) = pager.next_page().await? {
             let mut buf = Vec::new();
             for r in &rows {

@@ -13,8 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::Tr;
-use crate::api::accounts::session_cookie;
-use crate::auth::{Caller, SESSION_COOKIE, cookie, source_of};
+use crate::auth::{Caller, SESSION_COOKIE, cookie, session_cookie, source_of};
 use crate::state::AppState;
 use crate::usecase::accounts;
 

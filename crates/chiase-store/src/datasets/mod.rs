@@ -50,13 +50,44 @@ pub struct Dataset {
     pub schema_version: i64,
     #[serde(skip)]
     pub table_name: TableName,
-    pub row_count: i64,
-    pub last_seq: i64,
+    /// How many rows, the last change number and when data last changed:
+    /// told only to those who may read the rows ([`Dataset::activity`]).
+    #[serde(skip)]
+    pub(crate) row_count: i64,
+    #[serde(skip)]
+    pub(crate) last_seq: i64,
     pub synthetic: bool,
     pub template: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub(crate) data_updated_at: Option<DateTime<Utc>>,
+}
+
+/// How much data a dataset holds and how it moves: what it says about
+/// restricted data is itself restricted, so it is shown with a permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    pub row_count: i64,
+    pub last_seq: i64,
     pub data_updated_at: Option<DateTime<Utc>>,
+}
+
+/// A permit that shows a dataset's activity: reading or writing its rows.
+pub trait ShowsActivity {
+    fn dataset(&self) -> DatasetId;
+}
+
+impl ShowsActivity for chiase_core::policy::ReadPermit {
+    fn dataset(&self) -> DatasetId {
+        self.dataset_id()
+    }
+}
+
+impl ShowsActivity for chiase_core::policy::WritePermit {
+    fn dataset(&self) -> DatasetId {
+        self.dataset_id()
+    }
 }
 
 /// The catalog entry a dataset belongs to.
@@ -68,6 +99,13 @@ pub struct DatasetDatabase {
 }
 
 impl Dataset {
+    /// Its row count, last change number and last change time, for the
+    /// holder of a permit to read or write it.
+    pub fn activity(&self, permit: &impl ShowsActivity) -> Result<Activity, StoreError> {
+        check_permit(permit.dataset(), self)?;
+        Ok(Activity { row_count: self.row_count, last_seq: self.last_seq, data_updated_at: self.data_updated_at })
+    }
+
     /// What the policy decision point needs.
     pub fn facts(&self) -> DatasetFacts {
         DatasetFacts {
