@@ -1041,6 +1041,15 @@ mod tests {
     }
 
     #[test]
+    fn the_spool_directory_and_the_request_timeout_are_settings() {
+        let cfg = load(&["--import-spool-dir", "/var/tmp/chiase", "serve"], &[("CHIASE_REQUEST_TIMEOUT_SECS", "5")]).unwrap();
+        assert_eq!(cfg.spool_dir(), PathBuf::from("/var/tmp/chiase"));
+        assert_eq!(cfg.request_timeout(), std::time::Duration::from_secs(5));
+        let cfg = load(&["--data", "/srv/chiase", "serve"], &[]).unwrap();
+        assert_eq!(cfg.spool_dir(), PathBuf::from("/srv/chiase/tmp"));
+    }
+
+    #[test]
     fn ranges_apply_whatever_the_layer() {
         let dir = data_with("request_deadline_days = 0\nmax_grant_days = 99999\n");
         let data = dir.path().to_str().unwrap();
