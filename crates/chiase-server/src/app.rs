@@ -3,8 +3,6 @@
 //! shutdown. Shared state is `state.rs`; extractors are `extract.rs` and
 //! `auth.rs`; the work is in `usecase/`.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,12 +16,11 @@ use crate::error::{ApiError, api_not_found};
 use crate::state::AppState;
 use crate::{api, web};
 
-/// How long an ordinary request may take before it is answered 503.
-/// Imports, uploads and exports are not bound by it.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Every route of chiase.
 pub fn router(state: AppState) -> Router {
+    // How long an ordinary request may take before it is answered 503
+    // (`request_timeout_secs`); imports, uploads and exports are not bound by it.
+    let request_timeout = state.config.request_timeout();
     let request_id = HeaderName::from_static("x-request-id");
     let short = Router::new()
         .merge(api::health::router())
@@ -36,7 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::requests::router())
         .merge(api::audit::router())
         .merge(web::router())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT));
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
     // Requests that last as long as their transfer: no global timeout.
     let long = Router::new().merge(api::records::long_router()).merge(api::exports::long_router()).merge(api::files::long_router());
     let mut app = Router::new().merge(short).merge(long);

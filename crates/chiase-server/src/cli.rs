@@ -1,18 +1,18 @@
 //! The `chiase` command line: one binary for serving and for operating.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Overrides;
+use crate::config::Flags;
 
 /// chiase: the catalog, hub and gate of a province's shared data.
 #[derive(Debug, Parser)]
 #[command(name = "chiase", version, about, long_about = None)]
 pub struct Cli {
+    /// Every setting as a flag (global), and `--config FILE`.
     #[command(flatten)]
-    pub overrides: Overrides,
+    pub settings: Flags,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,9 +21,6 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API and the web pages (loads the built-in Decision 641 catalog into an empty installation)
     Serve {
-        /// Address to listen on [default: 127.0.0.1:8080]
-        #[arg(long, env = "CHIASE_LISTEN", value_name = "ADDR")]
-        listen: Option<SocketAddr>,
         /// Fill the dataset templates with synthetic demo rows on start (like `chiase demo`)
         #[arg(long)]
         demo: bool,

@@ -11,11 +11,7 @@ use chiase_server::{commands, install_crypto_provider};
 async fn main() -> std::process::ExitCode {
     install_crypto_provider();
     let cli = Cli::parse();
-    let listen = match &cli.command {
-        Command::Serve { listen, .. } => *listen,
-        _ => None,
-    };
-    let cfg = match Config::load(&cli.overrides, listen) {
+    let cfg = match Config::load(&cli.settings, &chiase_server::config::process_env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("chiase: {e:#}");
@@ -24,7 +20,7 @@ async fn main() -> std::process::ExitCode {
     };
     init_logging(&cfg, matches!(cli.command, Command::Serve { .. }));
     let result = match cli.command {
-        Command::Serve { demo, .. } => commands::serve::run(cfg, demo).await,
+        Command::Serve { demo } => commands::serve::run(cfg, demo).await,
         Command::Dataset(c) => commands::dataset::run(cfg, c).await,
         Command::Import { dataset, file, mode, encoding, delimiter, format, allow_empty } => {
             commands::dataset::import(

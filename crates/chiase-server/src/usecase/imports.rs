@@ -217,9 +217,10 @@ fn cell_value(cells: &chiase_io::tabular::Cells, map: Option<&ColumnMap>, field:
     Some(bounded(&text))
 }
 
-/// Where spools go: a private directory under the data directory.
+/// Where spools go: `import_spool_dir`, else a private directory under
+/// the data directory.
 pub fn spool_dir(app: &AppState) -> PathBuf {
-    app.config.data_dir.join("tmp")
+    app.config.spool_dir()
 }
 
 /// Imports a file into a dataset: everything lands or nothing does.
