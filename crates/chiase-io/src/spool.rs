@@ -65,6 +65,19 @@ impl SpoolWriter {
         self.rows
     }
 
+    /// Hands the rows pushed so far to the operating system, so that a
+    /// [`SpoolWriter::tail`] reader can read them.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// A reader of the rows as they are written: it must only be asked for
+    /// rows that were [flushed](SpoolWriter::flush) (the writer says how
+    /// many). An import is applied while its file is still being staged.
+    pub fn tail(&self) -> io::Result<SpoolReader> {
+        Ok(SpoolReader { input: BufReader::with_capacity(256 * 1024, self.file.reopen()?), left: u64::MAX })
+    }
+
     /// Flushes and closes the spool for reading.
     pub fn finish(mut self) -> io::Result<Spool> {
         self.out.flush()?;
@@ -258,6 +271,22 @@ mod tests {
             assert_eq!(values, rows[i]);
         }
         assert!(r.next_batch(10).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_tail_reader_reads_flushed_rows_while_the_spool_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SpoolWriter::new(dir.path()).unwrap();
+        let mut tail = w.tail().unwrap();
+        w.push(2, &[Value::Int(1)]).unwrap();
+        w.flush().unwrap();
+        assert_eq!(tail.next_row().unwrap(), Some((2, vec![Value::Int(1)])));
+        w.push(3, &[Value::Text("hai".into())]).unwrap();
+        w.push(4, &[Value::Null]).unwrap();
+        w.flush().unwrap();
+        assert_eq!(tail.next_batch(2).unwrap().unwrap().len(), 2);
+        let spool = w.finish().unwrap();
+        assert_eq!(spool.rows(), 3);
     }
 
     #[test]

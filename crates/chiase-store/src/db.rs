@@ -127,7 +127,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
         .pragma("analysis_limit", "1000");
     // The writer syncs every commit (a reply carrying restricted data waits
     // for its audit event to be on disk); readers need no syncing.
-    let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone().synchronous(SqliteSynchronous::Full)).await?;
+    // Checkpoints every 16 MB of log rather than SQLite's 4 MB: a large
+    // import writes each hot page to the log many times between two, and
+    // copies it to the database once per checkpoint.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone().synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "4000"))
+        .await?;
     let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(opts.read_only(false)).await?;
     Ok(Pools::Sqlite { read, write })
 }
@@ -159,10 +165,31 @@ impl Pools {
 
     /// A write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that a transaction that reads before it
-    /// writes never fails half-way because another process wrote first.
+    /// writes never fails half-way because another process wrote first,
+    /// and its commit is synced to disk before it returns.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.begin_synced(true).await
+    }
+
+    /// A write transaction whose commit need not reach the disk before it
+    /// returns (SQLite `synchronous = OFF` for this transaction): for the
+    /// steps of a large import building a table generation that nobody
+    /// reads yet. The commit that makes it current is synced, and syncing
+    /// the log also syncs every step before it. On PostgreSQL, as `begin`.
+    pub async fn begin_unsynced(&self) -> Result<Tx, StoreError> {
+        self.begin_synced(false).await
+    }
+
+    async fn begin_synced(&self, synced: bool) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { write, .. } => {
+                let mut conn = write.acquire().await?;
+                // Every write transaction says how it syncs, so a connection
+                // left unsynced by an import step never carries it over.
+                let pragma = if synced { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = OFF" };
+                sqlx::query(pragma).execute(&mut *conn).await?;
+                Tx::Sqlite(sqlx::Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"))).await?)
+            }
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -178,6 +205,8 @@ impl Pools {
     pub async fn close(&self) {
         match self {
             Pools::Sqlite { read, write } => {
+                // Leave a short log behind.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(read).await;
                 read.close().await;
                 write.close().await;
             }

@@ -91,7 +91,7 @@ pub async fn load(app: &AppState, caller: &Caller, rows: Option<usize>, seed: u6
             let values = schema
                 .parse_json_row(&obj, None)
                 .map_err(|e| ApiError::internal(&format!("BUG: demo row {i} of {} is invalid: {e:?}", t.template)))?;
-            parsed.push(ParsedRow { line: i as u64 + 1, values });
+            parsed.push(ParsedRow::new(i as u64 + 1, values));
         }
         let mut w = app.store.begin_write(&permit, &ds.id, ImportMode::Replace, &caller.actor.name, Some(DEMO_SOURCE)).await?;
         let problems = w.write(&parsed).await?;

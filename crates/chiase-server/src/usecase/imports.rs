@@ -14,15 +14,15 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::http::StatusCode;
 use chiase_core::Msg;
 use chiase_core::policy::decide_write;
 use chiase_core::schema::Schema;
-use chiase_io::spool::{Spool, SpoolWriter};
+use chiase_io::spool::{SpoolReader, SpoolWriter};
 use chiase_io::tabular::{ColumnMap, ReadError, ReadOptions, RecordReader, parse_record};
-use chiase_store::datasets::import::{Applied, ImportMode, ParsedRow, RowProblem, WriteSummary};
+use chiase_store::datasets::import::{Applied, Feed, ImportMode, ParsedRow, RowProblem, Strategy, WriteSummary};
 use serde::Serialize;
 use serde_json::json;
 
@@ -134,20 +134,32 @@ fn bounded(s: &str) -> String {
     if s.chars().count() <= MAX { s.to_string() } else { format!("{}…", s.chars().take(MAX).collect::<String>()) }
 }
 
-/// What staging produced: the spool of valid rows, or the report.
-enum Staged {
-    Valid(Spool),
-    Invalid(ImportReport),
+/// How far staging got, as the apply side watches it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Staging {
+    /// Valid rows in the spool, flushed and readable.
+    rows: u64,
+    /// `Some(true)` when the whole file was read and every row is valid;
+    /// `Some(false)` when it stopped (bad rows, an unreadable file).
+    done: Option<bool>,
 }
 
-/// Reads, parses and validates the whole file into a spool (blocking).
+/// Rows handed to the spool reader at a time.
+const FLUSH_EVERY: u64 = BATCH as u64;
+
+/// Reads, parses and validates the whole file into the spool (blocking),
+/// telling `watch` how far it got. Returns the report of bad rows (empty
+/// when the file is valid). Stops early when `stop` is raised (the store
+/// refused the rows already).
 fn stage(
     schema: &Schema,
     source: Box<dyn Read + Send>,
     req: &ImportRequest,
-    dir: &std::path::Path,
+    spool: &mut SpoolWriter,
     progress: &Progress,
-) -> Result<Staged, ApiError> {
+    watch: &tokio::sync::watch::Sender<Staging>,
+    stop: &AtomicBool,
+) -> Result<ImportReport, ApiError> {
     let reader = RecordReader::open(source, req.source_name.as_deref(), req.content_type.as_deref(), &req.options).map_err(read_failure)?;
     let map = match reader.headers() {
         Some(h) => match ColumnMap::new(h, schema) {
@@ -158,24 +170,30 @@ fn stage(
                     .take(MAX_REPORTED)
                     .map(|p| ReportError::new(1, Some(bounded(&p.column)), None, "header", p.msg.vi, p.msg.en))
                     .collect();
-                return Ok(Staged::Invalid(ImportReport { rows_read: 0, total_errors: errors.len() as u64, errors }));
+                return Ok(ImportReport { rows_read: 0, total_errors: errors.len() as u64, errors });
             }
         },
         None => None,
     };
-    let mut spool =
-        SpoolWriter::new(dir).map_err(|e| ApiError::internal(&format!("cannot create an import spool in {}: {e}", dir.display())))?;
+    let spool_error = |e: std::io::Error| ApiError::internal(&format!("import spool: {e}"));
     let mut errors: Vec<ReportError> = Vec::new();
     let mut total_errors = 0u64;
     let mut rows_read = 0u64;
     for rec in reader {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let rec = rec.map_err(read_failure)?;
         rows_read += 1;
         progress.rows.store(rows_read, Ordering::Relaxed);
         match parse_record(schema, map.as_ref(), &rec) {
             // Once a row failed, the rest are only checked, not kept.
             Ok(values) if total_errors == 0 => {
-                spool.push(rec.line, &values).map_err(|e| ApiError::internal(&format!("import spool: {e}")))?
+                spool.push(rec.line, &values).map_err(spool_error)?;
+                if spool.rows() % FLUSH_EVERY == 0 {
+                    spool.flush().map_err(spool_error)?;
+                    watch.send_modify(|s| s.rows = spool.rows());
+                }
             }
             Ok(_) => {}
             Err(problems) => {
@@ -196,10 +214,9 @@ fn stage(
             }
         }
     }
-    if total_errors > 0 {
-        return Ok(Staged::Invalid(ImportReport { rows_read, total_errors, errors }));
-    }
-    Ok(Staged::Valid(spool.finish().map_err(|e| ApiError::internal(&format!("import spool: {e}")))?))
+    spool.flush().map_err(spool_error)?;
+    watch.send_modify(|s| s.rows = spool.rows());
+    Ok(ImportReport { rows_read, total_errors, errors })
 }
 
 fn read_failure(e: ReadError) -> ApiError {
@@ -225,6 +242,12 @@ pub fn spool_dir(app: &AppState) -> PathBuf {
 
 /// Imports a file into a dataset: everything lands or nothing does.
 /// `limit` bounds the bytes read (a larger file is a 413).
+///
+/// The file is staged into a spool on a blocking thread. A small import
+/// (and every import on PostgreSQL) is applied once staging is over, in one
+/// transaction; a large one on SQLite starts building a new table
+/// generation as soon as it is known to be large, fed from the spool as it
+/// grows, and is made current only once the whole file proved valid.
 pub async fn import(
     app: &AppState,
     caller: &Caller,
@@ -238,56 +261,127 @@ pub async fn import(
     let permit = decide_write(&caller.subject, &ds.facts())?;
     let schema = app.store.schema_of(&ds)?;
     let dir = spool_dir(app);
-    let (req, staged) = {
-        let progress = progress.clone();
+    let started = std::time::Instant::now();
+    let mut spool =
+        SpoolWriter::new(&dir).map_err(|e| ApiError::internal(&format!("cannot create an import spool in {}: {e}", dir.display())))?;
+    let tail = spool.tail().map_err(|e| ApiError::internal(&format!("import spool: {e}")))?;
+    let (watch_tx, mut watch_rx) = tokio::sync::watch::channel(Staging::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let req = Arc::new(req);
+
+    // Stage on a blocking thread.
+    let staging = {
+        let (progress, stop, req) = (progress.clone(), stop.clone(), req.clone());
         tokio::task::spawn_blocking(move || {
             let source: Box<dyn Read + Send> = Box::new(Counting { inner: source, progress: progress.clone(), limit });
-            let staged = stage(&schema, source, &req, &dir, &progress);
-            (req, staged)
+            let outcome = stage(&schema, source, &req, &mut spool, &progress, &watch_tx, &stop);
+            let valid = matches!(&outcome, Ok(report) if report.total_errors == 0);
+            watch_tx.send_modify(|s| s.done = Some(valid));
+            (outcome, spool)
         })
-        .await
-        .map_err(|e| ApiError::internal(&format!("the import stopped: {e}")))?
     };
-    // A read that failed because the upload passed its limit is a 413.
-    let staged =
-        staged.map_err(|e| if progress.bytes.load(Ordering::Relaxed) > limit { ApiError::too_large(limit as usize) } else { e })?;
-    let spool = match staged {
-        Staged::Invalid(report) => {
-            metrics::counter!("chiase_imports_total", "outcome" => "rejected").increment(1);
-            return Ok(ImportOutcome::Rejected(report));
+
+    // Wait until the import is known to be large, or staging is over.
+    let threshold = app.store.generation_threshold(&ds);
+    let strategy = loop {
+        let now = *watch_rx.borrow_and_update();
+        if threshold.is_some_and(|t| now.rows > t) {
+            break Some(Strategy::Generation);
         }
-        Staged::Valid(spool) => spool,
+        match now.done {
+            Some(true) => break Some(Strategy::InPlace),
+            Some(false) => break None,
+            None => {}
+        }
+        if watch_rx.changed().await.is_err() {
+            break None;
+        }
     };
-    let rows = spool.rows();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<ParsedRow>>(4);
-    let feeder = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut reader = spool.reader()?;
-        while let Some(batch) = reader.next_batch(BATCH)? {
-            let batch = batch.into_iter().map(|(line, values)| ParsedRow { line, values }).collect();
-            if tx.blocking_send(batch).is_err() {
-                break; // the store stopped reading: it refused the rows
+
+    // Apply (unless staging already failed), fed from the spool.
+    let applied = match strategy {
+        None => None,
+        Some(strategy) => {
+            let (feed_tx, feed_rx) = tokio::sync::mpsc::channel::<Feed>(4);
+            let feed_schema = app.store.schema_of(&ds)?;
+            let feeder = tokio::task::spawn_blocking(move || feed(&feed_schema, tail, watch_rx, feed_tx));
+            let applied = app
+                .store
+                .apply_import(&permit, &ds.id, req.mode, &caller.actor.name, req.source_name.as_deref(), req.allow_empty, strategy, feed_rx)
+                .await;
+            // The store has stopped reading: staging need not go on if it refused.
+            if !matches!(applied, Ok(Applied::Done(_)) | Ok(Applied::Abandoned)) {
+                stop.store(true, Ordering::Relaxed);
             }
+            let _ = feeder.await;
+            Some(applied)
         }
-        Ok(())
-    });
-    let applied =
-        app.store.apply_import(&permit, &ds.id, req.mode, &caller.actor.name, req.source_name.as_deref(), rows, req.allow_empty, rx).await;
-    let fed = feeder.await.map_err(|e| ApiError::internal(&format!("the import spool reader stopped: {e}")))?;
-    match applied? {
-        Applied::Done(summary) => {
-            fed.map_err(|e| ApiError::internal(&format!("import spool: {e}")))?;
-            metrics::counter!("chiase_imports_total", "outcome" => "done").increment(1);
-            metrics::counter!("chiase_import_rows_total").increment(rows);
-            let detail = json!({ "mode": req.mode.code(), "file": req.source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
-            record_change(app, caller, "import", Some(&ds), ds.id.clone(), detail).await?;
-            Ok(ImportOutcome::Done(summary))
-        }
-        Applied::Rejected(problems) => {
+    };
+    let (staged, spool) = staging.await.map_err(|e| ApiError::internal(&format!("the import stopped: {e}")))?;
+    drop(spool);
+    tracing::info!(dataset = %ds.id, elapsed_s = started.elapsed().as_secs_f64(), strategy = ?strategy, "import finished");
+    // A read that failed because the upload passed its limit is a 413.
+    let staged = staged.map_err(|e| if progress.bytes.load(Ordering::Relaxed) > limit { ApiError::too_large(limit as usize) } else { e });
+    match (staged, applied) {
+        (_, Some(Err(e))) => Err(e.into()),
+        (_, Some(Ok(Applied::Rejected(problems)))) => {
             metrics::counter!("chiase_imports_total", "outcome" => "rejected").increment(1);
             let total_errors = problems.len() as u64;
             let mut errors: Vec<ReportError> = problems.into_iter().take(MAX_REPORTED).map(ReportError::from).collect();
             errors.sort_by_key(|e| e.row);
-            Ok(ImportOutcome::Rejected(ImportReport { rows_read: rows, total_errors, errors }))
+            Ok(ImportOutcome::Rejected(ImportReport { rows_read: progress.rows.load(Ordering::Relaxed), total_errors, errors }))
+        }
+        (Err(e), _) => Err(e),
+        (Ok(report), _) if report.total_errors > 0 => {
+            metrics::counter!("chiase_imports_total", "outcome" => "rejected").increment(1);
+            Ok(ImportOutcome::Rejected(report))
+        }
+        (Ok(report), Some(Ok(Applied::Done(summary)))) => {
+            metrics::counter!("chiase_imports_total", "outcome" => "done").increment(1);
+            metrics::counter!("chiase_import_rows_total").increment(report.rows_read);
+            let detail = json!({ "mode": req.mode.code(), "file": req.source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
+            record_change(app, caller, "import", Some(&ds), ds.id.clone(), detail).await?;
+            Ok(ImportOutcome::Done(summary))
+        }
+        (Ok(_), _) => Err(ApiError::internal(&"an import ended without being applied or refused")),
+    }
+}
+
+/// Hands the staged rows to the store as they become readable: ends the
+/// feed with `End` once staging proved the whole file valid, or closes it
+/// without (the store abandons the import) when staging failed.
+fn feed(schema: &Schema, mut tail: SpoolReader, mut watch: tokio::sync::watch::Receiver<Staging>, tx: tokio::sync::mpsc::Sender<Feed>) {
+    let handle = tokio::runtime::Handle::current();
+    let mut read = 0u64;
+    loop {
+        let now = *watch.borrow_and_update();
+        while read < now.rows {
+            let n = (now.rows - read).min(BATCH as u64) as usize;
+            let batch = match tail.next_batch(n) {
+                Ok(Some(b)) => b,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!("import spool: {e}");
+                    return;
+                }
+            };
+            read += batch.len() as u64;
+            // The full-text body is folded here, on this thread, not by the writer.
+            let rows = batch.into_iter().map(|(line, values)| ParsedRow::with_search(&schema, line, values)).collect();
+            if tx.blocking_send(Feed::Rows(rows)).is_err() {
+                return; // the store stopped reading
+            }
+        }
+        match now.done {
+            Some(true) if read == now.rows => {
+                let _ = tx.blocking_send(Feed::End);
+                return;
+            }
+            Some(false) => return,
+            _ => {}
+        }
+        if handle.block_on(watch.changed()).is_err() && watch.borrow().done.is_none() {
+            return;
         }
     }
 }

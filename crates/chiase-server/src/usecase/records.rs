@@ -165,7 +165,7 @@ fn parse_records(schema: &Schema, body: Value, base: Option<&[FieldValue]>) -> R
             continue;
         };
         match schema.parse_json_row(&obj, base) {
-            Ok(values) => rows.push(ParsedRow { line: n, values }),
+            Ok(values) => rows.push(ParsedRow::new(n, values)),
             Err(problems) => {
                 for (f, e) in problems {
                     total += 1;

@@ -72,6 +72,22 @@ impl ImportMode {
 pub struct ParsedRow {
     pub line: u64,
     pub values: Vec<Value>,
+    /// Its full-text body (`Schema::search_text`) when worked out already,
+    /// off the thread that writes (folding text is a good part of an
+    /// import's work); `None`: worked out when written.
+    pub search: Option<Option<String>>,
+}
+
+impl ParsedRow {
+    pub fn new(line: u64, values: Vec<Value>) -> ParsedRow {
+        ParsedRow { line, values, search: None }
+    }
+
+    /// A row with its full-text body worked out now.
+    pub fn with_search(schema: &Schema, line: u64, values: Vec<Value>) -> ParsedRow {
+        let search = Some(schema.search_text(&values));
+        ParsedRow { line, values, search }
+    }
 }
 
 /// A row refused because of the data already stored or earlier in the file.
@@ -105,6 +121,9 @@ pub enum Applied {
     /// Rows the stored data refused (duplicate keys, unique values); nothing
     /// was written.
     Rejected(Vec<RowProblem>),
+    /// The feed ended without saying the file was whole (its staging found
+    /// bad rows or failed): nothing was written.
+    Abandoned,
 }
 
 /// Imports up to this many rows are applied in one transaction even on
@@ -115,7 +134,9 @@ pub const IN_PLACE_MAX_ROWS: u64 = 5_000;
 /// than holding the writer, and the import runs in one transaction.
 const MAX_COPY_FACTOR: i64 = 8;
 /// What one short transaction of a large import aims to take.
-const STEP_BUDGET: Duration = Duration::from_millis(40);
+const STEP_BUDGET: Duration = Duration::from_millis(60);
+/// The pause between two steps, for whoever waits for the writer.
+const STEP_PAUSE: Duration = Duration::from_millis(2);
 /// How long an import lease lasts without renewal (a crashed import frees
 /// its dataset after this).
 const LEASE_SECONDS: i64 = 600;
@@ -138,6 +159,8 @@ struct WriteState {
     unchanged: i64,
     /// Unique fields other than the key: (position, name).
     unique_fields: Vec<(usize, FieldName)>,
+    /// Full-text rows (SQLite) not yet written: (version, folded text).
+    pending_fts: Vec<(i64, String)>,
 }
 
 /// An open write to one dataset in one transaction.
@@ -203,6 +226,7 @@ impl WriteState {
             deleted: 0,
             unchanged: 0,
             unique_fields,
+            pending_fts: Vec::new(),
             ds,
         })
     }
@@ -370,6 +394,7 @@ impl WriteState {
                 return Ok(problems);
             }
         }
+        self.flush_fts(conn).await?;
         Ok(problems)
     }
 
@@ -449,7 +474,6 @@ impl WriteState {
         let tuple = format!("({one})");
         let sql = format!("INSERT INTO {} ({}) VALUES {}", q(&self.table), names.join(", "), vec![tuple.as_str(); fresh.len()].join(", "));
         let mut stmt = Sql::assembled(sql);
-        let mut fts: Vec<(i64, String)> = Vec::new();
         let mut values = Vec::with_capacity(data_cols.len());
         for (r, id, seq, key, op) in fresh {
             let v = self.take_v();
@@ -461,25 +485,42 @@ impl WriteState {
             for val in values.drain(..) {
                 stmt = stmt.bind(val);
             }
-            let text = self.schema.search_text(&r.values);
+            let text = match &r.search {
+                Some(known) => known.clone(),
+                None => self.schema.search_text(&r.values),
+            };
             if pg_search {
                 stmt = stmt.bind(text.unwrap_or_default());
             } else if search && let Some(t) = text {
-                fts.push((v, t));
+                self.pending_fts.push((v, t));
             }
         }
-        // A savepoint, so that a refused batch (a unique index) leaves the
-        // transaction usable for diagnosing it (PostgreSQL aborts it otherwise).
-        conn.execute(Sql::new("SAVEPOINT batch")).await?;
-        if let Err(e) = conn.execute(stmt).await {
-            conn.execute(Sql::new("ROLLBACK TO SAVEPOINT batch")).await?;
-            return Err(e);
+        // PostgreSQL aborts a transaction whose statement fails: a savepoint
+        // keeps it usable for diagnosing a refused batch (a unique index).
+        // SQLite undoes only the failed statement; a savepoint there would
+        // cost a page copy per change and flush the full-text index each time.
+        if backend == Backend::Postgres {
+            conn.execute(Sql::new("SAVEPOINT batch")).await?;
+            if let Err(e) = conn.execute(stmt).await {
+                conn.execute(Sql::new("ROLLBACK TO SAVEPOINT batch")).await?;
+                return Err(e);
+            }
+            conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
+        } else {
+            conn.execute(stmt).await?;
         }
-        conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
-        if !fts.is_empty() {
+        Ok(())
+    }
+
+    /// Writes the full-text rows gathered by `insert_versions` (SQLite):
+    /// once per write rather than per batch, because FTS5 writes its
+    /// pending terms to disk at every statement and a flush per 500 rows
+    /// fills the index with tiny segments to merge.
+    async fn flush_fts(&mut self, conn: &mut Conn<'_>) -> Result<(), StoreError> {
+        for chunk in std::mem::take(&mut self.pending_fts).chunks(5000) {
             let sql =
-                format!("INSERT INTO {} (rowid, body) VALUES {}", q(&TableName::fts(self.ds.pk)), vec!["(?, ?)"; fts.len()].join(", "));
-            let stmt = fts.into_iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(v).bind(t));
+                format!("INSERT INTO {} (rowid, body) VALUES {}", q(&TableName::fts(self.ds.pk)), vec!["(?, ?)"; chunk.len()].join(", "));
+            let stmt = chunk.iter().fold(Sql::assembled(sql), |s, (v, t)| s.bind(*v).bind(t.as_str()));
             conn.execute(stmt).await?;
         }
         Ok(())
@@ -641,12 +682,56 @@ impl Writer {
     }
 }
 
-/// Receives the batches of a staged import.
-pub type Batches = tokio::sync::mpsc::Receiver<Vec<ParsedRow>>;
+/// What the feed of an import carries.
+#[derive(Debug)]
+pub enum Feed {
+    Rows(Vec<ParsedRow>),
+    /// Every row was sent and the whole file was valid: the import may land.
+    /// A feed that closes without it is abandoned (nothing is written).
+    End,
+}
+
+/// Receives the rows of an import as they are staged.
+pub type Batches = tokio::sync::mpsc::Receiver<Feed>;
+
+/// How an import is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// In one transaction of the dataset's table.
+    InPlace,
+    /// Into a new generation of the table in short transactions, made
+    /// current at the end (SQLite).
+    Generation,
+}
+
+fn refuse_empty() -> StoreError {
+    DomainError::invalid(
+        "allow_empty",
+        Msg::new(
+            "tệp không có dòng dữ liệu nào: chế độ replace sẽ xóa hết dữ liệu; nếu đúng ý, hãy thêm allow_empty=true",
+            "the file has no rows: replace would empty the dataset; add allow_empty=true if that is what you mean",
+        ),
+    )
+    .into()
+}
 
 impl Store {
-    /// Applies an import that was parsed and validated into `total_rows`
-    /// rows, received in `batches`: all of them land, or none.
+    /// From how many rows an import into `ds` is better built as a new
+    /// table generation: on SQLite, past what one transaction may hold the
+    /// writer for, and when copying the dataset's history costs no more
+    /// than a few times the import itself. `None`: never (PostgreSQL, where
+    /// a long transaction blocks only writers of the same dataset).
+    pub fn generation_threshold(&self, ds: &Dataset) -> Option<u64> {
+        if self.backend() != Backend::Sqlite {
+            return None;
+        }
+        let history = ds.last_seq.max(ds.row_count).max(0) as u64;
+        Some(IN_PLACE_MAX_ROWS.max(history / MAX_COPY_FACTOR as u64))
+    }
+
+    /// Applies an import whose rows arrive in `feed` as they are staged:
+    /// all of them land, or none (a feed that ends without [`Feed::End`]
+    /// is abandoned).
     #[allow(clippy::too_many_arguments)]
     pub async fn apply_import(
         &self,
@@ -655,34 +740,17 @@ impl Store {
         mode: ImportMode,
         actor: &str,
         source: Option<&str>,
-        total_rows: u64,
         allow_empty: bool,
-        batches: Batches,
+        strategy: Strategy,
+        feed: Batches,
     ) -> Result<Applied, StoreError> {
-        if mode == ImportMode::Replace && total_rows == 0 && !allow_empty {
-            return Err(DomainError::invalid(
-                "allow_empty",
-                Msg::new(
-                    "tệp không có dòng dữ liệu nào: chế độ replace sẽ xóa hết dữ liệu; nếu đúng ý, hãy thêm allow_empty=true",
-                    "the file has no rows: replace would empty the dataset; add allow_empty=true if that is what you mean",
-                ),
-            )
-            .into());
-        }
-        let ds = self
-            .dataset(slug)
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("không có tập dữ liệu «{slug}»"), format!("no dataset «{slug}»")))?;
-        check_permit(permit.dataset_id(), &ds)?;
-        let history = ds.last_seq.max(ds.row_count);
-        let rebuild = self.backend() == Backend::Sqlite && total_rows > IN_PLACE_MAX_ROWS && history <= MAX_COPY_FACTOR * total_rows as i64;
-        if rebuild {
-            self.apply_as_generation(permit, slug, mode, actor, source, total_rows, batches).await
-        } else {
-            self.apply_in_place(permit, slug, mode, actor, source, batches).await
+        match (strategy, self.backend()) {
+            (Strategy::Generation, Backend::Sqlite) => self.apply_as_generation(permit, slug, mode, actor, source, allow_empty, feed).await,
+            _ => self.apply_in_place(permit, slug, mode, actor, source, allow_empty, feed).await,
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn apply_in_place(
         &self,
         permit: &WritePermit,
@@ -690,20 +758,33 @@ impl Store {
         mode: ImportMode,
         actor: &str,
         source: Option<&str>,
-        mut batches: Batches,
+        allow_empty: bool,
+        mut feed: Batches,
     ) -> Result<Applied, StoreError> {
         let mut writer = self.begin_write(permit, slug, mode, actor, source).await?;
-        while let Some(rows) = batches.recv().await {
-            let problems = writer.write(&rows).await?;
-            if !problems.is_empty() {
-                return Ok(Applied::Rejected(problems));
+        let mut rows = 0;
+        loop {
+            match feed.recv().await {
+                Some(Feed::Rows(batch)) => {
+                    rows += batch.len();
+                    let problems = writer.write(&batch).await?;
+                    if !problems.is_empty() {
+                        return Ok(Applied::Rejected(problems));
+                    }
+                }
+                Some(Feed::End) => break,
+                None => return Ok(Applied::Abandoned),
             }
+        }
+        if mode == ImportMode::Replace && rows == 0 && !allow_empty {
+            return Err(refuse_empty());
         }
         Ok(Applied::Done(writer.commit().await?))
     }
 
     /// A large import on SQLite: a new generation of the table, built in
-    /// short transactions, made current in one.
+    /// short transactions while the file is still being staged, made
+    /// current in one.
     #[allow(clippy::too_many_arguments)]
     async fn apply_as_generation(
         &self,
@@ -712,11 +793,11 @@ impl Store {
         mode: ImportMode,
         actor: &str,
         source: Option<&str>,
-        total_rows: u64,
-        batches: Batches,
+        allow_empty: bool,
+        feed: Batches,
     ) -> Result<Applied, StoreError> {
         let holder = format!("{}:{}", std::process::id(), now().timestamp_micros());
-        // Take the lease, reserve version numbers, make the empty table.
+        // Take the lease and make the empty table.
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let ds = require_dataset(&mut conn, slug).await?;
@@ -732,12 +813,6 @@ impl Store {
             .bind(now() + chrono::Duration::seconds(LEASE_SECONDS)),
         )
         .await?;
-        // Full-text rows of this import are written as it goes, keyed by
-        // version number: the numbers are reserved now, so that a failed
-        // import's rows never match a later version.
-        let (last_version,): (i64,) = conn.fetch_one(Sql::new("SELECT last_version FROM datasets WHERE id = ?").bind(ds.pk.get())).await?;
-        let reserved_to = last_version + total_rows as i64 + 2;
-        conn.execute(Sql::new("UPDATE datasets SET last_version = ? WHERE id = ?").bind(reserved_to).bind(ds.pk.get())).await?;
         let generation = next_generation(&ds.table_name);
         let new_table = TableName::generation(ds.pk, generation);
         let schema = self.schema_of(&ds)?;
@@ -749,12 +824,20 @@ impl Store {
         let state = WriteState::new(self, &mut conn, ds, new_table.clone(), mode, actor, source).await?;
         tx.commit().await?;
         let mut build = Generation { store: self, lease: holder, state, old_table, step_rows: 2_000 };
-        match build.run(batches).await {
-            Ok(Some(problems)) => {
+        match build.run(feed).await {
+            Ok(Built::Rejected(problems)) => {
                 build.abandon().await?;
                 Ok(Applied::Rejected(problems))
             }
-            Ok(None) => Ok(Applied::Done(build.publish(reserved_to).await?)),
+            Ok(Built::Abandoned) => {
+                build.abandon().await?;
+                Ok(Applied::Abandoned)
+            }
+            Ok(Built::Complete) if mode == ImportMode::Replace && build.state.inserted == 0 && !allow_empty => {
+                build.abandon().await?;
+                Err(refuse_empty())
+            }
+            Ok(Built::Complete) => Ok(Applied::Done(build.publish().await?)),
             Err(e) => {
                 if let Err(cleanup) = build.abandon().await {
                     tracing::warn!("could not clean up an abandoned import: {cleanup}");
@@ -763,6 +846,13 @@ impl Store {
             }
         }
     }
+}
+
+/// How building a generation ended.
+enum Built {
+    Complete,
+    Rejected(Vec<RowProblem>),
+    Abandoned,
 }
 
 /// The generation after the one a table is (`ds_5` is the first).
@@ -781,9 +871,14 @@ struct Generation<'a> {
 }
 
 impl Generation<'_> {
-    /// A short transaction that still holds the dataset's lease.
+    /// A short transaction that still holds the dataset's lease, not synced
+    /// at commit (the generation is invisible until `publish`).
     async fn step(&self) -> Result<Tx, StoreError> {
-        let mut tx = self.store.pools.begin().await?;
+        self.step_tx(false).await
+    }
+
+    async fn step_tx(&self, synced: bool) -> Result<Tx, StoreError> {
+        let mut tx = if synced { self.store.pools.begin().await? } else { self.store.pools.begin_unsynced().await? };
         let n = tx
             .conn()
             .execute(
@@ -808,24 +903,26 @@ impl Generation<'_> {
         self.step_rows = ideal.clamp(200, 20_000);
     }
 
-    /// Copies the history, applies a replace's reset, then the rows. Returns
-    /// the problems that refused the import, if any.
-    async fn run(&mut self, mut batches: Batches) -> Result<Option<Vec<RowProblem>>, StoreError> {
+    /// Copies the history, applies a replace's reset, then the rows as
+    /// they arrive.
+    async fn run(&mut self, mut feed: Batches) -> Result<Built, StoreError> {
         self.copy_history().await?;
         if self.state.mode == ImportMode::Replace {
             self.reset_in_steps().await?;
         }
         let mut pending: Vec<ParsedRow> = Vec::new();
-        let mut closed = false;
+        let mut ended = false;
         loop {
-            while pending.len() < self.step_rows && !closed {
-                match batches.recv().await {
-                    Some(rows) => pending.extend(rows),
-                    None => closed = true,
+            // Gather a step's worth of rows (or what there is once the feed ends).
+            while pending.len() < self.step_rows && !ended {
+                match feed.recv().await {
+                    Some(Feed::Rows(rows)) => pending.extend(rows),
+                    Some(Feed::End) => ended = true,
+                    None => return Ok(Built::Abandoned),
                 }
             }
             if pending.is_empty() {
-                break;
+                return Ok(Built::Complete);
             }
             let take = pending.len().min(self.step_rows);
             let rows: Vec<ParsedRow> = pending.drain(..take).collect();
@@ -833,14 +930,33 @@ impl Generation<'_> {
             let mut tx = self.step().await?;
             let problems = self.state.write(&mut tx.conn(), &rows).await?;
             if !problems.is_empty() {
-                return Ok(Some(problems));
+                return Ok(Built::Rejected(problems));
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
             self.adapt(rows.len(), started.elapsed());
-            // Let others take the writer between steps.
-            tokio::task::yield_now().await;
+            self.pause().await;
         }
-        Ok(None)
+    }
+
+    /// Lets others take the writer between two steps: a transaction that
+    /// waited for this step goes first.
+    async fn pause(&self) {
+        tokio::time::sleep(STEP_PAUSE).await;
+    }
+
+    /// Commits a step. The version numbers it used are reserved in the same
+    /// transaction: its full-text rows are keyed by them, and a failed
+    /// import's rows must never match a later version.
+    async fn commit(&self, mut tx: Tx) -> Result<(), StoreError> {
+        tx.conn()
+            .execute(
+                Sql::new("UPDATE datasets SET last_version = ? WHERE id = ? AND last_version < ?")
+                    .bind(self.state.next_v - 1)
+                    .bind(self.state.ds.pk.get())
+                    .bind(self.state.next_v - 1),
+            )
+            .await?;
+        tx.commit().await
     }
 
     /// Copies every version of the current table into the new one.
@@ -868,7 +984,7 @@ impl Generation<'_> {
             tx.commit().await?;
             after = last.unwrap_or(after);
             self.adapt(n as usize, started.elapsed());
-            tokio::task::yield_now().await;
+            self.pause().await;
         }
         Ok(())
     }
@@ -878,7 +994,7 @@ impl Generation<'_> {
     async fn reset_in_steps(&mut self) -> Result<(), StoreError> {
         let mut tx = self.step().await?;
         let (seq, v) = self.state.reset_marker(&mut tx.conn()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         let t = q(&self.state.table);
         loop {
             let started = Instant::now();
@@ -900,17 +1016,19 @@ impl Generation<'_> {
             }
             self.state.deleted += n as i64;
             self.adapt(n as usize, started.elapsed());
-            tokio::task::yield_now().await;
+            self.pause().await;
         }
         Ok(())
     }
 
     /// Makes the new generation current and retires the old one.
-    async fn publish(self, reserved_to: i64) -> Result<WriteSummary, StoreError> {
+    async fn publish(self) -> Result<WriteSummary, StoreError> {
         analyze(&self.store.pools, &self.state.table).await?;
-        let mut tx = self.step().await?;
+        // Synced: this commit makes the generation current, and syncing the
+        // log makes every unsynced step before it durable too.
+        let mut tx = self.step_tx(true).await?;
         let mut conn = tx.conn();
-        let summary = self.state.publish(&mut conn, reserved_to).await?;
+        let summary = self.state.publish(&mut conn, 0).await?;
         conn.execute(
             Sql::new("INSERT INTO retired_tables (name, dataset_id, retired_at) VALUES (?, ?, ?)")
                 .bind(self.old_table.as_str())
