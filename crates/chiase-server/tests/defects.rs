@@ -315,6 +315,42 @@ async fn a_reader_who_may_not_see_a_personal_key_gets_no_key_in_the_feed_and_no_
     }
 }
 
+/// Found while writing these tests: for a key that is an integer, or made
+/// of several fields, the key in the URL was parsed before the refusal, so
+/// a reader who may not use keys at all got 400 "«abc» is not an integer" or
+/// "the key has 2 comma-separated values" instead of the 403 that points
+/// to `records/_id/{n}`.
+#[tokio::test]
+async fn a_lookup_by_a_hidden_key_is_refused_before_the_key_is_read_whatever_its_type() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let owner = app.person("tttt.member", Some(TTTT), Role::Member, PASSWORD).await;
+        let integer = json!({"fields": [
+            {"name": "so_bhxh", "type": "integer", "personal": "basic"}, {"name": "xa", "type": "string"}
+        ], "primaryKey": "so_bhxh"});
+        let composite = json!({"fields": [
+            {"name": "tinh", "type": "string"}, {"name": "so_cccd", "type": "string", "personal": "basic"}, {"name": "xa", "type": "string"}
+        ], "primaryKey": ["tinh", "so_cccd"]});
+        create(&app, "so-nguyen", 26, "open", integer).await;
+        import_csv(&app, "so-nguyen", ImportMode::Append, "so_bhxh,xa\n123456,Xã Kim Bình\n").await;
+        create(&app, "hai-khoa", 26, "open", composite).await;
+        import_csv(&app, "hai-khoa", ImportMode::Append, "tinh,so_cccd,xa\nTQ,001234567890,Xã Kim Bình\n").await;
+        for (id, keys, own_key) in [
+            ("so-nguyen", ["123456", "999", "abc", "1,2"], "123456"),
+            ("hai-khoa", ["TQ,001234567890", "TQ,0", "TQ", "a,b,c"], "TQ,001234567890"),
+        ] {
+            for key in keys {
+                let r = app.get(&format!("/api/v1/datasets/{id}/records/{key}")).await;
+                assert_eq!(r.status, StatusCode::FORBIDDEN, "{engine:?} {id} {key}: {}", r.text());
+                assert!(r.json()["error"]["message_en"].as_str().unwrap().contains("records/_id/"), "{engine:?} {id} {key}");
+            }
+            // The owner, who sees the key, is told about a malformed one.
+            assert_eq!(get_as(&app, Some(&owner), &format!("/api/v1/datasets/{id}/records/{own_key}")).await.status, StatusCode::OK);
+            assert_eq!(get_as(&app, Some(&owner), &format!("/api/v1/datasets/{id}/records/a,b,c")).await.status, StatusCode::BAD_REQUEST);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 3. The first administrator through the setup page.
 
