@@ -1383,13 +1383,23 @@ async fn pool_exhausted(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     app.person("cong.dan", None, Role::Member, PASSWORD).await;
     let schema = json!({"fields": [{"name": "ma", "type": "string"}], "primaryKey": "ma"});
-    // SQLite has one writer connection; the PostgreSQL test pool has four.
-    let held = if engine == Engine::Sqlite { 1 } else { 4 };
-    let mut writers = Vec::new();
-    for i in 0..held {
-        let ds = create(&app, &format!("giu-{i}"), 26, "open", schema.clone()).await;
-        writers.push(app.store().begin_write(&operator_data::write(&ds), &ds.id, ImportMode::Append, "test", None).await.unwrap());
+    // Open write transactions, one per dataset, until no connection is left
+    // for another (SQLite has one writer connection; the PostgreSQL test
+    // pool has a few).
+    let mut datasets = Vec::new();
+    for i in 0..12 {
+        datasets.push(create(&app, &format!("giu-{i}"), 26, "open", schema.clone()).await);
     }
+    let mut writers = Vec::new();
+    for ds in &datasets {
+        let permit = operator_data::write(ds);
+        match tokio::time::timeout(Duration::from_secs(2), app.store().begin_write(&permit, &ds.id, ImportMode::Append, "test", None)).await
+        {
+            Ok(w) => writers.push(w.unwrap()),
+            Err(_) => break,
+        }
+    }
+    assert!(!writers.is_empty() && writers.len() < datasets.len(), "{engine:?}: {} connections held", writers.len());
     let ask = || async {
         match engine {
             // Signing in writes the attempt first: it needs the writer.
