@@ -1209,10 +1209,12 @@ async fn a_sign_in_through_the_web_form_records_the_clients_address() {
     assert_eq!(events(&app, "sign_in").await[0].source.as_deref(), Some("127.0.0.1"));
 }
 
-/// Before the fix the XLSX export built the whole workbook in memory on an
-/// async worker thread (stalling every request scheduled on it for the
-/// length of the export). It is now written on a blocking thread, page by
-/// page: it must still be a workbook with every row, across pages.
+/// Before the fix the XLSX export wrote and saved the workbook on an async
+/// worker thread, stalling every request scheduled on it for the length of
+/// the export. It is now written on a blocking thread fed page by page.
+/// Unlike the others, this test guards the rewrite rather than showing the
+/// old failure (which was one of latency, not of output): the file must
+/// still be a workbook with every row, across pages and engines.
 #[tokio::test]
 async fn the_xlsx_export_written_on_a_blocking_thread_opens_as_a_workbook_with_every_row() {
     use calamine::{Data, Reader};
