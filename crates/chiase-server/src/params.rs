@@ -30,6 +30,12 @@ impl Params {
         Ok(Params { pairs })
     }
 
+    /// Pairs already read from a query string, every key allowed (for a use
+    /// case that reads a few options out of parameters it passes on).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
+        Params { pairs }
+    }
+
     /// The single value of `key`, if given (an empty value counts as absent).
     pub fn one(&self, key: &str) -> Result<Option<&str>, ApiError> {
         let mut values = self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());

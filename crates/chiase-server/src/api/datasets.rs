@@ -24,8 +24,14 @@ use crate::params::{Params, read_options};
 use crate::state::AppState;
 use crate::usecase::datasets::{self, CreateDataset};
 
-/// Largest sample read for schema inference.
-const INFER_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// The most of a body schema inference reads. The sampler stops by itself
+/// after [`chiase_io::infer::MAX_SAMPLE_BYTES`] and says so in its
+/// warnings; past that bound it finishes at most the record it is in
+/// (records are bounded by the reader) plus the reader's read-ahead. This
+/// bound only stops a reader that would take more. Cutting the body at the
+/// sample bound itself hid the cut from the sampler, which then sampled the
+/// cut last line as a row (a date cut to `2024-01-` made a date column text).
+const INFER_MAX_BYTES: u64 = chiase_io::infer::MAX_SAMPLE_BYTES + chiase_io::limits::MAX_RECORD_BYTES as u64 + 4 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -26,6 +26,7 @@ use super::records::query_error;
 use super::{find_dataset, read_permit};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::params::Params;
 use crate::state::AppState;
 
 const PAGE: usize = 5000;
@@ -57,8 +58,10 @@ pub async fn start(
     let ds = find_dataset(app, id).await?;
     let permit = read_permit(app, caller, &ds).await?;
     let schema = app.store.schema_of(&ds)?;
-    let flag = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v == "true" || v == "1");
-    let options = CsvOptions { bom: flag("bom").unwrap_or(false), escape_formulas: flag("escape_formulas").unwrap_or(true) };
+    // A flag that is neither yes nor no is a 400, as everywhere in the API:
+    // read as "no", a typo (`escape_formulas=yes`) turned the protection off.
+    let flags = Params::from_pairs(pairs.iter().filter(|(k, _)| matches!(k.as_str(), "bom" | "escape_formulas")).cloned().collect());
+    let options = CsvOptions { bom: flags.bool("bom")?.unwrap_or(false), escape_formulas: flags.bool("escape_formulas")?.unwrap_or(true) };
     let pairs: Vec<(String, String)> =
         pairs.into_iter().filter(|(k, _)| !matches!(k.as_str(), "limit" | "after" | "bom" | "escape_formulas")).collect();
     let mut q = query::parse(&pairs, &schema, permit.visible()).map_err(query_error)?;

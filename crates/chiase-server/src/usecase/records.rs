@@ -80,6 +80,9 @@ pub async fn read_one(
     let permit = read_permit(app, caller, &ds).await?;
     let schema = app.store.schema_of(&ds)?;
     let (address, shown) = match address {
+        // Refused before the key is read: a reader who may not see the key
+        // gets the same answer whatever was sent (not "not an integer").
+        Address::Key(_) if !permit.sees_key() => return Err(chiase_store::datasets::records::key_hidden().into()),
         Address::Key(k) => (RecordAddress::Key(schema.key_from_url(k).map_err(|e| ApiError::bad_request(e.message.vi, e.message.en))?), k),
         Address::Id(n) => (
             RecordAddress::Id(n.parse().map_err(|_| {

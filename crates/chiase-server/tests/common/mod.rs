@@ -47,8 +47,20 @@ impl TestApp {
         TestApp::serve(TestDb::new(engine).await, true).await
     }
 
+    /// Starts chiase with the built-in catalog loaded and the configuration
+    /// changed by `configure` (its listen address and data directory are
+    /// set afterwards).
+    pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::serve_with(TestDb::new(engine).await, true, configure).await
+    }
+
     /// Starts chiase over an existing database.
     pub async fn serve(db: TestDb, builtin_catalog: bool) -> TestApp {
+        TestApp::serve_with(db, builtin_catalog, |_| {}).await
+    }
+
+    /// Starts chiase over an existing database with a changed configuration.
+    pub async fn serve_with(db: TestDb, builtin_catalog: bool, configure: impl FnOnce(&mut Config)) -> TestApp {
         chiase_server::install_crypto_provider();
         if builtin_catalog {
             chiase_server::usecase::catalog::load_builtin(&db.store).await.expect("built-in catalog loads");
@@ -56,7 +68,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
         let files_dir = tempfile::tempdir().expect("a temporary directory").keep();
-        let config = Config { listen: addr, data_dir: files_dir, ..Config::default() };
+        let mut config = Config::default();
+        configure(&mut config);
+        config.listen = addr;
+        config.data_dir = files_dir;
         let state = AppState::new(db.store.clone(), config).expect("the application starts");
         let app = router(state.clone());
         let server = tokio::spawn(async move {

@@ -463,7 +463,9 @@ pub enum RecordAddress {
     Id(i64),
 }
 
-fn key_hidden() -> StoreError {
+/// The refusal of a lookup by key to a reader who does not see every key
+/// field (the same whatever the key, so that it tells nothing about it).
+pub fn key_hidden() -> StoreError {
     StoreError::Domain(chiase_core::DomainError::Forbidden(chiase_core::Msg::new(
         "bạn không được xem khóa chính của tập dữ liệu này: hãy tìm bản ghi theo mã bản ghi (records/_id/{mã})",
         "you may not see this dataset's primary key: look records up by their record id (records/_id/{id})",
