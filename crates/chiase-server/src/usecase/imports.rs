@@ -190,7 +190,7 @@ fn stage(
             // Once a row failed, the rest are only checked, not kept.
             Ok(values) if total_errors == 0 => {
                 spool.push(rec.line, &values).map_err(spool_error)?;
-                if spool.rows() % FLUSH_EVERY == 0 {
+                if spool.rows().is_multiple_of(FLUSH_EVERY) {
                     spool.flush().map_err(spool_error)?;
                     watch.send_modify(|s| s.rows = spool.rows());
                 }
@@ -367,7 +367,7 @@ fn feed(schema: &Schema, mut tail: SpoolReader, mut watch: tokio::sync::watch::R
             };
             read += batch.len() as u64;
             // The full-text body is folded here, on this thread, not by the writer.
-            let rows = batch.into_iter().map(|(line, values)| ParsedRow::with_search(&schema, line, values)).collect();
+            let rows = batch.into_iter().map(|(line, values)| ParsedRow::with_search(schema, line, values)).collect();
             if tx.blocking_send(Feed::Rows(rows)).is_err() {
                 return; // the store stopped reading
             }
