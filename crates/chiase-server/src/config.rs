@@ -230,6 +230,10 @@ settings! {
     /// Số kết nối cơ sở dữ liệu trong pool của mỗi tiến trình.
     max_connections: u32 = "8", range = 1..=1000;
 
+    /// Seconds a request waits for a free database connection before it is answered 503 with Retry-After.
+    /// Số giây một yêu cầu chờ kết nối cơ sở dữ liệu còn trống trước khi được trả 503 kèm Retry-After.
+    db_acquire_timeout_secs: u64 = "10", value_name = "SECS", range = 1..=600;
+
     /// Log format on standard error: `text` for people, `json` for collectors.
     /// Định dạng nhật ký trên stderr: `text` cho người đọc, `json` cho hệ thống thu thập.
     log_format: LogFormat = "text";

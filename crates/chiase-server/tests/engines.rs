@@ -233,9 +233,7 @@ async fn a_sqlite_backup_is_a_consistent_copy_taken_while_serving() {
     let dest = dir.path().join("backup.db");
     app.store().backup_sqlite(&dest).await.unwrap();
     assert!(app.store().backup_sqlite(&dest).await.is_err(), "never overwrites");
-    let copy = chiase_store::Store::open(&chiase_store::StoreConfig { url: format!("sqlite://{}", dest.display()), max_connections: 2 })
-        .await
-        .unwrap();
+    let copy = chiase_store::Store::open(&chiase_store::StoreConfig::new(format!("sqlite://{}", dest.display()), 2)).await.unwrap();
     assert_eq!(copy.datasets(None).await.unwrap().len(), app.store().datasets(None).await.unwrap().len());
     assert_eq!(chiase_store::testing::row_count(&copy.dataset("di-tich").await.unwrap().unwrap()), 20);
     assert!(copy.verify_audit(&operator_data::verify()).await.unwrap().ok);

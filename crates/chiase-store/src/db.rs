@@ -103,14 +103,11 @@ pub enum Pools {
 
 /// Opens the pools for a database URL: `sqlite://PATH` or a file path for
 /// SQLite, `postgres://…` for PostgreSQL.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreError> {
+pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
+    let (url, max_connections, wait) = (config.url.as_str(), config.max_connections, config.acquire_timeout);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let opts = PgConnectOptions::from_str(url)?.application_name("chiase");
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(opts)
-            .await?;
+        let pool = PgPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts).await?;
         return Ok(Pools::Postgres(pool));
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
@@ -132,9 +129,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Pools, StoreErro
     // copies it to the database once per checkpoint.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
+        .acquire_timeout(wait)
         .connect_with(opts.clone().synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "4000"))
         .await?;
-    let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(opts.read_only(false)).await?;
+    let read =
+        SqlitePoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts.read_only(false)).await?;
     Ok(Pools::Sqlite { read, write })
 }
 

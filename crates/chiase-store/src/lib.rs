@@ -96,6 +96,19 @@ pub struct StoreConfig {
     pub url: String,
     /// Upper bound on pooled connections (readers on SQLite).
     pub max_connections: u32,
+    /// How long a request waits for a free connection before it is
+    /// refused as busy (503 with Retry-After) rather than queued forever.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl StoreConfig {
+    /// The default wait for a connection: long enough to ride out a burst,
+    /// short enough that a client hears "busy" before its own timeout.
+    pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    pub fn new(url: impl Into<String>, max_connections: u32) -> StoreConfig {
+        StoreConfig { url: url.into(), max_connections, acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT }
+    }
 }
 
 /// The storage API: one handle, cheap to clone, over either engine.
@@ -110,7 +123,7 @@ impl Store {
     /// Connects and brings the schema up to date (migrations are embedded
     /// in the binary and run at every start; an applied one never changes).
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let pools = db::connect(&config.url, config.max_connections).await?;
+        let pools = db::connect(config).await?;
         pools.migrate().await?;
         Ok(Store { pools, index_cache: Default::default(), schema_cache: Default::default() })
     }

@@ -39,7 +39,7 @@ impl TestDb {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("BUG: cannot create a temporary directory");
                 let url = format!("sqlite://{}", dir.path().join("chiase.db").display());
-                let store = Store::open(&StoreConfig { url: url.clone(), max_connections: 4 }).await.expect("open SQLite store");
+                let store = Store::open(&StoreConfig::new(url.clone(), 4)).await.expect("open SQLite store");
                 TestDb { store, url, _dir: Some(dir), pg_drop: None }
             }
             Engine::Postgres => {
@@ -56,7 +56,7 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 let url = replace_database(&admin, &name);
-                let store = Store::open(&StoreConfig { url: url.clone(), max_connections: 4 }).await.expect("open PostgreSQL store");
+                let store = Store::open(&StoreConfig::new(url.clone(), 4)).await.expect("open PostgreSQL store");
                 TestDb { store, url, _dir: None, pg_drop: Some((admin, name)) }
             }
         }

@@ -1,7 +1,8 @@
 //! Exports that stream: `GET /api/v1/datasets/{id}/export.{csv,json,ndjson,
 //! xlsx,geojson}` with the same filters as the record API (and `bom=true`,
 //! `escape_formulas=false` for CSV), and
-//! `GET /api/v1/databases/{key}/datapackage.zip`. The work is in
+//! `GET /api/v1/databases/{key}/datapackage.zip` (`bom`, `escape_formulas`
+//! too). The work is in
 //! `usecase::exports`; these routes are outside the global timeout.
 
 use axum::Router;
@@ -10,12 +11,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chiase_io::writers::ExportFormat;
+use chiase_io::writers::{CsvOptions, ExportFormat};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::params::pairs;
+use crate::params::{Params, pairs};
 use crate::state::AppState;
 use crate::usecase::exports;
 
@@ -65,8 +66,12 @@ async fn export(
     Ok(resp)
 }
 
-async fn datapackage(State(app): State<AppState>, caller: Caller, ApiPath(key): ApiPath<String>) -> Result<Response, ApiError> {
-    let (name, dir, path) = exports::datapackage(&app, &caller, &key).await?;
+async fn datapackage(State(app): State<AppState>, caller: Caller, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Response, ApiError> {
+    // The CSV flags of exports, and nothing else: a misspelt flag is a 400,
+    // not a silently unprotected file.
+    let p = Params::parse(uri.query(), &["bom", "escape_formulas"])?;
+    let options = CsvOptions { bom: p.bool("bom")?.unwrap_or(false), escape_formulas: p.bool("escape_formulas")?.unwrap_or(true) };
+    let (name, dir, path) = exports::datapackage(&app, &caller, &key, options).await?;
     let mut resp = file_body(dir, path).await?.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     resp.headers_mut().insert(header::CONTENT_DISPOSITION, disposition(&name));

@@ -50,9 +50,13 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         crate::config::private_dir(&cfg.data_dir)?;
     }
     let url = cfg.store_url();
-    let store = Store::open(&StoreConfig { url: url.clone(), max_connections: cfg.max_connections })
-        .await
-        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    let store = Store::open(&StoreConfig {
+        url: url.clone(),
+        max_connections: cfg.max_connections,
+        acquire_timeout: std::time::Duration::from_secs(cfg.db_acquire_timeout_secs),
+    })
+    .await
+    .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
     if cfg.database_url.is_none() {
         crate::config::private_files(&cfg.data_dir)?;
     }

@@ -51,7 +51,7 @@ pub async fn restore(cfg: Config, src: &Path) -> anyhow::Result<()> {
         anyhow::bail!("PostgreSQL: khôi phục bằng pg_restore / restore with pg_restore (docs/deploy.md)");
     }
     // The backup must open as a chiase database before anything is replaced.
-    let probe = Store::open(&StoreConfig { url: format!("sqlite://{}", src.display()), max_connections: 2 })
+    let probe = Store::open(&StoreConfig::new(format!("sqlite://{}", src.display()), 2))
         .await
         .with_context(|| format!("{} is not a chiase database", src.display()))?;
     let versions = probe.catalog_versions().await.map_err(explain)?.len();
@@ -97,9 +97,7 @@ pub async fn migrate(cfg: Config, to: &str) -> anyhow::Result<()> {
         anyhow::bail!("nguồn phải là SQLite / the source must be the SQLite installation (omit --database)");
     }
     let source = super::open_store(&cfg).await?;
-    let target = Store::open(&StoreConfig { url: to.to_string(), max_connections: 4 })
-        .await
-        .with_context(|| format!("cannot open {}", redact_url(to)))?;
+    let target = Store::open(&StoreConfig::new(to.to_string(), 4)).await.with_context(|| format!("cannot open {}", redact_url(to)))?;
     let started = std::time::Instant::now();
     let report = source
         .copy_to(&target, &|table, n| {

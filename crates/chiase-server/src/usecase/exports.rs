@@ -234,7 +234,12 @@ enum ZipPart {
 /// A catalog database as a Data Package: a zip of one CSV per dataset the
 /// caller may read, and `datapackage.json`, which names the datasets left
 /// out and why. Returns the archive in a temporary directory.
-pub async fn datapackage(app: &AppState, caller: &Caller, key: &str) -> Result<(String, tempfile::TempDir, std::path::PathBuf), ApiError> {
+pub async fn datapackage(
+    app: &AppState,
+    caller: &Caller,
+    key: &str,
+    options: CsvOptions,
+) -> Result<(String, tempfile::TempDir, std::path::PathBuf), ApiError> {
     let db = super::catalog::find_database(app, key).await?;
     let datasets = app.store.datasets(Some(&DatabaseKey::Id(db.id.clone()))).await?;
     let dir = tempfile::tempdir().map_err(|e| ApiError::internal(&e))?;
@@ -278,7 +283,7 @@ pub async fn datapackage(app: &AppState, caller: &Caller, key: &str) -> Result<(
         let path = format!("data/{}.csv", ds.id);
         send(ZipPart::File(path.clone())).await?;
         let columns = Columns::new(schema.clone(), q.fields.clone()).map_err(|e| ApiError::internal(&e.msg))?;
-        let mut writer = row_writer(ExportFormat::Csv, columns, CsvOptions::default()).map_err(|e| ApiError::internal(&e.msg))?;
+        let mut writer = row_writer(ExportFormat::Csv, columns, options).map_err(|e| ApiError::internal(&e.msg))?;
         let mut head = Vec::new();
         writer.begin(&mut head);
         send(ZipPart::Bytes(head)).await?;
