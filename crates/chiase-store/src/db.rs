@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use sea_query::Value;
 use sea_query_sqlx::SqlxValues;
@@ -97,7 +99,7 @@ fn number_placeholders(sql: &str) -> String {
 /// and several readers; PostgreSQL one pool for both.
 #[derive(Clone)]
 pub enum Pools {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite { read: SqlitePool, write: SqlitePool, demand: Arc<WriterDemand> },
     Postgres(PgPool),
 }
 
@@ -134,7 +136,7 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
         .await?;
     let read =
         SqlitePoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts.read_only(false)).await?;
-    Ok(Pools::Sqlite { read, write })
+    Ok(Pools::Sqlite { read, write, demand: Default::default() })
 }
 
 impl Pools {
@@ -181,8 +183,14 @@ impl Pools {
 
     async fn begin_synced(&self, synced: bool) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pools::Sqlite { write, .. } => {
-                let mut conn = write.acquire().await?;
+            Pools::Sqlite { write, demand, .. } => {
+                // An import's own steps are not demand: they are what yields.
+                let mut conn = if synced {
+                    let _waiting = demand.enter();
+                    write.acquire().await?
+                } else {
+                    write.acquire().await?
+                };
                 // Every write transaction says how it syncs, so a connection
                 // left unsynced by an import step never carries it over.
                 let pragma = if synced { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = OFF" };
@@ -191,6 +199,16 @@ impl Pools {
             }
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Whether another write is waiting for SQLite's writer now, and whether
+    /// one waited within `recent`: a long import yields to them. Always
+    /// false on PostgreSQL, whose writers do not share one connection.
+    pub fn writer_demand(&self, recent: Duration) -> (bool, bool) {
+        match self {
+            Pools::Sqlite { demand, .. } => demand.observe(recent),
+            Pools::Postgres(_) => (false, false),
+        }
     }
 
     /// A read-only transaction: one consistent snapshot for several reads.
@@ -203,7 +221,7 @@ impl Pools {
 
     pub async fn close(&self) {
         match self {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, .. } => {
                 // Leave a short log behind.
                 let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(read).await;
                 read.close().await;
@@ -211,6 +229,45 @@ impl Pools {
             }
             Pools::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// Who waits for SQLite's single writer connection: counted so that a
+/// large import's steps can stay short while others wait, and grow (fewer
+/// commits, no pauses) while nobody does.
+#[derive(Default)]
+pub struct WriterDemand {
+    waiting: AtomicUsize,
+    /// When someone last started waiting (milliseconds since `epoch`).
+    last_wait_ms: AtomicU64,
+    epoch: OnceLock<Instant>,
+}
+
+impl WriterDemand {
+    fn now_ms(&self) -> u64 {
+        self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    fn enter(&self) -> WaitGuard<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.last_wait_ms.store(self.now_ms().max(1), Ordering::Relaxed);
+        WaitGuard(self)
+    }
+
+    fn observe(&self, recent: Duration) -> (bool, bool) {
+        let now = self.waiting.load(Ordering::SeqCst) > 0;
+        let last = self.last_wait_ms.load(Ordering::Relaxed);
+        (now, now || (last > 0 && self.now_ms().saturating_sub(last) <= recent.as_millis() as u64))
+    }
+}
+
+/// Counts one waiter until the connection is acquired (or the wait is
+/// abandoned: dropping a cancelled future also ends the wait).
+struct WaitGuard<'a>(&'a WriterDemand);
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -142,7 +142,7 @@ impl Store {
     /// Connections open and idle, over every pool (for metrics).
     pub fn pool_stats(&self) -> (u32, usize) {
         match &self.pools {
-            Pools::Sqlite { read, write } => (read.size() + write.size(), read.num_idle() + write.num_idle()),
+            Pools::Sqlite { read, write, .. } => (read.size() + write.size(), read.num_idle() + write.num_idle()),
             Pools::Postgres(p) => (p.size(), p.num_idle()),
         }
     }

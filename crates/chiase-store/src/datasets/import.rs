@@ -133,9 +133,16 @@ pub const IN_PLACE_MAX_ROWS: u64 = 5_000;
 /// most this many times the rows imported; beyond, copying would cost more
 /// than holding the writer, and the import runs in one transaction.
 const MAX_COPY_FACTOR: i64 = 8;
-/// What one short transaction of a large import aims to take.
-const STEP_BUDGET: Duration = Duration::from_millis(60);
-/// The pause between two steps, for whoever waits for the writer.
+/// What one short transaction of a large import aims to take while others
+/// write (an audited read waits for the writer up to this long).
+const STEP_BUDGET: Duration = Duration::from_millis(30);
+/// What a step may take when nobody has wanted the writer for
+/// [`DEMAND_MEMORY`]: fewer commits, and an import alone runs at full speed.
+const IDLE_STEP_BUDGET: Duration = Duration::from_millis(150);
+/// How long a wait for the writer keeps the steps short.
+const DEMAND_MEMORY: Duration = Duration::from_secs(5);
+/// The pause between two steps when someone waits for the writer: a
+/// transaction that waited for this step goes first.
 const STEP_PAUSE: Duration = Duration::from_millis(2);
 /// How long an import lease lasts without renewal (a crashed import frees
 /// its dataset after this).
@@ -866,7 +873,8 @@ struct Generation<'a> {
     lease: String,
     state: WriteState,
     old_table: TableName,
-    /// Rows per transaction, adjusted to take about [`STEP_BUDGET`].
+    /// Rows per transaction, adjusted to take about [`STEP_BUDGET`] (or
+    /// [`IDLE_STEP_BUDGET`] while nobody else writes).
     step_rows: usize,
 }
 
@@ -899,8 +907,10 @@ impl Generation<'_> {
             return;
         }
         let per_row = took.as_secs_f64() / rows as f64;
-        let ideal = (STEP_BUDGET.as_secs_f64() / per_row.max(1e-7)) as usize;
-        self.step_rows = ideal.clamp(200, 20_000);
+        let (_, recently) = self.store.pools.writer_demand(DEMAND_MEMORY);
+        let budget = if recently { STEP_BUDGET } else { IDLE_STEP_BUDGET };
+        let ideal = (budget.as_secs_f64() / per_row.max(1e-7)) as usize;
+        self.step_rows = ideal.clamp(200, 50_000);
     }
 
     /// Copies the history, applies a replace's reset, then the rows as
@@ -939,9 +949,11 @@ impl Generation<'_> {
     }
 
     /// Lets others take the writer between two steps: a transaction that
-    /// waited for this step goes first.
+    /// waited for this step goes first. No pause when nobody waits.
     async fn pause(&self) {
-        tokio::time::sleep(STEP_PAUSE).await;
+        if self.store.pools.writer_demand(DEMAND_MEMORY).0 {
+            tokio::time::sleep(STEP_PAUSE).await;
+        }
     }
 
     /// Commits a step. The version numbers it used are reserved in the same
