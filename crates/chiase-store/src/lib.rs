@@ -117,6 +117,8 @@ pub struct Store {
     pools: Pools,
     index_cache: std::sync::Arc<databases::IndexCache>,
     schema_cache: std::sync::Arc<datasets::SchemaCache>,
+    index_sets: std::sync::Arc<datasets::IndexSetCache>,
+    plan_bounds: std::sync::Arc<std::sync::RwLock<datasets::plan::Bounds>>,
 }
 
 impl Store {
@@ -125,7 +127,26 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let pools = db::connect(config).await?;
         pools.migrate().await?;
-        Ok(Store { pools, index_cache: Default::default(), schema_cache: Default::default() })
+        Ok(Store {
+            pools,
+            index_cache: Default::default(),
+            schema_cache: Default::default(),
+            index_sets: Default::default(),
+            plan_bounds: Default::default(),
+        })
+    }
+
+    /// Shrinks the query planner's bounds, so that tests with a few
+    /// thousand rows take every path a large dataset takes.
+    #[cfg(feature = "testing")]
+    pub fn set_plan_bounds(&self, bounds: datasets::plan::Bounds) {
+        if let Ok(mut b) = self.plan_bounds.write() {
+            *b = bounds;
+        }
+    }
+
+    pub(crate) fn plan_bounds(&self) -> datasets::plan::Bounds {
+        self.plan_bounds.read().map(|b| *b).unwrap_or_default()
     }
 
     pub fn backend(&self) -> Backend {

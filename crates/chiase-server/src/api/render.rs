@@ -61,6 +61,7 @@ pub fn page_json(schema: &Schema, page: &RecordPage) -> Value {
         "fields": fields.iter().map(|f| f.spec.name.as_str()).collect::<Vec<_>>(),
         "records": page.records.iter().map(|r| row_json(&fields, r)).collect::<Vec<_>>(),
         "next": page.next,
+        "partial": page.partial,
         "facets": facets,
         "seq": page.seq,
     })

@@ -14,6 +14,11 @@ pub async fn run(cfg: Config, demo: bool) -> anyhow::Result<()> {
         None
     };
     let store = super::open_store(&cfg).await?;
+    // Datasets made by an older version get the indexes every field now has.
+    let built = store.ensure_dataset_indexes().await?;
+    if built > 0 {
+        tracing::info!(indexes = built, elapsed_ms = started.elapsed().as_millis() as u64, "dataset indexes brought up to date");
+    }
     if cfg.builtin_catalog {
         crate::usecase::catalog::load_builtin(&store).await?;
     }

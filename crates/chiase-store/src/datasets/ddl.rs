@@ -138,6 +138,9 @@ impl IndexName {
     pub fn role(table: &TableName, role: &'static str) -> IndexName {
         IndexName(format!("{table}_{role}"))
     }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
     /// An index over a list of columns: a short, stable name (PostgreSQL
     /// cuts identifiers at 63 bytes).
     fn for_columns(table: &TableName, prefix: &'static str, cols: &[ColumnName]) -> IndexName {
@@ -318,6 +321,7 @@ pub fn create_table(backend: Backend, dataset: DatasetId, table: &TableName, sch
     stmts.push(format!("CREATE UNIQUE INDEX {} ON {t} (\"_key\") WHERE \"_end\" IS NULL", q(&IndexName::role(table, "key"))));
     stmts.push(format!("CREATE INDEX {} ON {t} (\"_seq\")", q(&IndexName::role(table, "seq"))));
     stmts.push(format!("CREATE INDEX {} ON {t} (\"_id\", \"_seq\")", q(&IndexName::role(table, "rec"))));
+    stmts.push(current_rows_index(table));
     stmts.extend(field_indexes(table, schema));
     if schema.has_search() {
         stmts.extend(create_search(backend, dataset, table));
@@ -341,6 +345,39 @@ pub fn create_search(backend: Backend, dataset: DatasetId, table: &TableName) ->
     }
 }
 
+/// The index of current rows in record order: pages without a filter walk
+/// it, so rows ended by updates and replace imports (history) are never
+/// stepped over, however many there are.
+pub fn current_rows_index(table: &TableName) -> String {
+    format!("CREATE INDEX IF NOT EXISTS {} ON {} (\"_v\") WHERE \"_end\" IS NULL", q(&IndexName::role(table, "cur")), q(table))
+}
+
+/// Whether a field gets an index of its own: every field with a single,
+/// ordered column. Geopoints have their (lat, lon) index; GeoJSON has no
+/// order.
+fn indexable(f: &Field) -> bool {
+    !matches!(f.spec.field_type, FieldType::Geopoint | FieldType::Geojson)
+}
+
+/// The keyset index of one field, `(field, _v)` over current rows: it
+/// serves an equality or range filter on the field in record order, and a
+/// sort on the field, without sorting the matches.
+pub fn field_index(table: &TableName, f: &Field) -> Option<IndexName> {
+    indexable(f).then(|| IndexName::for_columns(table, "f", &[ColumnName::field(&f.name)]))
+}
+
+/// The index of the dataset's point (latitude, longitude), for `bbox`.
+pub fn point_index(table: &TableName, schema: &Schema) -> Option<IndexName> {
+    schema.point.map(|(lat, lon)| {
+        IndexName::for_columns(table, "p", &[ColumnName::field(&schema.fields[lat].name), ColumnName::field(&schema.fields[lon].name)])
+    })
+}
+
+/// The index of a geopoint field's derived (lat, lon) columns.
+pub fn geopoint_index(table: &TableName, schema: &Schema, field: usize) -> IndexName {
+    IndexName::for_columns(table, "g", &index_columns(schema, &schema.fields[field].spec.name))
+}
+
 /// Physical columns that stand for a field in an index.
 fn index_columns(schema: &Schema, name: &str) -> Vec<ColumnName> {
     match schema.field(name) {
@@ -353,15 +390,21 @@ fn index_columns(schema: &Schema, name: &str) -> Vec<ColumnName> {
     }
 }
 
-/// The `CREATE INDEX` statements for a schema's fields: unique fields,
-/// declared indexes (ending in `_v`, the default order, so keyset pages over
-/// a filter walk the index), the dataset's point and geopoints.
+/// The `CREATE INDEX` statements for a schema's fields: unique fields, one
+/// keyset index per field, declared (composite) indexes, the dataset's
+/// point and geopoints. Every non-unique index ends in `_v`, the record
+/// order, so that a page over an equality walks the index in order.
+///
+/// Every field is indexed, not only declared ones: the portal's grid lets
+/// anyone filter and sort on any column, and an unindexed column turns
+/// each page into a sort of every match (docs/benchmarks.md has the
+/// import cost).
 pub fn field_indexes(table: &TableName, schema: &Schema) -> Vec<String> {
     field_index_defs(table, schema).into_iter().map(|(_, stmt)| stmt).collect()
 }
 
 /// Each index `field_indexes` makes: its name and its statement.
-fn field_index_defs(table: &TableName, schema: &Schema) -> Vec<(IndexName, String)> {
+pub fn field_index_defs(table: &TableName, schema: &Schema) -> Vec<(IndexName, String)> {
     let t = q(table);
     let mut out = Vec::new();
     for f in &schema.fields {
@@ -371,11 +414,14 @@ fn field_index_defs(table: &TableName, schema: &Schema) -> Vec<(IndexName, Strin
         {
             let cols = vec![ColumnName::field(&f.name)];
             let name = IndexName::for_columns(table, "u", &cols);
-            let stmt = format!("CREATE UNIQUE INDEX {} ON {t} ({}) WHERE \"_end\" IS NULL", q(&name), q(&f.name));
+            let stmt = format!("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {t} ({}) WHERE \"_end\" IS NULL", q(&name), q(&f.name));
             out.push((name, stmt));
         }
         if f.spec.field_type == FieldType::Geopoint {
             out.push(index_stmt(table, "g", &index_columns(schema, &f.spec.name)));
+        }
+        if indexable(f) {
+            out.push(index_stmt(table, "f", &[ColumnName::field(&f.name)]));
         }
     }
     for idx in &schema.spec.indexes {

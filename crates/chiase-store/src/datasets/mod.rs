@@ -8,6 +8,7 @@
 
 pub mod ddl;
 pub mod import;
+pub mod plan;
 pub mod records;
 pub mod rows;
 
@@ -219,6 +220,70 @@ pub fn check_slug(slug: &str) -> Result<(), DomainError> {
 /// Validated schemas, cached by dataset and schema version.
 #[derive(Default)]
 pub(crate) struct SchemaCache(RwLock<HashMap<(DatasetId, i64), Arc<Schema>>>);
+
+/// The indexes each dataset table has, as the engine's catalog lists them:
+/// the planner names only indexes that exist (a dataset made by an older
+/// version gets its indexes at the next start). Read again after a minute,
+/// and whenever the table's name or schema version changes (a new
+/// generation, a schema change in any process).
+#[derive(Default)]
+pub(crate) struct IndexSetCache(RwLock<HashMap<TableAtVersion, (std::time::Instant, Arc<plan::IndexSet>)>>);
+
+/// A dataset table's name and the schema version it was read at.
+type TableAtVersion = (String, i64);
+
+impl Store {
+    /// Creates the indexes a dataset table should have and lacks (a
+    /// dataset made by an older version of chiase: every field now has
+    /// one). Run at start, before serving; returns how many were built.
+    pub async fn ensure_dataset_indexes(&self) -> Result<usize, StoreError> {
+        let mut built = 0;
+        for ds in self.datasets(None).await? {
+            let schema = self.schema_of(&ds)?;
+            let have = self.index_set(&ds).await?;
+            let mut wanted = vec![(ddl::IndexName::role(&ds.table_name, "cur"), ddl::current_rows_index(&ds.table_name))];
+            wanted.extend(ddl::field_index_defs(&ds.table_name, &schema));
+            for (name, stmt) in wanted {
+                if have.contains(name.as_str()) {
+                    continue;
+                }
+                let started = std::time::Instant::now();
+                let mut tx = self.pools.begin().await?;
+                tx.conn().execute(Sql::assembled(stmt)).await?;
+                tx.commit().await?;
+                tracing::info!(dataset = %ds.id, index = name.as_str(), ms = started.elapsed().as_millis() as u64, "index built");
+                built += 1;
+            }
+            if let Ok(mut m) = self.index_sets.0.write() {
+                m.remove(&(ds.table_name.as_str().to_string(), ds.schema_version));
+            }
+        }
+        Ok(built)
+    }
+
+    pub(crate) async fn index_set(&self, ds: &Dataset) -> Result<Arc<plan::IndexSet>, StoreError> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+        let table = &ds.table_name;
+        let key = (table.as_str().to_string(), ds.schema_version);
+        if let Some((at, set)) = self.index_sets.0.read().ok().and_then(|m| m.get(&key).cloned())
+            && at.elapsed() < FRESH
+        {
+            return Ok(set);
+        }
+        let sql = match self.backend() {
+            Backend::Sqlite => Sql::new("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"),
+            Backend::Postgres => Sql::new("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?"),
+        };
+        let mut c = self.pools.reader().await?;
+        let names: Vec<(String,)> = c.conn().fetch_all(sql.bind(table.as_str())).await?;
+        let set = Arc::new(names.into_iter().map(|(n,)| n).collect::<plan::IndexSet>());
+        if let Ok(mut m) = self.index_sets.0.write() {
+            m.retain(|(t, _), _| t != table.as_str());
+            m.insert(key, (std::time::Instant::now(), set.clone()));
+        }
+        Ok(set)
+    }
+}
 
 impl Store {
     /// Every dataset, or those of one database.

@@ -3,17 +3,17 @@
 //! Every query here selects only the fields the permit lets the subject
 //! see; there is no other way to read rows out of chiase-store.
 
-use chiase_core::ids::DatasetId;
 use chiase_core::policy::{FilesPermit, ReadPermit, WritePermit};
-use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query};
-use chiase_core::schema::{Field, Schema, Value};
+use chiase_core::query::{Cursor, Query};
+use chiase_core::schema::{Field, Value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ddl::{ColumnName, OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, TableName, bind_scalar, q};
+use super::ddl::{OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, q};
+use super::plan::{self, Pred};
 use super::rows::{StoredRow, decode, select_list};
 use super::{Dataset, check_permit};
-use crate::db::{Backend, Sql};
+use crate::db::Sql;
 use crate::recorder::Unrecorded;
 use crate::{Store, StoreError};
 
@@ -29,6 +29,13 @@ pub struct RecordPage {
     /// The fields in `records[i].values`, as schema positions.
     pub fields: Vec<usize>,
     pub next: Option<String>,
+    /// The page holds fewer rows than asked although more may match: the
+    /// filter is sparse in the requested order and the read stopped at its
+    /// bound. `next` continues after the last row examined.
+    pub partial: bool,
+    /// How the store read it (for logs and tests): `exact walk`, `walk`,
+    /// `gather`, `partial walk`, `engine`, `as of`.
+    pub path: &'static str,
     /// Per faceted field: values and counts, most frequent first.
     pub facets: Vec<(usize, Vec<(Value, i64)>)>,
     /// The change number the page reflects.
@@ -67,18 +74,17 @@ struct Where {
 
 impl Where {
     fn new(snapshot: Option<i64>) -> Where {
-        match snapshot {
-            None => Where { parts: vec!["\"_end\" IS NULL".into()], values: vec![] },
-            Some(s) => Where {
-                parts: vec![format!("\"_seq\" <= ? AND (\"_end\" IS NULL OR \"_end\" > ?) AND \"_op\" IN ({OP_INSERT}, {OP_UPDATE})")],
-                values: vec![s.into(), s.into()],
-            },
-        }
+        let alive = plan::alive(snapshot);
+        Where { parts: vec![alive.sql], values: alive.values }
     }
 
     fn push(&mut self, part: String, values: impl IntoIterator<Item = sea_query::Value>) {
         self.parts.push(part);
         self.values.extend(values);
+    }
+
+    fn add(&mut self, p: Pred) {
+        self.push(p.sql, p.values);
     }
 
     fn sql(&self) -> String {
@@ -88,133 +94,6 @@ impl Where {
     fn bind_into(&self, sql: String) -> Sql {
         self.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind)
     }
-}
-
-fn condition_sql(backend: Backend, f: &Field, c: &Condition) -> (String, Vec<sea_query::Value>) {
-    let col = q(&f.name);
-    let one = || bind_scalar(&c.values[0]);
-    match c.op {
-        Op::Eq => (format!("{col} = ?"), vec![one()]),
-        Op::Ne => match backend {
-            Backend::Sqlite => (format!("{col} IS NOT ?"), vec![one()]),
-            Backend::Postgres => (format!("{col} IS DISTINCT FROM ?"), vec![one()]),
-        },
-        Op::Lt => (format!("{col} < ?"), vec![one()]),
-        Op::Lte => (format!("{col} <= ?"), vec![one()]),
-        Op::Gt => (format!("{col} > ?"), vec![one()]),
-        Op::Gte => (format!("{col} >= ?"), vec![one()]),
-        Op::In => (format!("{col} IN ({})", vec!["?"; c.values.len()].join(", ")), c.values.iter().map(bind_scalar).collect()),
-        Op::Contains => match backend {
-            Backend::Sqlite => (format!("instr({col}, ?) > 0"), vec![one()]),
-            Backend::Postgres => (format!("strpos({col}, ?) > 0"), vec![one()]),
-        },
-        Op::Prefix => {
-            let len = match &c.values[0] {
-                Value::Text(s) => s.chars().count() as i64,
-                _ => 0,
-            };
-            match backend {
-                Backend::Sqlite => (format!("substr({col}, 1, ?) = ?"), vec![len.into(), one()]),
-                Backend::Postgres => (format!("left({col}, CAST(? AS INTEGER)) = ?"), vec![len.into(), one()]),
-            }
-        }
-        Op::Null => {
-            let main = q(&ColumnName::field(&f.name));
-            match c.values[0] {
-                Value::Bool(false) => (format!("{main} IS NOT NULL"), vec![]),
-                _ => (format!("{main} IS NULL"), vec![]),
-            }
-        }
-    }
-}
-
-fn bbox_sql(schema: &Schema, b: &Bbox) -> (String, Vec<sea_query::Value>) {
-    let (lon, lat) = match b.target {
-        GeoTarget::Point { lat, lon } => (q(&schema.fields[lon].name), q(&schema.fields[lat].name)),
-        GeoTarget::Geopoint(i) => {
-            (q(&ColumnName::derived(&schema.fields[i].name, "lon")), q(&ColumnName::derived(&schema.fields[i].name, "lat")))
-        }
-        GeoTarget::Geojson(i) => {
-            let n = &schema.fields[i].name;
-            let c = |s: &'static str| q(&ColumnName::derived(n, s));
-            return (
-                format!("{} >= ? AND {} <= ? AND {} >= ? AND {} <= ?", c("maxx"), c("minx"), c("maxy"), c("miny")),
-                vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()],
-            );
-        }
-    };
-    (
-        format!("{lon} BETWEEN ? AND ? AND {lat} BETWEEN ? AND ?"),
-        vec![b.min_lon.into(), b.max_lon.into(), b.min_lat.into(), b.max_lat.into()],
-    )
-}
-
-/// The engine's full-text expression: every word, the last one as a prefix.
-fn fts_sql(backend: Backend, dataset: DatasetId, terms: &[String]) -> (String, Vec<sea_query::Value>) {
-    let last = terms.len() - 1;
-    match backend {
-        Backend::Sqlite => {
-            let expr: Vec<String> =
-                terms.iter().enumerate().map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") }).collect();
-            let fts = q(&TableName::fts(dataset));
-            (format!("\"_v\" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"), vec![expr.join(" ").into()])
-        }
-        Backend::Postgres => {
-            let expr: Vec<String> = terms.iter().enumerate().map(|(i, t)| if i == last { format!("{t}:*") } else { t.clone() }).collect();
-            ("\"_search\" @@ to_tsquery('simple', ?)".into(), vec![expr.join(" & ").into()])
-        }
-    }
-}
-
-/// Rows after the cursor, in the order `ORDER BY k1 …, _v` with NULLs last.
-fn after_sql(schema: &Schema, query: &Query, cursor: &Cursor) -> Result<(String, Vec<sea_query::Value>), StoreError> {
-    let mut ors = Vec::new();
-    let mut values = Vec::new();
-    let mut equal_prefix: Vec<(String, Vec<sea_query::Value>)> = Vec::new();
-    for (k, raw) in query.sort.iter().zip(&cursor.sort_values) {
-        let f = &schema.fields[k.field];
-        let col = q(&f.name);
-        let v = f.parse_json(raw).map_err(|_| bad_cursor())?;
-        let (after, equal): ((String, Vec<sea_query::Value>), (String, Vec<sea_query::Value>)) = if matches!(v, Value::Null) {
-            (("1 = 0".into(), vec![]), (format!("{col} IS NULL"), vec![]))
-        } else {
-            let cmp = if k.desc { "<" } else { ">" };
-            ((format!("({col} {cmp} ? OR {col} IS NULL)"), vec![bind_scalar(&v)]), (format!("{col} = ?"), vec![bind_scalar(&v)]))
-        };
-        let mut clause: Vec<String> = equal_prefix.iter().map(|(s, _)| s.clone()).collect();
-        clause.push(after.0);
-        ors.push(format!("({})", clause.join(" AND ")));
-        for (_, vs) in &equal_prefix {
-            values.extend(vs.iter().cloned());
-        }
-        values.extend(after.1);
-        equal_prefix.push(equal);
-    }
-    let mut clause: Vec<String> = equal_prefix.iter().map(|(s, _)| s.clone()).collect();
-    clause.push("\"_v\" > ?".into());
-    ors.push(format!("({})", clause.join(" AND ")));
-    for (_, vs) in &equal_prefix {
-        values.extend(vs.iter().cloned());
-    }
-    values.push(cursor.last_v.into());
-    Ok((format!("({})", ors.join(" OR ")), values))
-}
-
-fn bad_cursor() -> StoreError {
-    StoreError::Domain(chiase_core::DomainError::invalid(
-        "after",
-        chiase_core::Msg::new("con trỏ trang «after» không hợp lệ", "invalid «after» cursor"),
-    ))
-}
-
-fn order_sql(schema: &Schema, query: &Query) -> String {
-    let mut keys: Vec<String> = query
-        .sort
-        .iter()
-        .map(|k| format!("{} {} NULLS LAST", q(&schema.fields[k.field].name), if k.desc { "DESC" } else { "ASC" }))
-        .collect();
-    keys.push("\"_v\" ASC".into());
-    keys.join(", ")
 }
 
 /// Checks that a permit covers the dataset and every field the query uses.
@@ -262,63 +141,87 @@ impl Store {
             (None, Some(at)) => Some(self.seq_at(ds, at).await?),
             (None, None) => None,
         };
+        if !query.terms.is_empty() && !schema.has_search() {
+            return Err(chiase_core::DomainError::invalid(
+                "q",
+                chiase_core::Msg::new(
+                    "tập dữ liệu không có trường nào được tìm kiếm toàn văn",
+                    "the dataset has no full-text searchable field",
+                ),
+            )
+            .into());
+        }
         let mut w = Where::new(snapshot);
         for c in &query.conditions {
-            let (sql, vals) = condition_sql(backend, &schema.fields[c.field], c);
-            w.push(sql, vals);
+            w.add(plan::condition_sql(backend, &schema.fields[c.field], c));
         }
         if !query.terms.is_empty() {
-            if !schema.has_search() {
-                return Err(chiase_core::DomainError::invalid(
-                    "q",
-                    chiase_core::Msg::new(
-                        "tập dữ liệu không có trường nào được tìm kiếm toàn văn",
-                        "the dataset has no full-text searchable field",
-                    ),
-                )
-                .into());
-            }
-            let (sql, vals) = fts_sql(backend, ds.pk, &query.terms);
-            w.push(sql, vals);
+            w.add(plan::fts_sql(backend, ds.pk, &query.terms));
         }
         if let Some(b) = &query.bbox {
-            let (sql, vals) = bbox_sql(&schema, b);
-            w.push(sql, vals);
+            w.add(plan::bbox_sql(&schema, b));
         }
         let table = q(&ds.table_name);
+        let fields: Vec<&Field> = query.fields.iter().map(|i| &schema.fields[*i]).collect();
+        // The sort fields are read too, to make the next cursor.
+        let mut all_fields = fields.clone();
+        all_fields.extend(query.sort.iter().map(|k| &schema.fields[k.field]));
+        let indexes = if snapshot.is_none() { Some(self.index_set(ds).await?) } else { None };
         let mut c = self.pools.reader().await?;
         let mut conn = c.conn();
 
-        // Total: kept on the dataset when nothing narrows the rows.
-        let (total, total_exact) = if !query.is_filtered() && snapshot.is_none() {
-            (ds.row_count, true)
-        } else if query.exact_total {
-            let (n,): (i64,) = conn.fetch_one(w.bind_into(format!("SELECT count(*) FROM {table} WHERE {}", w.sql()))).await?;
-            (n, true)
-        } else {
-            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {} LIMIT ?) capped", w.sql());
-            let (n,): (i64,) = conn.fetch_one(w.bind_into(sql).bind(COUNT_CAP + 1)).await?;
-            if n > COUNT_CAP { (COUNT_CAP, false) } else { (n, true) }
+        let mut path = "as of";
+        let (mut rows, partial_after, total, total_exact) = match &indexes {
+            // Current rows: the planner chooses the access path.
+            Some(indexes) => {
+                let req = plan::PageRequest {
+                    backend,
+                    schema: &schema,
+                    table: &ds.table_name,
+                    dataset: ds.pk,
+                    query,
+                    indexes,
+                    select: &all_fields,
+                    limit: query.limit,
+                    bounds: self.plan_bounds(),
+                };
+                let page = req.read(&mut conn).await?;
+                let (total, exact) = if !query.is_filtered() {
+                    (ds.row_count, true)
+                } else if query.exact_total {
+                    let (n,): (i64,) = conn.fetch_one(w.bind_into(format!("SELECT count(*) FROM {table} WHERE {}", w.sql()))).await?;
+                    (n, true)
+                } else {
+                    req.count(&mut conn, &page, COUNT_CAP).await?
+                };
+                tracing::debug!(dataset = %ds.id, path = page.path.name(), "records page");
+                path = page.path.name();
+                (page.rows, page.partial_after, total, exact)
+            }
+            // As of a past change: every version is a candidate; the engine plans.
+            None => {
+                let (total, exact) = if query.exact_total {
+                    let (n,): (i64,) = conn.fetch_one(w.bind_into(format!("SELECT count(*) FROM {table} WHERE {}", w.sql()))).await?;
+                    (n, true)
+                } else {
+                    let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {} LIMIT ?) capped", w.sql());
+                    let (n,): (i64,) = conn.fetch_one(w.bind_into(sql).bind(COUNT_CAP + 1)).await?;
+                    if n > COUNT_CAP { (COUNT_CAP, false) } else { (n, true) }
+                };
+                let mut page_where = Where { parts: w.parts.clone(), values: w.values.clone() };
+                if let Some(cursor) = &query.after {
+                    page_where.add(plan::after_sql(&schema, &query.sort, cursor)?);
+                }
+                let sql = format!(
+                    "SELECT {} FROM {table} WHERE {} ORDER BY {} LIMIT ?",
+                    select_list(&all_fields, true),
+                    page_where.sql(),
+                    plan::order_sql(&schema, &query.sort)
+                );
+                let raw = conn.fetch_raw(page_where.bind_into(sql).bind(query.limit as i64 + 1)).await?;
+                (decode(&raw, &all_fields, true)?, None, total, exact)
+            }
         };
-
-        let fields: Vec<&Field> = query.fields.iter().map(|i| &schema.fields[*i]).collect();
-        let mut page_where = Where { parts: w.parts.clone(), values: w.values.clone() };
-        if let Some(cursor) = &query.after {
-            let (sql, vals) = after_sql(&schema, query, cursor)?;
-            page_where.push(sql, vals);
-        }
-        // The sort fields are read too, to make the next cursor.
-        let sort_fields: Vec<&Field> = query.sort.iter().map(|k| &schema.fields[k.field]).collect();
-        let mut all_fields = fields.clone();
-        all_fields.extend(sort_fields.iter().copied());
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE {} ORDER BY {} LIMIT ?",
-            select_list(&all_fields, true),
-            page_where.sql(),
-            order_sql(&schema, query)
-        );
-        let raw = conn.fetch_raw(page_where.bind_into(sql).bind(query.limit as i64 + 1)).await?;
-        let mut rows = decode(&raw, &all_fields, true)?;
         let more = rows.len() > query.limit;
         rows.truncate(query.limit);
         let next = if more {
@@ -327,8 +230,9 @@ impl Store {
                 Cursor { keys: query.sort_signature(&schema), sort_values, last_v: last.meta.v }.encode()
             })
         } else {
-            None
+            partial_after.as_ref().map(Cursor::encode)
         };
+        let partial = !more && partial_after.is_some();
         for r in &mut rows {
             r.values.truncate(fields.len());
         }
@@ -345,7 +249,11 @@ impl Store {
         }
         let seq = snapshot.unwrap_or(ds.last_seq);
         let n = rows.len() as i64;
-        Ok(Unrecorded::new(RecordPage { total, total_exact, records: rows, fields: query.fields.clone(), next, facets, seq }, ds.pk, n))
+        Ok(Unrecorded::new(
+            RecordPage { total, total_exact, records: rows, fields: query.fields.clone(), next, partial, facets, seq, path },
+            ds.pk,
+            n,
+        ))
     }
 
     /// One record by its canonical key, or by its record id (current, or
