@@ -9,6 +9,7 @@ copies the chiase binary first:
     bench/peer_bench.sh --sizes 100k         # one size
     bench/peer_bench.sh --sizes 100k,1M,10M  # 10M: a 2.3 GB CSV, a long import
     bench/peer_bench.sh --duration 30 --only fts-common,bbox-dense --no-docs
+    bench/peer_bench.sh --check-only         # the answers only, no load
 
 For each size, the BTS table of bench/gen_bts.py (same seed: every file is a
 prefix of the larger ones) is loaded into
@@ -638,7 +639,7 @@ def run_size(args, n, bin_hash):
                 if problems:
                     r["ok"] = False
                     r["problems"][s.name] = problems
-            if r["ok"]:
+            if r["ok"] and not args.check_only:
                 for s, url in ((chiase, w.chiase_url), (datasette, w.datasette_url)):
                     res = wrk(url, args)
                     r[s.name] = res
@@ -776,6 +777,7 @@ def main():
     ap.add_argument("--reimport", action="store_true", help="import into chiase again even if this binary did")
     ap.add_argument("--reuse-any", action="store_true", help="reuse chiase's data whatever binary imported it")
     ap.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    ap.add_argument("--check-only", action="store_true", help="check both servers' answers, no load (and no docs)")
     args = ap.parse_args()
     args.only = {s for s in args.only.split(",") if s}
     known = {w.name for w in workloads(1000)}
@@ -797,14 +799,17 @@ def main():
     log(f"Datasette runs with sql_time_limit_ms={args.datasette_time_limit_ms} so that slow queries finish rather than error")
 
     done = [run_size(args, n, bin_hash) for n in sizes]
-    body = report(done, args, meta)
-    print("\n" + body + "\n")
     wrong = [x for s in done for x in s["wrong"]]
+    if args.check_only:
+        log("\nanswers checked, no load: " + ("all the same as SQLite's" if not wrong else f"{len(wrong)} wrong"))
+    else:
+        body = report(done, args, meta)
+        print("\n" + body + "\n")
     if wrong:
         loud(f"{len(wrong)} WRONG ANSWER(S): " + "; ".join(f"{s} on {w} at {n:,} rows" for n, w, s, _, _ in wrong)
              + "\ndocs/benchmarks.md not updated")
         sys.exit(1)
-    if not args.no_docs:
+    if not args.no_docs and not args.check_only:
         path = os.path.join(args.root, "docs", "benchmarks.md")
         write_docs(path, body)
         log(f"wrote the tables to {path}")

@@ -11,6 +11,7 @@
 #   cargo build --release -p chiase-server
 #   bench/peer_bench.sh                        # 100k and 1M rows
 #   bench/peer_bench.sh --sizes 100k,1M,10M    # 10M: a 2.3 GB CSV
+#   bench/peer_bench.sh --check-only           # the answers only, no load
 #   bench/peer_bench.sh --help                 # every option
 #
 # CHIASE_BIN (default target/release/chiase) is copied to a temporary file
