@@ -246,8 +246,18 @@ async fn planner_matches_brute_force(engine: common::Engine) {
         let mut params: Vec<(String, String)> = conds.iter().map(|c| c.param.clone()).collect();
         if g.below(4) == 0 {
             let word = g.pick(&WORDS).to_string();
-            params.push(("q".into(), word.clone()));
-            conds.push(Cond { param: ("q".into(), word.clone()), keep: Box::new(move |r| r.ten.split(' ').any(|w| w == word)) });
+            if g.below(3) == 0 {
+                // A prefix, as a search box typing ahead asks.
+                let start = word[..3].to_string();
+                params.push(("q".into(), format!("{start}*")));
+                conds.push(Cond {
+                    param: ("q".into(), start.clone()),
+                    keep: Box::new(move |r| r.ten.split(' ').any(|w| w.starts_with(&start))),
+                });
+            } else {
+                params.push(("q".into(), word.clone()));
+                conds.push(Cond { param: ("q".into(), word.clone()), keep: Box::new(move |r| r.ten.split(' ').any(|w| w == word)) });
+            }
         }
         if g.below(5) == 0 {
             let (dense, lo_lat, lo_lon) = if g.below(2) == 0 { (true, 21.80, 105.20) } else { (false, 21.5, 104.9) };

@@ -37,7 +37,7 @@
 use std::collections::HashSet;
 
 use chiase_core::ids::DatasetId;
-use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query, SortKey};
+use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query, SortKey, Term};
 use chiase_core::schema::{Field, Schema, Value};
 
 use super::ddl::{ColumnName, IndexName, OP_INSERT, OP_UPDATE, TableName, bind_scalar, field_index, geopoint_index, point_index, q};
@@ -171,24 +171,23 @@ pub fn bbox_sql(schema: &Schema, b: &Bbox) -> Pred {
     )
 }
 
-/// The full-text match expression: every word, the last one as a prefix.
-fn match_expr(backend: Backend, terms: &[String]) -> String {
-    let last = terms.len() - 1;
+/// The full-text match expression: every word, prefixes as asked. Words
+/// are folded letters and digits only, so quoting them is enough.
+fn match_expr(backend: Backend, terms: &[Term]) -> String {
     match backend {
         Backend::Sqlite => terms
             .iter()
-            .enumerate()
-            .map(|(i, t)| if i == last { format!("\"{t}\"*") } else { format!("\"{t}\"") })
+            .map(|t| if t.prefix { format!("\"{}\"*", t.word) } else { format!("\"{}\"", t.word) })
             .collect::<Vec<_>>()
             .join(" "),
         Backend::Postgres => {
-            terms.iter().enumerate().map(|(i, t)| if i == last { format!("{t}:*") } else { t.clone() }).collect::<Vec<_>>().join(" & ")
+            terms.iter().map(|t| if t.prefix { format!("{}:*", t.word) } else { t.word.clone() }).collect::<Vec<_>>().join(" & ")
         }
     }
 }
 
 /// Full text as a condition on rows.
-pub fn fts_sql(backend: Backend, dataset: DatasetId, terms: &[String]) -> Pred {
+pub fn fts_sql(backend: Backend, dataset: DatasetId, terms: &[Term]) -> Pred {
     let expr = match_expr(backend, terms);
     match backend {
         Backend::Sqlite => {
