@@ -14,6 +14,7 @@ use crate::{DomainError, Msg};
 
 /// What kind of body an agency is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyKind {
     /// Sở: a provincial department.
@@ -79,6 +80,7 @@ impl FromStr for AgencyKind {
 
 /// Where an agency is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyStatus {
     Active,
@@ -112,6 +114,7 @@ impl FromStr for AgencyStatus {
 /// The officer an agency names for data-sharing matters (Decree 47/2020):
 /// shown publicly in the catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FocalContact {
     pub name: Option<String>,
     pub position: Option<String>,

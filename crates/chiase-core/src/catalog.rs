@@ -15,6 +15,7 @@ use crate::text::{CleanText, clean_line, clean_name};
 
 /// One row of a decision's table, every cell exactly as published.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogRow {
     /// "TT": the number in the decision, as written.
     pub no: String,
@@ -47,6 +48,7 @@ pub struct Decision {
 
 /// How often a database's data is brought up to date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Cadence {
     /// Updated every year ("cập nhật hằng năm").
@@ -102,6 +104,7 @@ impl FromStr for Cadence {
 
 /// How data reaches a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Agencies, offices or businesses enter their own records.
@@ -234,6 +237,7 @@ fn contains_phrase(text: &str, phrase: &str) -> bool {
 
 /// Everything derived from one row, beside its verbatim cells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryFields {
     /// The number in the decision.
     pub no: i64,
@@ -340,6 +344,7 @@ pub fn derive_entry(row: &CatalogRow) -> Result<EntryFields, RowError> {
 
 /// One field that differs between two versions of an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     pub field: String,
     pub old: String,

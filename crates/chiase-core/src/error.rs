@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// A message in both languages chiase speaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Msg {
     pub vi: String,
     pub en: String,

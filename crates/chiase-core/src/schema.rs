@@ -18,6 +18,7 @@ use crate::Msg;
 
 /// The types a field may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     String,
@@ -63,6 +64,7 @@ impl fmt::Display for FieldType {
 
 /// How personal a field's data is (Decree 13/2023/NĐ-CP; Law 91/2025/QH15).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PersonalClass {
     #[default]
@@ -85,6 +87,7 @@ impl PersonalClass {
 
 /// The role of a number field in a dataset's point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum GeoRole {
     Lat,
@@ -93,6 +96,7 @@ pub enum GeoRole {
 
 /// The constraints a field's values must meet.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Constraints {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -115,6 +119,7 @@ pub struct Constraints {
 
 /// A field as written in a Table Schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldSpec {
     pub name: String,
@@ -152,6 +157,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 
 /// A Table Schema as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchemaSpec {
     pub fields: Vec<FieldSpec>,

@@ -15,6 +15,7 @@ use crate::text::clean_line;
 /// The order of the variants is from most to least open; lists of modes are
 /// always given in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SharingMode {
     /// Dữ liệu mở: anyone, without an account.
@@ -83,6 +84,7 @@ impl FromStr for SharingMode {
 
 /// What the category cell says, read into structure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharingDerivation {
     /// The modes named, most open first.
     pub modes: Vec<SharingMode>,
@@ -99,6 +101,7 @@ pub struct SharingDerivation {
 
 /// A mode limited to part of a database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModeScope {
     pub mode: SharingMode,
     pub scope: String,
@@ -106,6 +109,7 @@ pub struct ModeScope {
 
 /// Where a derived set of modes came from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DerivationBasis {
     /// The cell names the modes.

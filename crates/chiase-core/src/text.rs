@@ -14,6 +14,7 @@ use crate::fold::nfc;
 
 /// A cell's text without markup: paragraphs, then list items.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CleanText {
     /// Paragraphs that are not list items, in order.
     pub paragraphs: Vec<String>,
@@ -23,6 +24,7 @@ pub struct CleanText {
 
 /// One bullet item and the sub-items written under it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListItem {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,28 +1,35 @@
 //! The HTTP application: the router (a table of contents of every resource
-//! module, in reading order), middleware, and serving with graceful
-//! shutdown. Shared state is `state.rs`; extractors are `extract.rs` and
+//! module, in reading order), middleware (security headers on every
+//! response among them), and serving with graceful shutdown. Shared state is `state.rs`; extractors are `extract.rs` and
 //! `auth.rs`; the work is in `usecase/`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, api_not_found};
 use crate::state::AppState;
 use crate::{api, web};
 
-/// Every route of chiase.
-pub fn router(state: AppState) -> Router {
-    // How long an ordinary request may take before it is answered 503
-    // (`request_timeout_secs`); imports, uploads and exports are not bound by it.
-    let request_timeout = state.config.request_timeout();
-    let request_id = HeaderName::from_static("x-request-id");
-    let short = Router::new()
+/// The JSON API: every route is registered by its documented handler
+/// (`routes!`), so these routers are also the OpenAPI document
+/// (`api::openapi::document`). Ordinary requests are answered 503 after
+/// `request_timeout` (`request_timeout_secs`); imports, uploads and
+/// exports last as long as their transfer.
+pub fn api_routes(request_timeout: Duration) -> OpenApiRouter<AppState> {
+    let short = OpenApiRouter::with_openapi(api::openapi::ApiDoc::openapi())
+        .merge(api::openapi::router())
         .merge(api::health::router())
         .merge(api::databases::router())
         .merge(api::agencies::router())
@@ -32,11 +39,20 @@ pub fn router(state: AppState) -> Router {
         .merge(api::accounts::router())
         .merge(api::requests::router())
         .merge(api::audit::router())
-        .merge(web::router())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
-    // Requests that last as long as their transfer: no global timeout.
-    let long = Router::new().merge(api::records::long_router()).merge(api::exports::long_router()).merge(api::files::long_router());
-    let mut app = Router::new().merge(short).merge(long);
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(axum::middleware::map_response(timeout_as_json));
+    let long = OpenApiRouter::new().merge(api::records::long_router()).merge(api::exports::long_router()).merge(api::files::long_router());
+    short.merge(long)
+}
+
+/// Every route of chiase.
+pub fn router(state: AppState) -> Router {
+    let request_timeout = state.config.request_timeout();
+    let state_secure = state.config.secure_cookies;
+    let request_id = HeaderName::from_static("x-request-id");
+    let (api, _) = api_routes(request_timeout).split_for_parts();
+    let pages = web::router().layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
+    let mut app = Router::new().merge(api).merge(pages).merge(api::openapi::docs_router());
     if state.config.metrics_listen.is_none() {
         app = app.route("/metrics", axum::routing::get(crate::metrics::render));
     }
@@ -47,21 +63,65 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("same-origin")))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::internal(&"a handler panicked").into_response()
         }))
+        .layer(axum::middleware::map_response(security_headers(state_secure)))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The timeout layer answers an empty 503; the API's errors are JSON, so
+/// that one is too (with `Retry-After`, as every 503 of chiase).
+async fn timeout_as_json(res: Response) -> Response {
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::CONTENT_TYPE) {
+        use axum::response::IntoResponse;
+        return ApiError::unavailable(
+            chiase_core::Msg::new(
+                "yêu cầu chạy quá thời gian cho phép (request_timeout_secs); hãy thử lại",
+                "the request took longer than allowed (request_timeout_secs); try again",
+            ),
+            5,
+        )
+        .into_response();
+    }
+    res
+}
+
+/// The Content-Security-Policy of every response that sets none of its
+/// own: everything from this origin only, no inline script or style (the
+/// pages have none; Swagger UI's page loads its scripts from files), no
+/// framing, no plugins; `data:` images for Swagger UI's icons.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds the security headers to every response (pages, API, assets,
+/// errors, panics), keeping any a handler set itself (a file download's
+/// stricter policy). `Strict-Transport-Security` only when chiase is
+/// served over HTTPS (`secure_cookies`).
+fn security_headers(https: bool) -> impl Fn(Response) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    let headers = Arc::new(headers);
+    move |mut res: Response| {
+        for (name, value) in headers.iter() {
+            if !res.headers().contains_key(name) {
+                res.headers_mut().insert(name, value.clone());
+            }
+        }
+        std::future::ready(res)
+    }
 }
 
 async fn method_not_allowed() -> ApiError {

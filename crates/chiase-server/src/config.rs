@@ -247,8 +247,8 @@ settings! {
     /// Thời hạn dài nhất của một quyền được chia sẻ, tính bằng ngày.
     max_grant_days: i64 = "730", range = 1..=3650;
 
-    /// Mark session cookies `Secure` (set it when chiase is served over HTTPS).
-    /// Đánh dấu cookie phiên là `Secure` (bật khi chiase được phục vụ qua HTTPS).
+    /// Mark session cookies `Secure` and send `Strict-Transport-Security` (set it when chiase is served over HTTPS).
+    /// Đánh dấu cookie phiên là `Secure` và gửi `Strict-Transport-Security` (bật khi chiase được phục vụ qua HTTPS).
     secure_cookies: bool = "false";
 
     /// Take the client's address from X-Forwarded-For (only behind a reverse proxy that sets it).

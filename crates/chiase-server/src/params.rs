@@ -30,6 +30,26 @@ impl Params {
         Ok(Params { pairs })
     }
 
+    /// Parses `query` against the parameters `T` documents (the same
+    /// struct is named in the handler's `#[utoipa::path(params(…))]`), so
+    /// what the OpenAPI document lists and what is accepted are one list.
+    pub fn parse_as<T: utoipa::IntoParams>(query: Option<&str>) -> Result<Params, ApiError> {
+        Params::parse_documented(query, T::into_params(|| None))
+    }
+
+    /// [`Params::parse_as`] for an endpoint documented by two structs.
+    pub fn parse_as2<A: utoipa::IntoParams, B: utoipa::IntoParams>(query: Option<&str>) -> Result<Params, ApiError> {
+        let mut params = A::into_params(|| None);
+        params.extend(B::into_params(|| None));
+        Params::parse_documented(query, params)
+    }
+
+    fn parse_documented(query: Option<&str>, params: Vec<utoipa::openapi::path::Parameter>) -> Result<Params, ApiError> {
+        let names: Vec<String> = params.into_iter().map(|p| p.name).collect();
+        let allowed: Vec<&str> = names.iter().map(String::as_str).collect();
+        Params::parse(query, &allowed)
+    }
+
     /// Pairs already read from a query string, every key allowed (for a use
     /// case that reads a few options out of parameters it passes on).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
@@ -115,6 +135,26 @@ impl Params {
             )),
         }
     }
+}
+
+/// The language of labels and messages: Vietnamese (the default) or
+/// English. ([`Params::lang`] reads it; this type documents it.)
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+/// The parameters of an endpoint that takes only `lang`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct LangQuery {
+    /// The language of labels and messages.
+    #[param(inline)]
+    lang: Option<Lang>,
 }
 
 /// Reads `YYYY-MM-DD` or `dd/mm/yyyy`.

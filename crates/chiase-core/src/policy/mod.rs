@@ -43,6 +43,7 @@ use crate::ids::{AgencyId, UserId};
 
 /// A role on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Runs the platform: agencies, users, catalog.
@@ -125,6 +126,7 @@ impl Subject {
 /// Why a decision went the way it did: the basis of a permit, or why one
 /// was denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     OpenData,

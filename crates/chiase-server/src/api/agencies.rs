@@ -2,32 +2,35 @@
 //! focal contact for data sharing, and the databases they own and owned.
 //! Reading is public; changes go through `usecase::agencies`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use chiase_core::agency::{AgencyKind, AgencyStatus, FocalContact};
 use chiase_store::agencies::{AgencyFilter, NewAgency};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{ChangeErrors, PublicErrors, PublicItemErrors};
+use super::schemas;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
-use crate::params::Params;
+use crate::params::{Lang, LangQuery, Params};
 use crate::state::AppState;
 use crate::usecase::agencies;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agencies", get(list).post(create))
-        .route("/api/v1/agencies/{id}", get(show))
-        .route("/api/v1/agencies/{id}/contact", put(set_contact))
-        .route("/api/v1/agencies/{id}/{change}", post(change))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(set_contact)).routes(routes!(change))
 }
 
-#[derive(Deserialize)]
+/// An agency's focal contact for data sharing.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = FocalContactBody)]
 #[serde(deny_unknown_fields)]
 struct ContactBody {
     name: Option<String>,
@@ -36,7 +39,9 @@ struct ContactBody {
     email: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A new agency.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewAgency)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
@@ -52,6 +57,19 @@ fn contact_of(c: Option<&ContactBody>) -> Result<FocalContact, ApiError> {
     }
 }
 
+/// Creates an agency (administrators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agencies",
+    tag = "agencies",
+    operation_id = "agencies_create",
+    request_body = CreateBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Created: its id and name.", body = schemas::AgencyRef),
+        ChangeErrors,
+    ),
+)]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -63,7 +81,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(r))))
 }
 
-#[derive(Deserialize)]
+/// A dated change: `new_name` to rename, `into` (an agency id) to merge,
+/// `transfer_to` (optional) to dissolve.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AgencyChangeBody)]
 #[serde(deny_unknown_fields)]
 struct ChangeBody {
     on: NaiveDate,
@@ -72,7 +93,35 @@ struct ChangeBody {
     transfer_to: Option<String>,
 }
 
-/// `POST /api/v1/agencies/{id}/rename|merge|dissolve`, dated.
+/// The changes an agency goes through.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum AgencyChange {
+    Rename,
+    Merge,
+    Dissolve,
+}
+
+/// `POST /api/v1/agencies/{id}/rename|merge|dissolve`, dated
+/// (administrators). A merger moves the databases it owned, and its
+/// accounts as `merged_users` says.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agencies/{id}/{change}",
+    tag = "agencies",
+    operation_id = "agencies_change",
+    params(
+        ("id" = String, Path, description = "The agency's id."),
+        ("change" = inline(AgencyChange), Path, description = "What happens to it."),
+    ),
+    request_body = ChangeBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The agency after a rename; what moved after a merger or dissolution.", body = Object),
+        ChangeErrors,
+    ),
+)]
 async fn change(
     State(app): State<AppState>,
     caller: Caller,
@@ -98,7 +147,21 @@ async fn change(
     Ok(Json(result))
 }
 
-/// The focal contact: admins, or stewards of the agency itself.
+/// Sets the focal contact for data sharing: administrators, or stewards of
+/// the agency itself.
+#[utoipa::path(
+    put,
+    path = "/api/v1/agencies/{id}/contact",
+    tag = "agencies",
+    operation_id = "agencies_set_contact",
+    params(("id" = String, Path, description = "The agency's id.")),
+    request_body = ContactBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Set."),
+        ChangeErrors,
+    ),
+)]
 async fn set_contact(
     State(app): State<AppState>,
     caller: Caller,
@@ -110,8 +173,33 @@ async fn set_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// Only agencies in this state.
+    #[param(inline)]
+    status: Option<AgencyStatus>,
+    /// Words of the name (with or without diacritics).
+    q: Option<String>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// Agencies, with their current name, state and focal contact.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agencies",
+    tag = "agencies",
+    operation_id = "agencies_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The agencies.", body = schemas::AgencyList),
+        PublicErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["status", "q", "lang"])?;
+    let p = Params::parse_as::<ListQuery>(uri.query())?;
     p.lang()?;
     let status = p
         .one("status")?
@@ -129,8 +217,21 @@ async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiE
     Ok(Json(json!({ "count": agencies.len(), "results": agencies })))
 }
 
+/// One agency: names over time, lifecycle events, predecessors, databases
+/// owned now and before.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agencies/{id}",
+    tag = "agencies",
+    operation_id = "agencies_show",
+    params(("id" = String, Path, description = "The agency's id."), LangQuery),
+    responses(
+        (status = 200, description = "The agency.", body = schemas::AgencyDetail),
+        PublicItemErrors,
+    ),
+)]
 async fn show(State(app): State<AppState>, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    Params::parse(uri.query(), &["lang"])?.lang()?;
+    Params::parse_as::<LangQuery>(uri.query())?.lang()?;
     let detail = app.store.agency(&id).await?.ok_or_else(|| {
         let shown: String = id.chars().take(64).collect();
         ApiError::not_found(format!("không tìm thấy cơ quan «{shown}»"), format!("agency «{shown}» not found"))

@@ -6,27 +6,84 @@
 //! `?expect_head=SEQ:HASH`); `/api/v1/stats` gives the counted reads of
 //! open data.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chiase_store::audit::AuditFilter;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{PublicErrors, ReadErrors};
+use super::schemas;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::{Params, parse_date};
+use crate::params::{Lang, Params, parse_date};
 use crate::state::AppState;
 use crate::usecase::{audit, exports, find_dataset};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(list)).route("/api/v1/audit/verify", get(verify)).route("/api/v1/stats", get(stats))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(verify)).routes(routes!(stats))
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// Only events about this dataset (its id).
+    dataset: Option<String>,
+    /// Only events by this actor (`user:NAME`, `operator`, `anonymous`).
+    actor: Option<String>,
+    /// Only events of this action (`read`, `import`, `sign_in`…).
+    action: Option<String>,
+    /// Events at or after this time (RFC 3339 or a date).
+    from: Option<String>,
+    /// Events before this time (RFC 3339 or a date).
+    to: Option<String>,
+    /// Events after this sequence number (`next_after` of the last page).
+    #[param(minimum = 0, default = 0)]
+    after: Option<i64>,
+    #[param(minimum = 1, maximum = 100000, default = 1000)]
+    limit: Option<i64>,
+    /// `json` (the default), `csv` or `ndjson`.
+    #[param(inline)]
+    format: Option<AuditFormat>,
+    /// With `format=csv`: put `'` before formula-like text (`false`: raw).
+    #[param(default = true)]
+    escape_formulas: Option<bool>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum AuditFormat {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+/// The audit log: administrators see every event, stewards those about
+/// their agency and its datasets. As JSON, CSV or NDJSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    operation_id = "audit_list",
+    params(ListQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Events, oldest first (`format` chooses the type).",
+            content((schemas::AuditList = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+        ReadErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Response, ApiError> {
-    let p =
-        Params::parse(uri.query(), &["dataset", "actor", "action", "from", "to", "after", "limit", "format", "escape_formulas", "lang"])?;
+    let p = Params::parse_as::<ListQuery>(uri.query())?;
     caller.require_user()?;
     let dataset = match p.one("dataset")? {
         Some(id) => Some(find_dataset(&app, id).await?.pk.get()),
@@ -79,8 +136,33 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<R
     }
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct VerifyQuery {
+    /// `SEQ:HASH`, a head kept elsewhere: also check that event SEQ still
+    /// has HASH.
+    expect_head: Option<String>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// Recomputes the audit chain and checks it against the latest signed
+/// checkpoint (administrators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    operation_id = "audit_verify",
+    params(VerifyQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "What was checked and whether it holds.", body = schemas::Verification),
+        ReadErrors,
+    ),
+)]
 async fn verify(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["expect_head", "lang"])?;
+    let p = Params::parse_as::<VerifyQuery>(uri.query())?;
     caller.require_user()?;
     let expect_head = match p.one("expect_head")? {
         Some(s) => Some(crate::audit_anchor::parse_expect_head(s).map_err(|m| ApiError::bad_request(m.vi, m.en))?),
@@ -90,8 +172,32 @@ async fn verify(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result
     Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::internal(&e))?))
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct StatsQuery {
+    /// The first day (default: 30 days ago).
+    from: Option<chrono::NaiveDate>,
+    /// The last day (default: today).
+    to: Option<chrono::NaiveDate>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// Reads of open data, counted per dataset and day (public).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "audit",
+    operation_id = "stats",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "The counts.", body = schemas::Stats),
+        PublicErrors,
+    ),
+)]
 async fn stats(State(app): State<AppState>, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["from", "to", "lang"])?;
+    let p = Params::parse_as::<StatsQuery>(uri.query())?;
     let today = chrono::Utc::now().date_naive();
     let from = p.date("from")?.unwrap_or(today - chrono::Duration::days(30));
     let to = p.date("to")?.unwrap_or(today);

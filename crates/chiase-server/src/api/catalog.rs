@@ -1,26 +1,39 @@
 //! `/api/v1/catalog/versions`: the catalog as a legal act, one version per
 //! decision, and the differences between two versions field by field.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{PublicErrors, PublicItemErrors};
+use super::schemas;
 
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::params::Params;
+use crate::params::{LangQuery, Params};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/catalog/versions", get(list))
-        .route("/api/v1/catalog/versions/{id}", get(show))
-        .route("/api/v1/catalog/versions/{from}/diff/{to}", get(diff))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(diff))
 }
 
+/// Catalog versions, one per decision, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog/versions",
+    tag = "catalog",
+    operation_id = "catalog_versions",
+    params(LangQuery),
+    responses(
+        (status = 200, description = "The versions.", body = schemas::CatalogVersionList),
+        PublicErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    Params::parse(uri.query(), &["lang"])?;
+    Params::parse_as::<LangQuery>(uri.query())?;
     let versions = app.store.catalog_versions().await?;
     Ok(Json(json!({ "count": versions.len(), "results": versions })))
 }
@@ -34,8 +47,20 @@ fn version_id(s: &str) -> Result<i64, ApiError> {
     })
 }
 
+/// One catalog version.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog/versions/{id}",
+    tag = "catalog",
+    operation_id = "catalog_version",
+    params(("id" = i64, Path, description = "The version's id (a positive integer).", minimum = 1), LangQuery),
+    responses(
+        (status = 200, description = "The version.", body = schemas::CatalogVersion),
+        PublicItemErrors,
+    ),
+)]
 async fn show(State(app): State<AppState>, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    Params::parse(uri.query(), &["lang"])?;
+    Params::parse_as::<LangQuery>(uri.query())?;
     let id = version_id(&id)?;
     let v = app
         .store
@@ -45,8 +70,25 @@ async fn show(State(app): State<AppState>, ApiPath(id): ApiPath<String>, uri: Ur
     Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::internal(&e))?))
 }
 
+/// What changed from one version to another, database by database and
+/// field by field.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog/versions/{from}/diff/{to}",
+    tag = "catalog",
+    operation_id = "catalog_diff",
+    params(
+        ("from" = i64, Path, description = "The older version's id.", minimum = 1),
+        ("to" = i64, Path, description = "The newer version's id.", minimum = 1),
+        LangQuery,
+    ),
+    responses(
+        (status = 200, description = "The differences.", body = schemas::CatalogDiff),
+        PublicItemErrors,
+    ),
+)]
 async fn diff(State(app): State<AppState>, ApiPath((from, to)): ApiPath<(String, String)>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    Params::parse(uri.query(), &["lang"])?;
+    Params::parse_as::<LangQuery>(uri.query())?;
     let (from, to) = (version_id(&from)?, version_id(&to)?);
     let d = app.store.catalog_diff(from, to).await?;
     let versions = app.store.catalog_versions().await?;

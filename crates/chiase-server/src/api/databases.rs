@@ -2,27 +2,69 @@
 //! database with its verbatim and derived fields and ownership history.
 //! Catalog descriptions are public by law, so these routes need no account.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
-use axum::routing::get;
-use axum::{Json, Router};
 use chiase_core::catalog::Cadence;
 use chiase_core::sharing::SharingMode;
 use chiase_store::databases::{DatabaseDetail, DatabasePage, DatabaseQuery};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{PublicErrors, PublicItemErrors};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::params::Params;
+use crate::params::{Lang, Params};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/databases", get(list)).route("/api/v1/databases/{key}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show))
 }
 
+/// The parameters of a catalog search (the web page takes the same).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchQuery {
+    /// Words to find in names, descriptions and agencies, with or without
+    /// diacritics ("dat dai" finds "đất đai").
+    q: Option<String>,
+    /// Owner agency ids (repeat the parameter or separate with commas).
+    #[param(style = Form, explode)]
+    agency: Option<Vec<String>>,
+    /// Sharing modes (repeat the parameter or separate with commas).
+    #[param(style = Form, explode, inline)]
+    sharing: Option<Vec<SharingMode>>,
+    /// Update cadences (repeat the parameter or separate with commas).
+    #[param(style = Form, explode, inline)]
+    cadence: Option<Vec<Cadence>>,
+    /// Results per page.
+    #[param(minimum = 1, maximum = 500, default = 20)]
+    limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1000000, default = 0)]
+    offset: Option<i64>,
+    /// The language of labels.
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// Search the catalog, with facets by owner agency, sharing mode and cadence.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases",
+    tag = "databases",
+    operation_id = "databases_list",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "A page of results with facet counts over every match.", body = super::schemas::DatabasePage),
+        PublicErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "limit", "offset", "lang"])?;
+    let p = Params::parse_as::<SearchQuery>(uri.query())?;
     let lang = p.lang()?;
     let query = crate::params::catalog_query(&p, 20)?;
     let page = app.store.search_databases(&query).await?;
@@ -47,8 +89,32 @@ pub fn page_json(page: &DatabasePage, query: &DatabaseQuery, lang: &str) -> Valu
     })
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ShowQuery {
+    /// Also say who owned it on this date (`YYYY-MM-DD` or `dd/mm/yyyy`).
+    as_of: Option<String>,
+    /// The language of labels.
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// One database: its text as the decision published it, the fields derived
+/// from it, and its ownership history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases/{key}",
+    tag = "databases",
+    operation_id = "databases_show",
+    params(("key" = String, Path, description = "Its number in the current decision, or its id."), ShowQuery),
+    responses(
+        (status = 200, description = "The database.", body = super::schemas::DatabaseDetail),
+        PublicItemErrors,
+    ),
+)]
 async fn show(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["as_of", "lang"])?;
+    let p = Params::parse_as::<ShowQuery>(uri.query())?;
     let lang = p.lang()?;
     let as_of = p.date("as_of")?;
     let detail = crate::usecase::catalog::find_database(&app, &key).await?;

@@ -3,11 +3,10 @@
 //! the rows), creation and schema changes (stewards of the owner agency),
 //! and `/api/v1/schema/infer`, which proposes a schema from a sample file.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use chiase_core::catalog::Cadence;
 use chiase_core::schema::SchemaSpec;
 use chiase_core::sharing::SharingMode;
@@ -15,12 +14,18 @@ use chiase_store::databases::DatabaseKey;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{BadRequest, Binary, ChangeErrors, PayloadTooLarge, ReadErrors, Unprocessable};
+use super::schemas;
 
 use super::render::dataset_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
-use crate::params::{Params, read_options};
+use crate::params::{Lang, LangQuery, Params, read_options};
 use crate::state::AppState;
 use crate::usecase::datasets::{self, CreateDataset};
 
@@ -33,32 +38,68 @@ use crate::usecase::datasets::{self, CreateDataset};
 /// cut last line as a row (a date cut to `2024-01-` made a date column text).
 const INFER_MAX_BYTES: u64 = chiase_io::infer::MAX_SAMPLE_BYTES + chiase_io::limits::MAX_RECORD_BYTES as u64 + 4 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/datasets", get(list).post(create))
-        .route("/api/v1/datasets/{id}", get(show))
-        .route("/api/v1/datasets/{id}/schema", patch(change_schema))
-        .route("/api/v1/schema/infer", post(infer))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(change_schema)).routes(routes!(infer))
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// Only the datasets of this database (its number or id).
+    database: Option<String>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// Hosted datasets with their Table Schema. Row counts only for those who
+/// may read the rows.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets",
+    tag = "datasets",
+    operation_id = "datasets_list",
+    params(ListQuery),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The datasets.", body = schemas::DatasetList),
+        ReadErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["database", "lang"])?;
+    let p = Params::parse_as::<ListQuery>(uri.query())?;
     let db = p.one("database")?.map(DatabaseKey::parse);
     let list = datasets::list(&app, &caller, db.as_ref()).await?;
     Ok(Json(json!({ "count": list.len(), "results": list.iter().map(dataset_json).collect::<Vec<_>>() })))
 }
 
+/// One dataset.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}",
+    tag = "datasets",
+    operation_id = "datasets_show",
+    params(("id" = String, Path, description = "The dataset's id."), LangQuery),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The dataset.", body = schemas::Dataset),
+        ReadErrors,
+    ),
+)]
 async fn show(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    Params::parse(uri.query(), &["lang"])?;
+    Params::parse_as::<LangQuery>(uri.query())?;
     Ok(Json(dataset_json(&datasets::show(&app, &caller, &id).await?)))
 }
 
 /// The body of `POST /api/v1/datasets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NewDataset)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
+    /// The new dataset's id (lower-case letters, digits and `-`).
     pub id: String,
     /// The catalog entry: its number in the current decision, or its id.
+    #[schema(schema_with = super::openapi::integer_or_string)]
     pub database: Value,
     pub title: String,
     pub title_en: Option<String>,
@@ -70,6 +111,19 @@ pub struct CreateBody {
     pub schema: SchemaSpec,
 }
 
+/// Creates a dataset in a database of the catalog (stewards of its owner).
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets",
+    tag = "datasets",
+    operation_id = "datasets_create",
+    request_body = CreateBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Created.", body = schemas::Dataset),
+        ChangeErrors,
+    ),
+)]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -102,6 +156,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(dataset_json(&listed))))
 }
 
+/// Changes a dataset's schema (stewards of its owner): new fields, wider
+/// types, titles, personal-data classes, indexes; a change that would lose
+/// data is refused.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/datasets/{id}/schema",
+    tag = "datasets",
+    operation_id = "datasets_change_schema",
+    params(("id" = String, Path, description = "The dataset's id.")),
+    request_body = SchemaSpec,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The dataset with its new schema.", body = schemas::Dataset),
+        ChangeErrors,
+    ),
+)]
 async fn change_schema(
     State(app): State<AppState>,
     caller: Caller,
@@ -112,8 +182,62 @@ async fn change_schema(
     Ok(Json(dataset_json(&datasets::show(&app, &caller, &ds.id).await?)))
 }
 
+/// How a tabular file is read (imports and schema inference).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReadQuery {
+    /// The file's encoding when it does not say (`windows-1258`, `utf-16le`…);
+    /// by default a BOM decides, else UTF-8.
+    pub encoding: Option<String>,
+    /// The CSV delimiter (one character, or `tab`); sniffed by default.
+    pub delimiter: Option<String>,
+    /// The file's format; by default from `name`, the Content-Type or the content.
+    #[param(inline)]
+    pub format: Option<FileFormat>,
+    /// The file's name (its extension helps tell the format).
+    pub name: Option<String>,
+}
+
+/// A tabular file format.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum FileFormat {
+    Csv,
+    Tsv,
+    Xlsx,
+    Json,
+    Ndjson,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct InferQuery {
+    /// How many rows to sample.
+    #[param(minimum = 1, maximum = 100000, default = 5000)]
+    sample: Option<i64>,
+}
+
+/// Proposes a Table Schema from a sample of a file (CSV, TSV, XLSX, JSON or
+/// NDJSON as the body), to check and correct before creating a dataset.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schema/infer",
+    tag = "datasets",
+    operation_id = "schema_infer",
+    params(InferQuery, ReadQuery),
+    request_body(content = Binary, description = "The file.", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The proposed schema, with notes per field.", body = schemas::SchemaProposal),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    ),
+)]
 async fn infer(uri: Uri, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["sample", "encoding", "delimiter", "format", "name"])?;
+    let p = Params::parse_as2::<InferQuery, ReadQuery>(uri.query())?;
     let sample = p.int("sample", 5000, 1, 100_000)? as usize;
     let options = read_options(&p)?;
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);

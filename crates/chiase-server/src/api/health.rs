@@ -1,18 +1,30 @@
 //! `GET /healthz`: 200 once the server is ready and its database answers.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
+/// Whether the server is ready: 200 once its database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    operation_id = "health",
+    responses(
+        (status = 200, description = "Ready.", body = super::schemas::Health),
+        (status = 503, description = "The database does not answer.", body = super::schemas::Health),
+    ),
+)]
 async fn health(State(app): State<AppState>) -> Response {
     let engine = match app.store.backend() {
         chiase_store::Backend::Sqlite => "sqlite",

@@ -1,4 +1,6 @@
-//! The JSON API, version 1: one module per resource, each with its router.
+//! The JSON API, version 1: one module per resource, each with its router
+//! (utoipa-axum: each route is registered by its documented handler), and
+//! `openapi` (the document, `/api/v1`, the reference page).
 
 pub mod accounts;
 pub mod agencies;
@@ -9,6 +11,8 @@ pub mod datasets;
 pub mod exports;
 pub mod files;
 pub mod health;
+pub mod openapi;
 pub mod records;
 pub mod render;
 pub mod requests;
+pub mod schemas;

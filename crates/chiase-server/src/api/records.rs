@@ -4,20 +4,25 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chiase_store::datasets::import::ImportMode;
 use futures_util::TryStreamExt;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use super::openapi::{Binary, ChangeErrors, ReadErrors, UploadErrors};
+use super::schemas;
 
 use super::render::{page_json, row_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
-use crate::params::{Params, pairs, read_options};
+use crate::params::{Lang, Params, pairs, read_options};
 use crate::state::AppState;
 use crate::usecase::imports::{self, ImportOutcome, ImportRequest, Progress, rejected};
 use crate::usecase::records::{self, Address};
@@ -29,47 +34,210 @@ pub const MAX_IMPORT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// The short routes (under the global timeout).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/datasets/{id}/records", get(list).post(insert).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)))
-        .route("/api/v1/datasets/{id}/records/{key}", get(show).patch(patch_one).delete(delete_one))
-        .route("/api/v1/datasets/{id}/records/_id/{n}", get(show_by_id))
-        .route("/api/v1/datasets/{id}/changes", get(changes))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, insert).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)))
+        .routes(routes!(show, patch_one, delete_one))
+        .routes(routes!(show_by_id))
+        .routes(routes!(changes))
 }
 
 /// The long routes: an import runs as long as its upload (no global timeout).
-pub fn long_router() -> Router<AppState> {
-    Router::new().route("/api/v1/datasets/{id}/import", post(import).layer(DefaultBodyLimit::disable()))
+pub fn long_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import).layer(DefaultBodyLimit::disable()))
 }
 
+/// The parameters of a record query (`GET …/records` and the exports).
+/// Filters are parameters named after the dataset's fields; see `filters`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RecordQuery {
+    /// Full-text search over the searchable fields, with or without
+    /// diacritics.
+    q: Option<String>,
+    /// A bounding box `minLon,minLat,maxLon,maxLat` (WGS 84) over the
+    /// dataset's geographic field.
+    #[param(pattern = r"^\s*-?[0-9.]+\s*,\s*-?[0-9.]+\s*,\s*-?[0-9.]+\s*,\s*-?[0-9.]+\s*$")]
+    bbox: Option<String>,
+    /// Sort keys, comma-separated; `-` before a field sorts descending
+    /// (`sort=-chieu_cao,ma_tram`).
+    sort: Option<String>,
+    /// The fields to return, comma-separated (default: every field the
+    /// caller may see).
+    fields: Option<String>,
+    /// Facet counts for these fields (comma-separated or repeated).
+    #[param(style = Form, explode)]
+    facet: Option<Vec<String>>,
+    /// The data as it was at this time (RFC 3339, or a date: its end).
+    as_of: Option<String>,
+    /// `exact` counts every match; `estimate` (the default) may estimate
+    /// a large count.
+    #[param(inline)]
+    total: Option<TotalMode>,
+    #[param(inline)]
+    lang: Option<Lang>,
+    /// Filters on the dataset's fields, each a parameter of its own:
+    /// `field=value` (equals), or `field[op]=value` with `op` one of `eq`,
+    /// `ne`, `lt`, `lte`, `gt`, `gte`, `in` (comma-separated values),
+    /// `contains`, `prefix`, `null` (`true` or `false`). Only fields the
+    /// caller may see; an unknown field or operator is a 400 naming it.
+    #[param(style = Form, explode)]
+    filters: Option<std::collections::HashMap<String, String>>,
+}
+
+/// Paging: `limit` and the keyset cursor `after`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// Records per page.
+    #[param(minimum = 1, maximum = 10000, default = 100)]
+    limit: Option<i64>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+}
+
+/// How a page's `total` is counted.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum TotalMode {
+    Exact,
+    Estimate,
+}
+
+/// The rows of a dataset the caller may read, with only the fields they
+/// may see: filters, full-text search, bounding box, sort, keyset paging,
+/// facets, and as-of reads. Restricted data needs an account (and a grant
+/// for specific or legal data); each such read is in the audit log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}/records",
+    tag = "records",
+    operation_id = "records_list",
+    params(("id" = String, Path, description = "The dataset's id."), RecordQuery, PageQuery),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "A page of records.", body = schemas::RecordPage),
+        ReadErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let p = records::read_page(&app, &caller, &id, &pairs(&uri), uri.query()).await?;
     Ok(Json(page_json(&p.schema, &p.page)))
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct OneQuery {
+    /// The record as it was at this time (RFC 3339, or a date: its end).
+    as_of: Option<String>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// One record by its primary key (several key fields: their values
+/// comma-separated). A caller who may not see every key field gets a 403
+/// pointing to `records/_id/{n}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}/records/{key}",
+    tag = "records",
+    operation_id = "records_show",
+    params(
+        ("id" = String, Path, description = "The dataset's id."),
+        ("key" = String, Path, description = "The record's primary key."),
+        OneQuery,
+    ),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The record.", body = schemas::Record),
+        ReadErrors,
+    ),
+)]
 async fn show(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, key)): ApiPath<(String, String)>,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["as_of", "lang"])?;
+    let p = Params::parse_as::<OneQuery>(uri.query())?;
     let r = records::read_one(&app, &caller, &id, Address::Key(&key), p.one("as_of")?, uri.query()).await?;
     Ok(Json(row_json(&r.permit.visible().iter().map(|i| &r.schema.fields[*i]).collect::<Vec<_>>(), &r.row)))
 }
 
+/// One record by its number (`_id`): for a dataset without a primary key,
+/// or a caller who may not see it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}/records/_id/{n}",
+    tag = "records",
+    operation_id = "records_show_by_id",
+    params(
+        ("id" = String, Path, description = "The dataset's id."),
+        ("n" = i64, Path, description = "The record's `_id`."),
+        OneQuery,
+    ),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The record.", body = schemas::Record),
+        ReadErrors,
+    ),
+)]
 async fn show_by_id(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, n)): ApiPath<(String, String)>,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["as_of", "lang"])?;
+    let p = Params::parse_as::<OneQuery>(uri.query())?;
     let r = records::read_one(&app, &caller, &id, Address::Id(&n), p.one("as_of")?, uri.query()).await?;
     Ok(Json(row_json(&r.permit.visible().iter().map(|i| &r.schema.fields[*i]).collect::<Vec<_>>(), &r.row)))
 }
 
-/// `POST …/import?mode=append|upsert|replace` with the file as the body.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ImportQuery {
+    /// `append` adds rows, `upsert` adds or replaces by primary key,
+    /// `replace` makes the file the whole dataset. Default: `append`.
+    #[param(inline)]
+    mode: Option<ImportModeDoc>,
+    /// With `mode=replace`, an empty file empties the dataset only with
+    /// `allow_empty=true`.
+    allow_empty: Option<bool>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = ImportMode, rename_all = "lowercase")]
+enum ImportModeDoc {
+    Append,
+    Upsert,
+    Replace,
+}
+
+/// `POST …/import?mode=append|upsert|replace` with the file as the body
+/// (CSV, TSV, XLSX, JSON or NDJSON; stewards of the owner). All rows or
+/// none: a file with a bad row changes nothing, and the 422 lists the
+/// problems by row and column.
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets/{id}/import",
+    tag = "records",
+    operation_id = "records_import",
+    params(("id" = String, Path, description = "The dataset's id."), ImportQuery, super::datasets::ReadQuery),
+    request_body(content = Binary, description = "The file.", content_type = "application/octet-stream"),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Imported.", body = schemas::WriteSummary),
+        UploadErrors,
+    ),
+)]
 async fn import(
     State(app): State<AppState>,
     caller: Caller,
@@ -78,7 +246,7 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["mode", "encoding", "delimiter", "format", "name", "allow_empty", "lang"])?;
+    let p = Params::parse_as2::<ImportQuery, super::datasets::ReadQuery>(uri.query())?;
     let mode = match p.one("mode")? {
         None => ImportMode::Append,
         Some(m) => m.parse::<ImportMode>().map_err(|m| {
@@ -103,7 +271,40 @@ async fn import(
     }
 }
 
-/// `POST …/records?mode=insert|upsert` with a JSON array of records.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct WriteQuery {
+    /// `insert` (the default) refuses a key that exists; `upsert` replaces it.
+    #[param(inline)]
+    mode: Option<WriteMode>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum WriteMode {
+    Insert,
+    Upsert,
+}
+
+/// `POST …/records?mode=insert|upsert` with a JSON array of records
+/// (stewards of the owner): all or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets/{id}/records",
+    tag = "records",
+    operation_id = "records_insert",
+    params(("id" = String, Path, description = "The dataset's id."), WriteQuery),
+    request_body(content = Vec<Object>, description = "Records: objects of field values (one object is taken as a list of one)."),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Written.", body = schemas::WriteSummary),
+        ChangeErrors,
+    ),
+)]
 async fn insert(
     State(app): State<AppState>,
     caller: Caller,
@@ -111,7 +312,7 @@ async fn insert(
     uri: Uri,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let p = Params::parse(uri.query(), &["mode", "lang"])?;
+    let p = Params::parse_as::<WriteQuery>(uri.query())?;
     let mode = match p.one("mode")? {
         None | Some("insert") => ImportMode::Append,
         Some("upsert") => ImportMode::Upsert,
@@ -126,7 +327,24 @@ async fn insert(
     Ok((StatusCode::CREATED, Json(summary)))
 }
 
-/// `PATCH …/records/{key}`: changes some fields of one record.
+/// `PATCH …/records/{key}`: changes some fields of one record (stewards
+/// of the owner).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/datasets/{id}/records/{key}",
+    tag = "records",
+    operation_id = "records_patch",
+    params(
+        ("id" = String, Path, description = "The dataset's id."),
+        ("key" = String, Path, description = "The record's primary key."),
+    ),
+    request_body(content = Object, description = "The fields to change and their new values."),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The record after the change.", body = schemas::Record),
+        ChangeErrors,
+    ),
+)]
 async fn patch_one(
     State(app): State<AppState>,
     caller: Caller,
@@ -136,7 +354,22 @@ async fn patch_one(
     records::patch_record(&app, &caller, &id, &key, body).await.map(Json)
 }
 
-/// `DELETE …/records/{key}`.
+/// `DELETE …/records/{key}` (stewards of the owner).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/datasets/{id}/records/{key}",
+    tag = "records",
+    operation_id = "records_delete",
+    params(
+        ("id" = String, Path, description = "The dataset's id."),
+        ("key" = String, Path, description = "The record's primary key."),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        ReadErrors,
+    ),
+)]
 async fn delete_one(
     State(app): State<AppState>,
     caller: Caller,
@@ -146,9 +379,35 @@ async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET …/changes?since=SEQ&limit=N`: the resumable change feed.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ChangesQuery {
+    /// Changes after this change number (`next_since` of the last page).
+    #[param(minimum = 0, default = 0)]
+    since: Option<i64>,
+    #[param(minimum = 1, maximum = 10000, default = 1000)]
+    limit: Option<i64>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+/// `GET …/changes?since=SEQ&limit=N`: the resumable change feed, with the
+/// fields the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}/changes",
+    tag = "records",
+    operation_id = "records_changes",
+    params(("id" = String, Path, description = "The dataset's id."), ChangesQuery),
+    security((), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Changes, oldest first.", body = schemas::ChangePage),
+        ReadErrors,
+    ),
+)]
 async fn changes(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["since", "limit", "lang"])?;
+    let p = Params::parse_as::<ChangesQuery>(uri.query())?;
     let since = p.int("since", 0, 0, i64::MAX)?;
     let limit = p.int("limit", 1000, 1, 10_000)?;
     let page = records::changes(&app, &caller, &id, since, limit, uri.query()).await?;

@@ -3,39 +3,46 @@
 //! stewards approve or refuse before the deadline; the requester may
 //! withdraw; an approval is a grant that expires and can be revoked.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chiase_core::ids::RequestId;
 use chiase_core::policy::RequestBox;
 use chiase_core::requests::{RequestStatus, Step};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::{ChangeErrors, ReadErrors};
+use super::schemas;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody, OptionalJson};
-use crate::params::Params;
+use crate::params::{Lang, Params};
 use crate::state::AppState;
 use crate::usecase::requests::{self, Filed, Filing, StepDetails};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/requests", get(list).post(create))
-        .route("/api/v1/requests/{id}", get(show))
-        .route("/api/v1/requests/{id}/{step}", post(step))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(step))
 }
 
-#[derive(Deserialize)]
+/// A period of use, both days included.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RequestPeriod)]
 #[serde(deny_unknown_fields)]
 struct Period {
     from: NaiveDate,
     to: NaiveDate,
 }
 
-#[derive(Deserialize)]
+/// A sharing request: which dataset, which fields (all by default), why,
+/// under which law, for how long.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewRequest)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     dataset: String,
@@ -56,6 +63,22 @@ fn request_id(s: &str) -> Result<RequestId, ApiError> {
     })
 }
 
+/// Files a sharing request for a dataset (an officer of another state
+/// agency). When the caller can read the data already, nothing is filed
+/// and the answer (200) says why.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests",
+    tag = "requests",
+    operation_id = "requests_create",
+    request_body = CreateBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Filed.", body = schemas::SharingRequest),
+        (status = 200, description = "Not needed: the caller can read this data already.", body = schemas::RequestNotNeeded),
+        ChangeErrors,
+    ),
+)]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -86,8 +109,45 @@ async fn create(
     }
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// `mine`: requests the caller's agency filed; `to_decide`: requests
+    /// for its datasets; `all`: every request (administrators). Default: `mine`.
+    #[param(rename = "box", inline)]
+    which: Option<RequestBoxDoc>,
+    /// Only requests in this state.
+    #[param(inline)]
+    status: Option<RequestStatus>,
+    #[param(inline)]
+    lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = RequestBox, rename_all = "snake_case")]
+enum RequestBoxDoc {
+    Mine,
+    ToDecide,
+    All,
+}
+
+/// Sharing requests the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests",
+    tag = "requests",
+    operation_id = "requests_list",
+    params(ListQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The requests.", body = schemas::RequestList),
+        ReadErrors,
+    ),
+)]
 async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse(uri.query(), &["box", "status", "lang"])?;
+    let p = Params::parse_as::<ListQuery>(uri.query())?;
     caller.require_user()?;
     let status = p
         .one("status")?
@@ -111,12 +171,29 @@ async fn list(State(app): State<AppState>, caller: Caller, uri: Uri) -> Result<J
     Ok(Json(json!({ "count": list.len(), "results": list })))
 }
 
+/// One request (its two parties and administrators; others get a 404).
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests/{id}",
+    tag = "requests",
+    operation_id = "requests_show",
+    params(("id" = i64, Path, description = "The request's id.")),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The request.", body = schemas::SharingRequest),
+        ReadErrors,
+    ),
+)]
 async fn show(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     caller.require_user()?;
     to_json(requests::show(&app, &caller, request_id(&id)?).await?)
 }
 
-#[derive(Deserialize, Default)]
+/// What a step says: an approval may narrow `fields` and `period` and
+/// cite a decision (`decision_no`, `decision_date`); a refusal needs
+/// `reason` and `legal_basis`; a revocation a `reason`.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = RequestStepBody)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
     fields: Option<Vec<String>>,
@@ -127,6 +204,33 @@ struct StepBody {
     legal_basis: Option<String>,
 }
 
+/// The steps of a request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = RequestStep, rename_all = "lowercase")]
+enum StepDoc {
+    Approve,
+    Refuse,
+    Withdraw,
+    Revoke,
+}
+
+/// A step of a request: `approve` or `refuse` (stewards of the owner, before
+/// the deadline), `withdraw` (the requester), `revoke` (an approved grant:
+/// the owner's stewards). The body may be empty where the step needs nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/{step}",
+    tag = "requests",
+    operation_id = "requests_step",
+    params(("id" = i64, Path, description = "The request's id."), ("step" = inline(StepDoc), Path, description = "The step.")),
+    request_body(content = Option<StepBody>),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The request after the step.", body = schemas::SharingRequest),
+        ChangeErrors,
+    ),
+)]
 async fn step(
     State(app): State<AppState>,
     caller: Caller,

@@ -170,7 +170,9 @@ impl Export {
             writer.finish(&mut tail);
             let _ = tx.send(Ok(Bytes::from(tail))).await;
         });
-        Ok(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+        // Fused: a consumer may poll again after the end (the gzip layer
+        // does), and an unfused `unfold` panics then, cutting the response.
+        Ok(futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })))
     }
 
     /// The export as an XLSX file, written on a blocking thread fed page by
