@@ -443,10 +443,14 @@ async fn filters_facets_bbox_search_and_projection_work_together() {
         assert_eq!(page["facets"]["huyen"][0]["value"], "Chiêm Hóa", "{engine:?}");
         assert_eq!(page["facets"]["huyen"].as_array().unwrap().len(), 1);
         assert_eq!(page["total"], 40);
-        // Folded full text, prefix on the last word.
+        // Folded full text: whole words, a prefix where a word ends in `*`.
         let page = app.get_ok(&format!("/api/v1/datasets/tram-bts/records?q={}&limit=1", enc("kim binh"))).await;
         assert_eq!(page["total"], 40, "{engine:?}");
-        let page = app.get_ok("/api/v1/datasets/tram-bts/records?q=tan%20tra&xa[prefix]=X%C3%A3%20T&fields=ma_tram,xa&limit=1").await;
+        let page = app.get_ok(&format!("/api/v1/datasets/tram-bts/records?q={}&limit=1", enc("kim bin*"))).await;
+        assert_eq!(page["total"], 40, "{engine:?}");
+        let page = app.get_ok(&format!("/api/v1/datasets/tram-bts/records?q={}&limit=1", enc("kim bin"))).await;
+        assert_eq!(page["total"], 0, "{engine:?}: «bin» is not a word of the data");
+        let page = app.get_ok("/api/v1/datasets/tram-bts/records?q=tan%20tra*&xa[prefix]=X%C3%A3%20T&fields=ma_tram,xa&limit=1").await;
         assert_eq!(page["total"], 40);
         assert_eq!(page["fields"], json!(["ma_tram", "xa"]));
         assert_eq!(page["records"][0].as_object().unwrap().len(), 3, "_id and the two fields asked");

@@ -54,7 +54,8 @@ pub fn long_router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)]
 pub struct RecordQuery {
     /// Full-text search over the searchable fields, with or without
-    /// diacritics.
+    /// diacritics: every word must appear, whole; a word ending in `*`
+    /// matches as a prefix (`q=tuyen qua*`).
     q: Option<String>,
     /// A bounding box `minLon,minLat,maxLon,maxLat` (WGS 84) over the
     /// dataset's geographic field.

@@ -404,6 +404,10 @@ pub struct RecordPage {
     pub records: Vec<Record>,
     /// The cursor of the next page (`after`), when there is one.
     pub next: Option<String>,
+    /// Fewer rows than `limit` although more may match: the filter is
+    /// sparse in the order asked and the read stopped at its bound; `next`
+    /// continues after the last row examined. Follow `next` until it is null.
+    pub partial: bool,
     /// Per field named in `facet`: its values and counts.
     #[schema(value_type = Object)]
     pub facets: serde_json::Map<String, serde_json::Value>,
