@@ -582,6 +582,31 @@ impl Value {
         }
     }
 
+    /// Writes the value as [`Value::to_json`] would render it, straight
+    /// into `out` (a page of records is written this way, without building
+    /// a JSON tree per row).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        // Writing to a Vec cannot fail; serde_json fails only on maps with
+        // non-string keys, which these values are not.
+        let _ = match self {
+            Value::Null => out.write_all(b"null"),
+            Value::Text(s) => serde_json::to_writer(&mut *out, s).map_err(std::io::Error::other),
+            Value::Int(n) => write!(out, "{n}"),
+            Value::Num(x) => serde_json::to_writer(&mut *out, x).map_err(std::io::Error::other),
+            Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+            Value::Date(d) => {
+                use chrono::Datelike;
+                if (0..=9999).contains(&d.year()) {
+                    write!(out, "\"{:04}-{:02}-{:02}\"", d.year(), d.month(), d.day())
+                } else {
+                    serde_json::to_writer(&mut *out, &self.to_json()).map_err(std::io::Error::other)
+                }
+            }
+            _ => serde_json::to_writer(&mut *out, &self.to_json()).map_err(std::io::Error::other),
+        };
+    }
+
     fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(n) => Some(*n as f64),
@@ -1024,6 +1049,37 @@ pub fn geometry_bbox(g: &serde_json::Value) -> Option<[f64; 4]> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn values_written_straight_read_back_as_their_json() {
+        let d = |y, m, dd| Value::Date(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
+        let values = vec![
+            Value::Null,
+            Value::Text("Xã \"Đồng\" Bừng\n\t\\ 𝄞 \u{1}".into()),
+            Value::Int(-42),
+            Value::Int(i64::MAX),
+            Value::Num(21.8123),
+            Value::Num(0.1 + 0.2),
+            Value::Num(-0.0),
+            Value::Num(1e300),
+            Value::Num(f64::NAN),
+            Value::Bool(true),
+            d(2024, 2, 29),
+            d(33, 1, 5),
+            d(-5, 1, 1),
+            d(12000, 12, 31),
+            Value::DateTime(chrono::DateTime::from_timestamp(1_700_000_000, 123_000_000).unwrap()),
+            Value::Point(105.2, 21.8),
+            Value::Geo(serde_json::json!({"type": "Point", "coordinates": [105.2, 21.8]}), [105.2, 21.8, 105.2, 21.8]),
+        ];
+        for v in values {
+            let mut out = Vec::new();
+            v.write_json(&mut out);
+            let back: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{v:?}: {e}: {}", String::from_utf8_lossy(&out)));
+            assert_eq!(back, v.to_json(), "{v:?}");
+            assert_eq!(out, serde_json::to_vec(&v.to_json()).unwrap(), "{v:?}: the same text");
+        }
+    }
     use super::*;
     use serde_json::json;
 

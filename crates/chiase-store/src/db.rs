@@ -53,6 +53,11 @@ impl Sql {
         Sql { text: Cow::Owned(text), values: Vec::new() }
     }
 
+    /// The values bound so far, in placeholder order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
     /// Binds the next placeholder.
     pub fn bind(mut self, value: impl Into<Value>) -> Sql {
         self.values.push(value.into());
@@ -317,6 +322,15 @@ pub enum Conn<'c> {
 }
 
 impl Conn<'_> {
+    /// The SQLite connection, for reads that bypass the driver
+    /// (`crate::direct`).
+    pub(crate) fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        match self {
+            Conn::Sqlite(c) => Some(c),
+            Conn::Postgres(_) => None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Conn::Sqlite(_) => Backend::Sqlite,

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod databases;
 pub mod datasets;
 pub mod db;
+mod direct;
 pub mod files;
 pub mod jobs;
 pub mod ops;

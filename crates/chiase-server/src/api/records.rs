@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::openapi::{Binary, ChangeErrors, ReadErrors, UploadErrors};
 use super::schemas;
 
-use super::render::{page_json, row_json};
+use super::render::{JsonBytes, page_body, row_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
@@ -124,9 +124,9 @@ pub enum TotalMode {
         ReadErrors,
     ),
 )]
-async fn list(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
+async fn list(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, uri: Uri) -> Result<JsonBytes, ApiError> {
     let p = records::read_page(&app, &caller, &id, &pairs(&uri), uri.query()).await?;
-    Ok(Json(page_json(&p.schema, &p.page)))
+    Ok(page_body(&p.schema, &p.page))
 }
 
 #[derive(IntoParams)]

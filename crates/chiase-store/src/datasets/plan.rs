@@ -41,7 +41,7 @@ use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query, SortKey,
 use chiase_core::schema::{Field, Schema, Value};
 
 use super::ddl::{ColumnName, IndexName, OP_INSERT, OP_UPDATE, TableName, bind_scalar, field_index, geopoint_index, point_index, q};
-use super::rows::{StoredRow, decode, select_list};
+use super::rows::{StoredRow, decode, fetch_rows, select_list};
 use crate::StoreError;
 use crate::db::{Backend, Conn, Sql};
 
@@ -512,8 +512,7 @@ impl PageRequest<'_> {
                 from.values.into_iter().chain(all.values).fold(Sql::assembled(sql), Sql::bind).bind(want)
             }
         };
-        let raw = conn.fetch_raw(sql).await?;
-        decode(&raw, self.select, true)
+        fetch_rows(conn, sql, self.select, true).await
     }
 
     /// The cursor after the `cap`-th row of a segment's range (None when
@@ -589,10 +588,8 @@ impl PageRequest<'_> {
         let all = Pred::all(&preds);
         let sql =
             format!("SELECT {cols} FROM {} WHERE {} ORDER BY {} LIMIT ?", from.sql, all.sql, order_sql(self.schema, &self.query.sort));
-        let raw = conn
-            .fetch_raw(from.values.into_iter().chain(all.values).fold(Sql::assembled(sql), Sql::bind).bind(self.limit as i64 + 1))
-            .await?;
-        decode(&raw, self.select, true)
+        let sql = from.values.into_iter().chain(all.values).fold(Sql::assembled(sql), Sql::bind).bind(self.limit as i64 + 1);
+        fetch_rows(conn, sql, self.select, true).await
     }
 
     /// Reads the page: `limit + 1` rows when there are more.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::ddl::{OP_DELETE, OP_INSERT, OP_RESET, OP_UPDATE, q};
 use super::plan::{self, Pred};
-use super::rows::{StoredRow, decode, select_list};
+use super::rows::{StoredRow, decode, fetch_rows, select_list};
 use super::{Dataset, check_permit};
 use crate::db::Sql;
 use crate::recorder::Unrecorded;
@@ -279,8 +279,7 @@ impl Store {
         let sql =
             format!("SELECT {} FROM {} WHERE {} ORDER BY \"_v\" DESC LIMIT 1", select_list(&fields, true), q(&ds.table_name), w.sql());
         let mut c = self.pools.reader().await?;
-        let raw = c.conn().fetch_raw(w.bind_into(sql)).await?;
-        let row = decode(&raw, &fields, true)?.into_iter().next();
+        let row = fetch_rows(&mut c.conn(), w.bind_into(sql), &fields, true).await?.into_iter().next();
         let n = row.is_some() as i64;
         Ok(Unrecorded::new(row, ds.pk, n))
     }

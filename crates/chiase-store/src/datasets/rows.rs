@@ -10,8 +10,9 @@ use sqlx::sqlite::SqliteRow;
 use crate::StoreError;
 use crate::db::RawRows;
 
-/// Typed access to one column of a row, whatever the engine.
-trait Cell {
+/// Typed access to one column of a row, whatever the engine (and
+/// SQLite's C API directly, `crate::direct`).
+pub(crate) trait Cell {
     fn int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
     fn real(&self, i: usize) -> Result<Option<f64>, sqlx::Error>;
     fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
@@ -119,7 +120,7 @@ fn decode_field<C: Cell>(row: &C, col: &mut usize, f: &Field) -> Result<Value, s
     Ok(v.unwrap_or(Value::Null))
 }
 
-fn decode_one<C: Cell>(row: &C, fields: &[&Field], with_meta: bool) -> Result<StoredRow, sqlx::Error> {
+pub(crate) fn decode_row<C: Cell>(row: &C, fields: &[&Field], with_meta: bool) -> Result<StoredRow, sqlx::Error> {
     let meta = if with_meta {
         Meta {
             v: row.int(0)?.unwrap_or_default(),
@@ -145,8 +146,8 @@ fn decode_one<C: Cell>(row: &C, fields: &[&Field], with_meta: bool) -> Result<St
 /// the physical columns of `fields`, in that order.
 pub fn decode(rows: &RawRows, fields: &[&Field], with_meta: bool) -> Result<Vec<StoredRow>, StoreError> {
     let out = match rows {
-        RawRows::Sqlite(rs) => rs.iter().map(|r| decode_one(r, fields, with_meta)).collect::<Result<Vec<_>, _>>(),
-        RawRows::Postgres(rs) => rs.iter().map(|r| decode_one(r, fields, with_meta)).collect::<Result<Vec<_>, _>>(),
+        RawRows::Sqlite(rs) => rs.iter().map(|r| decode_row(r, fields, with_meta)).collect::<Result<Vec<_>, _>>(),
+        RawRows::Postgres(rs) => rs.iter().map(|r| decode_row(r, fields, with_meta)).collect::<Result<Vec<_>, _>>(),
     };
     out.map_err(StoreError::Db)
 }
@@ -161,4 +162,17 @@ pub fn select_list(fields: &[&Field], with_meta: bool) -> String {
         }
     }
     cols.join(", ")
+}
+
+/// Runs a query of dataset rows and decodes them: on SQLite straight from
+/// the C API (`crate::direct`), elsewhere through the driver.
+pub async fn fetch_rows(conn: &mut crate::db::Conn<'_>, sql: crate::db::Sql, fields: &[&Field], with_meta: bool) -> Result<Vec<StoredRow>, StoreError> {
+    if let Some(c) = conn.sqlite() {
+        let text = sql.text_for(crate::db::Backend::Sqlite);
+        if let Some(rows) = crate::direct::fetch_rows(c, &text, sql.values(), fields, with_meta).await? {
+            return Ok(rows);
+        }
+    }
+    let raw = conn.fetch_raw(sql).await?;
+    decode(&raw, fields, with_meta)
 }

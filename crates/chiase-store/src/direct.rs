@@ -1,0 +1,213 @@
+//! Reading a page of dataset rows straight from SQLite's C API.
+//!
+//! sqlx runs each SQLite connection on a worker thread and hands every row
+//! across a channel, copying each value on the way: for a 100-row page that
+//! is a hundred thread wake-ups and over a thousand allocations, most of
+//! the cost of a request (docs/benchmarks.md, issue 9). Record pages, the
+//! hottest read, instead lock the connection's handle out of the worker
+//! (`lock_handle`, which sqlx provides for direct calls), prepare, step and
+//! decode on the calling thread, and give the handle back. Everything else
+//! (writes, transactions, small metadata reads) stays on sqlx.
+//!
+//! Only bounded queries come here: the planner's pages examine at most its
+//! bounds of rows, so running them on the async thread blocks it no longer
+//! than the JSON rendering of the page would.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::ptr::NonNull;
+
+use chiase_core::schema::Field;
+use chrono::{DateTime, NaiveDate, Utc};
+use libsqlite3_sys as ffi;
+use sqlx::SqliteConnection;
+
+use crate::StoreError;
+use crate::datasets::rows::{Cell, StoredRow, decode_row};
+
+/// A value this path can bind; anything else goes through sqlx.
+fn bindable(v: &sea_query::Value) -> bool {
+    use sea_query::Value as S;
+    matches!(
+        v,
+        S::Bool(_) | S::Int(_) | S::BigInt(_) | S::Double(_) | S::String(_) | S::ChronoDate(_) | S::ChronoDateTimeUtc(_)
+    )
+}
+
+/// Runs `sql` with `values` and decodes each row as `fields` (after the
+/// meta columns when `with_meta`). None when a value cannot be bound here
+/// (the caller uses sqlx).
+pub(crate) async fn fetch_rows(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    values: &[sea_query::Value],
+    fields: &[&Field],
+    with_meta: bool,
+) -> Result<Option<Vec<StoredRow>>, StoreError> {
+    if !values.iter().all(bindable) {
+        return Ok(None);
+    }
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle();
+    // SAFETY: the handle is locked out of sqlx's worker thread until
+    // `handle` drops, after `run` returns (it does not await); the
+    // statement is finalized before that.
+    unsafe { run(db, sql, values, fields, with_meta) }.map(Some)
+}
+
+/// A prepared statement, finalized on drop.
+struct Stmt(*mut ffi::sqlite3_stmt);
+
+impl Drop for Stmt {
+    fn drop(&mut self) {
+        // SAFETY: a statement prepared by `run`, finalized once.
+        unsafe { ffi::sqlite3_finalize(self.0) };
+    }
+}
+
+unsafe fn error(db: *mut ffi::sqlite3, code: c_int) -> StoreError {
+    // SAFETY: `db` is a live connection; the message is copied at once.
+    let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }.to_string_lossy().into_owned();
+    if code == ffi::SQLITE_BUSY || code == ffi::SQLITE_LOCKED {
+        return StoreError::Busy {
+            msg: chiase_core::Msg::new("cơ sở dữ liệu đang bận, hãy thử lại", "the database is busy, try again"),
+            retry_after_secs: 1,
+        };
+    }
+    StoreError::Db(sqlx::Error::Protocol(format!("sqlite error {code}: {msg}")))
+}
+
+unsafe fn run(
+    db: NonNull<ffi::sqlite3>,
+    sql: &str,
+    values: &[sea_query::Value],
+    fields: &[&Field],
+    with_meta: bool,
+) -> Result<Vec<StoredRow>, StoreError> {
+    use sea_query::Value as S;
+    let db = db.as_ptr();
+    let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+    // SAFETY: `sql` outlives the call; its length is given, so no NUL is needed.
+    let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr() as *const c_char, sql.len() as c_int, &mut raw, std::ptr::null_mut()) };
+    if rc != ffi::SQLITE_OK {
+        return Err(unsafe { error(db, rc) });
+    }
+    let stmt = Stmt(raw);
+    for (i, v) in values.iter().enumerate() {
+        let at = i as c_int + 1;
+        // SAFETY: binding to a live statement; text is copied (TRANSIENT).
+        let rc = unsafe {
+            match v {
+                S::Bool(Some(b)) => ffi::sqlite3_bind_int64(stmt.0, at, *b as i64),
+                S::Int(Some(n)) => ffi::sqlite3_bind_int64(stmt.0, at, *n as i64),
+                S::BigInt(Some(n)) => ffi::sqlite3_bind_int64(stmt.0, at, *n),
+                S::Double(Some(x)) => ffi::sqlite3_bind_double(stmt.0, at, *x),
+                S::String(Some(s)) => bind_text(stmt.0, at, s),
+                // The same text sqlx writes, so that comparisons with stored
+                // values hold.
+                S::ChronoDate(Some(d)) => bind_text(stmt.0, at, &d.format("%F").to_string()),
+                S::ChronoDateTimeUtc(Some(t)) => bind_text(stmt.0, at, &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+                _ => ffi::sqlite3_bind_null(stmt.0, at),
+            }
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(unsafe { error(db, rc) });
+        }
+    }
+    let mut rows = Vec::new();
+    loop {
+        // SAFETY: stepping a live statement.
+        match unsafe { ffi::sqlite3_step(stmt.0) } {
+            ffi::SQLITE_ROW => {
+                let row = Current(stmt.0);
+                rows.push(decode_row(&row, fields, with_meta).map_err(StoreError::Db)?);
+            }
+            ffi::SQLITE_DONE => break,
+            rc => return Err(unsafe { error(db, rc) }),
+        }
+    }
+    Ok(rows)
+}
+
+unsafe fn bind_text(stmt: *mut ffi::sqlite3_stmt, at: c_int, s: &str) -> c_int {
+    // SAFETY: SQLITE_TRANSIENT makes SQLite copy the text before returning.
+    unsafe { ffi::sqlite3_bind_text(stmt, at, s.as_ptr() as *const c_char, s.len() as c_int, ffi::SQLITE_TRANSIENT()) }
+}
+
+/// The row a statement is on.
+struct Current(*mut ffi::sqlite3_stmt);
+
+impl Current {
+    fn kind(&self, i: usize) -> c_int {
+        // SAFETY: the statement is on a row; `i` is within the select list
+        // (out of range gives SQLITE_NULL, never undefined behaviour).
+        unsafe { ffi::sqlite3_column_type(self.0, i as c_int) }
+    }
+
+    fn text_ref(&self, i: usize) -> Option<&str> {
+        if self.kind(i) == ffi::SQLITE_NULL {
+            return None;
+        }
+        // SAFETY: the pointer stays valid until the next step or column
+        // conversion of this column; the bytes are read at once.
+        unsafe {
+            let p = ffi::sqlite3_column_text(self.0, i as c_int);
+            let n = ffi::sqlite3_column_bytes(self.0, i as c_int);
+            if p.is_null() {
+                return Some("");
+            }
+            std::str::from_utf8(std::slice::from_raw_parts(p, n as usize)).ok()
+        }
+    }
+}
+
+fn decode_error(what: &str, i: usize) -> sqlx::Error {
+    sqlx::Error::Decode(format!("column {i}: not a valid {what}").into())
+}
+
+impl Cell for Current {
+    fn int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
+        Ok(match self.kind(i) {
+            ffi::SQLITE_NULL => None,
+            // SAFETY: the statement is on a row.
+            _ => Some(unsafe { ffi::sqlite3_column_int64(self.0, i as c_int) }),
+        })
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>, sqlx::Error> {
+        Ok(match self.kind(i) {
+            ffi::SQLITE_NULL => None,
+            // SAFETY: the statement is on a row (an integer converts).
+            _ => Some(unsafe { ffi::sqlite3_column_double(self.0, i as c_int) }),
+        })
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
+        match self.kind(i) {
+            ffi::SQLITE_NULL => Ok(None),
+            _ => self.text_ref(i).map(|s| Some(s.to_string())).ok_or_else(|| decode_error("UTF-8 text", i)),
+        }
+    }
+    fn boolean(&self, i: usize) -> Result<Option<bool>, sqlx::Error> {
+        Ok(self.int(i)?.map(|n| n != 0))
+    }
+    fn date(&self, i: usize) -> Result<Option<NaiveDate>, sqlx::Error> {
+        match self.text_ref(i) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s, "%F").map(Some).map_err(|_| decode_error("date", i)),
+        }
+    }
+    fn timestamp(&self, i: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        match self.text_ref(i) {
+            None => Ok(None),
+            Some(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%F %T%.f").map(|t| t.and_utc()))
+                .map(Some)
+                .map_err(|_| decode_error("timestamp", i)),
+        }
+    }
+    fn json(&self, i: usize) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        match self.text_ref(i) {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(s).map(Some).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+        }
+    }
+}
