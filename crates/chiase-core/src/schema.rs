@@ -1075,7 +1075,8 @@ mod tests {
         for v in values {
             let mut out = Vec::new();
             v.write_json(&mut out);
-            let back: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{v:?}: {e}: {}", String::from_utf8_lossy(&out)));
+            let back: serde_json::Value =
+                serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{v:?}: {e}: {}", String::from_utf8_lossy(&out)));
             assert_eq!(back, v.to_json(), "{v:?}");
             assert_eq!(out, serde_json::to_vec(&v.to_json()).unwrap(), "{v:?}: the same text");
         }

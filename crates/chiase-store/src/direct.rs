@@ -27,10 +27,7 @@ use crate::datasets::rows::{Cell, StoredRow, decode_row};
 /// A value this path can bind; anything else goes through sqlx.
 fn bindable(v: &sea_query::Value) -> bool {
     use sea_query::Value as S;
-    matches!(
-        v,
-        S::Bool(_) | S::Int(_) | S::BigInt(_) | S::Double(_) | S::String(_) | S::ChronoDate(_) | S::ChronoDateTimeUtc(_)
-    )
+    matches!(v, S::Bool(_) | S::Int(_) | S::BigInt(_) | S::Double(_) | S::String(_) | S::ChronoDate(_) | S::ChronoDateTimeUtc(_))
 }
 
 /// Runs `sql` with `values` and decodes each row as `fields` (after the

@@ -260,6 +260,9 @@ struct Filter {
     /// Indexes that find the rows this filter keeps (existing ones only),
     /// each with the part of the filter its range serves.
     indexes: Vec<(IndexName, Pred)>,
+    /// An index that holds every column the filter tests: its matches are
+    /// counted without reading rows.
+    covering: Option<IndexName>,
     /// The field this filter compares by equality (`=` or `IS NULL`):
     /// through its index, rows come in record order.
     equality_on: Option<usize>,
@@ -333,35 +336,51 @@ impl PageRequest<'_> {
                 Op::Prefix => self.backend == Backend::Sqlite,
                 Op::Ne | Op::Contains => false,
             };
-            let indexes = if ranged { self.field_index(c.field).map(|i| (i, pred.clone())).into_iter().collect() } else { vec![] };
+            let indexes: Vec<(IndexName, Pred)> =
+                if ranged { self.field_index(c.field).map(|i| (i, pred.clone())).into_iter().collect() } else { vec![] };
+            let covering = self.field_index(c.field);
             let equality = matches!(c.op, Op::Eq) || (c.op == Op::Null && !matches!(c.values[0], Value::Bool(false)));
-            out.push(Filter { pred, indexes, equality_on: equality.then_some(c.field) });
+            out.push(Filter { pred, indexes, covering, equality_on: equality.then_some(c.field) });
         }
         if let Some(b) = &self.query.bbox {
             let pred = bbox_sql(self.schema, b);
             let indexes: Vec<(IndexName, Pred)> = match b.target {
                 // The point's index holds both coordinates; the longitude's
                 // own index finds a narrow band of longitudes.
-                GeoTarget::Point { lon, .. } => {
+                GeoTarget::Point { lat, lon } => {
                     let lon_range = Pred::new(
                         format!("{} BETWEEN ? AND ?", q(&self.schema.fields[lon].name)),
                         vec![b.min_lon.into(), b.max_lon.into()],
                     );
+                    // A probe counts index entries of the latitude band
+                    // (the longitude is checked inside the index).
+                    let lat_range = Pred::new(
+                        format!("{} BETWEEN ? AND ?", q(&self.schema.fields[lat].name)),
+                        vec![b.min_lat.into(), b.max_lat.into()],
+                    );
                     point_index(self.table, self.schema)
                         .filter(|i| self.exists(i))
-                        .map(|i| (i, pred.clone()))
+                        .map(|i| (i, lat_range))
                         .into_iter()
                         .chain(self.field_index(lon).map(|i| (i, lon_range)))
                         .collect()
                 }
                 GeoTarget::Geopoint(i) => Some(geopoint_index(self.table, self.schema, i))
                     .filter(|i| self.exists(i))
-                    .map(|i| (i, pred.clone()))
+                    .map(|index| {
+                        let lat = ColumnName::derived(&self.schema.fields[i].name, "lat");
+                        (index, Pred::new(format!("{} BETWEEN ? AND ?", q(&lat)), vec![b.min_lat.into(), b.max_lat.into()]))
+                    })
                     .into_iter()
                     .collect(),
                 GeoTarget::Geojson(_) => vec![],
             };
-            out.push(Filter { pred, indexes, equality_on: None });
+            let covering = match b.target {
+                GeoTarget::Point { .. } => point_index(self.table, self.schema).filter(|i| self.exists(i)),
+                GeoTarget::Geopoint(i) => Some(geopoint_index(self.table, self.schema, i)).filter(|i| self.exists(i)),
+                GeoTarget::Geojson(_) => None,
+            };
+            out.push(Filter { pred, indexes, covering, equality_on: None });
         }
         out
     }
@@ -609,13 +628,40 @@ impl PageRequest<'_> {
             return Ok(PageRows { rows, partial_after: None, path });
         }
         // Dense matches fill the page within a short walk.
-        let (rows, end) = self.walk_segments(conn, &segments, want, Some(self.bounds.first_walk)).await?;
-        if !matches!(end, WalkEnd::Cut(_)) {
+        let (mut rows, end) = self.walk_segments(conn, &segments, want, Some(self.bounds.first_walk)).await?;
+        let WalkEnd::Cut(cut) = end else {
             return Ok(PageRows { rows, partial_after: None, path: Path::Walk });
+        };
+        // How far the walk would have to go, at the density it met.
+        let found = rows.len() as i64;
+        let estimate = if found > 0 { self.bounds.first_walk * want / found } else { i64::MAX };
+        if estimate > self.bounds.gather_max
+            && let Some(source) = self.best_gather(conn, &filters).await?
+        {
+            let rows = self.read_general(conn, &filters, Some(&source)).await?;
+            return Ok(PageRows { rows, partial_after: None, path: Path::Gather(source) });
         }
-        // Sparse: gather through the most selective way in, if one is.
+        // Walk on from where the short walk stopped, bounded; if the bound
+        // is reached, say where.
+        let mut rest_query = self.query.clone();
+        rest_query.after = Some(cut);
+        let rest = PageRequest { query: &rest_query, ..*self };
+        let segments = rest.walk(&filters)?.ok_or_else(|| StoreError::Corrupt("BUG: a walk's continuation is no walk".into()))?;
+        let (more, end) = rest.walk_segments(conn, &segments, want - found, Some(self.bounds.walk_max)).await?;
+        rows.extend(more);
+        let partial_after = match end {
+            WalkEnd::Cut(cursor) => Some(cursor),
+            WalkEnd::Full | WalkEnd::Exhausted => None,
+        };
+        let path = if partial_after.is_some() { Path::Partial } else { Path::Walk };
+        Ok(PageRows { rows, partial_after, path })
+    }
+
+    /// The way in that finds the fewest rows, if one finds at most
+    /// `gather_max` (each probe examines at most that many index entries).
+    async fn best_gather(&self, conn: &mut Conn<'_>, filters: &[Filter]) -> Result<Option<Source>, StoreError> {
         let mut best: Option<(i64, Source)> = None;
-        for f in &filters {
+        for f in filters {
             for (index, range) in &f.indexes {
                 let n = self.probe(conn, index, range, self.bounds.gather_max + 1).await?;
                 if n <= self.bounds.gather_max && best.as_ref().is_none_or(|b| n < b.0) {
@@ -623,25 +669,13 @@ impl PageRequest<'_> {
                 }
             }
         }
-        if !self.query.terms.is_empty() {
+        if !self.query.terms.is_empty() && self.backend == Backend::Sqlite {
             let n = self.probe_search(conn, self.bounds.gather_max + 1).await?;
             if n <= self.bounds.gather_max && best.as_ref().is_none_or(|b| n < b.0) {
                 best = Some((n, Source::Search(self.search_join())));
             }
         }
-        if let Some((_, source)) = best {
-            let rows = self.read_general(conn, &filters, Some(&source)).await?;
-            return Ok(PageRows { rows, partial_after: None, path: Path::Gather(source) });
-        }
-        // Every way in is dense, yet together they are sparse in this
-        // order: walk on, bounded, and say where the walk stopped.
-        let (rows, end) = self.walk_segments(conn, &segments, want, Some(self.bounds.walk_max)).await?;
-        let partial_after = match end {
-            WalkEnd::Cut(cursor) => Some(cursor),
-            WalkEnd::Full | WalkEnd::Exhausted => None,
-        };
-        let path = if partial_after.is_some() { Path::Partial } else { Path::Walk };
-        Ok(PageRows { rows, partial_after, path })
+        Ok(best.map(|(_, source)| source))
     }
 
     /// Reads segments in turn until `want` rows. With a cap, each segment's
@@ -707,14 +741,15 @@ impl PageRequest<'_> {
             }
             // One filter with an index: count its range.
             if let ([f], true) = (filters.as_slice(), self.query.terms.is_empty())
-                && let Some((index, range)) = f.indexes.first()
-                && range.sql == f.pred.sql
+                && let Some(index) = &f.covering
             {
-                let n = self.probe(conn, index, range, cap + 1).await?;
+                let n = self.probe(conn, index, &f.pred, cap + 1).await?;
                 return Ok(capped(n));
             }
             // Otherwise the matches among the first rows in record order,
-            // bounded: the page was dense, so `cap` of them come quickly.
+            // bounded (the page was dense, so `cap` of them often come
+            // first); past the bound, "at least" what was found.
+            let visits = self.bounds.first_walk * 4;
             let mut preds: Vec<Pred> = filters.iter().map(|f| f.pred.clone()).collect();
             preds.extend(self.search());
             let all = Pred::all(&preds);
@@ -726,10 +761,10 @@ impl PageRequest<'_> {
                 all.sql,
                 t = q(self.table),
             );
-            let sql = Sql::assembled(sql).bind(self.bounds.walk_max + 1).bind(self.bounds.walk_max);
+            let sql = Sql::assembled(sql).bind(visits + 1).bind(visits);
             let sql = all.values.into_iter().fold(sql, Sql::bind).bind(cap + 1);
             let (n, seen): (i64, i64) = conn.fetch_one(sql).await?;
-            return Ok(if seen <= self.bounds.walk_max {
+            return Ok(if seen <= visits {
                 capped(n)
             } else if n > cap {
                 (cap, false)
