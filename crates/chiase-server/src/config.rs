@@ -234,6 +234,11 @@ settings! {
     /// Số giây một yêu cầu chờ kết nối cơ sở dữ liệu còn trống trước khi được trả 503 kèm Retry-After.
     db_acquire_timeout_secs: u64 = "10", value_name = "SECS", range = 1..=600;
 
+    // SQLite's page cache is per connection: readers × this is the bound.
+    /// SQLite page cache of each database connection, in MiB (the operating system caches the file too).
+    /// Bộ nhớ đệm trang SQLite của mỗi kết nối cơ sở dữ liệu, tính bằng MiB (hệ điều hành cũng đệm tệp).
+    db_cache_mib: u32 = "8", value_name = "MIB", range = 1..=4096;
+
     /// Log format on standard error: `text` for people, `json` for collectors.
     /// Định dạng nhật ký trên stderr: `text` cho người đọc, `json` cho hệ thống thu thập.
     log_format: LogFormat = "text";

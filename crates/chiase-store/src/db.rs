@@ -125,7 +125,8 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
-        .pragma("cache_size", "-32000")
+        // Negative: KiB rather than pages.
+        .pragma("cache_size", format!("-{}", u64::from(config.cache_mib.max(1)) * 1024))
         .pragma("temp_store", "memory")
         // ANALYZE samples this many rows per index: quick after big imports.
         .pragma("analysis_limit", "1000");

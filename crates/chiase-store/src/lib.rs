@@ -100,15 +100,19 @@ pub struct StoreConfig {
     /// How long a request waits for a free connection before it is
     /// refused as busy (503 with Retry-After) rather than queued forever.
     pub acquire_timeout: std::time::Duration,
+    /// SQLite's page cache per connection, in MiB: resident memory grows
+    /// to about (readers + 1) × this under load.
+    pub cache_mib: u32,
 }
 
 impl StoreConfig {
     /// The default wait for a connection: long enough to ride out a burst,
     /// short enough that a client hears "busy" before its own timeout.
     pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    pub const DEFAULT_CACHE_MIB: u32 = 8;
 
     pub fn new(url: impl Into<String>, max_connections: u32) -> StoreConfig {
-        StoreConfig { url: url.into(), max_connections, acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT }
+        StoreConfig { url: url.into(), max_connections, acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT, cache_mib: Self::DEFAULT_CACHE_MIB }
     }
 }
 

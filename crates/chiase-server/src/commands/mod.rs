@@ -54,6 +54,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         url: url.clone(),
         max_connections: cfg.max_connections,
         acquire_timeout: std::time::Duration::from_secs(cfg.db_acquire_timeout_secs),
+        cache_mib: cfg.db_cache_mib,
     })
     .await
     .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
