@@ -91,6 +91,8 @@ async fn large_imports_land_whole_through_new_table_generations_and_failed_ones_
         assert_eq!((s.inserted, s.row_count, s.first_seq, s.last_seq), (big as i64, big as i64, 1, big as i64), "{engine:?}");
         let sqlite = engine == common::Engine::Sqlite;
         assert_eq!(table(&app, "lon").await.contains("_g"), sqlite, "{engine:?}: SQLite builds a generation, PostgreSQL writes in place");
+        // The generation's keyset indexes were built after its rows: none is missing.
+        assert_eq!(app.store().ensure_dataset_indexes().await.unwrap(), 0, "{engine:?}: every index of the new table exists");
         let page = app.get_ok("/api/v1/datasets/lon/records?q=alpha&limit=5").await;
         assert_eq!(page["records"].as_array().unwrap().len(), 5, "{engine:?}: full text finds rows of a new generation");
         assert_eq!(

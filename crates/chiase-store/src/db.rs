@@ -138,7 +138,9 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(wait)
-        .connect_with(opts.clone().synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "4000"))
+        // The writer's sorts (an index built after a bulk load: a million
+        // keys) spill to temporary files rather than grow the process.
+        .connect_with(opts.clone().synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "4000").pragma("temp_store", "file"))
         .await?;
     let read =
         SqlitePoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts.read_only(false)).await?;

@@ -289,7 +289,11 @@ pub const OP_DELETE: i64 = 3;
 pub const OP_RESET: i64 = 4;
 
 /// The statements that create a dataset's table and indexes.
-pub fn create_table(backend: Backend, dataset: DatasetId, table: &TableName, schema: &Schema) -> Vec<String> {
+/// The table for a bulk load, and apart the keyset indexes that can be
+/// built once the rows are in: one sort per index instead of a B-tree
+/// insert per row and index (what the load needs stays: the key, unique
+/// values, versions, current rows, full text).
+pub fn create_table_for_load(backend: Backend, dataset: DatasetId, table: &TableName, schema: &Schema) -> (Vec<String>, Vec<String>) {
     let mut cols = match backend {
         Backend::Sqlite => vec![
             "\"_v\" INTEGER PRIMARY KEY".to_string(),
@@ -322,10 +326,19 @@ pub fn create_table(backend: Backend, dataset: DatasetId, table: &TableName, sch
     stmts.push(format!("CREATE INDEX {} ON {t} (\"_seq\")", q(&IndexName::role(table, "seq"))));
     stmts.push(format!("CREATE INDEX {} ON {t} (\"_id\", \"_seq\")", q(&IndexName::role(table, "rec"))));
     stmts.push(current_rows_index(table));
-    stmts.extend(field_indexes(table, schema));
+    let (unique, keyset): (Vec<String>, Vec<String>) =
+        field_indexes(table, schema).into_iter().partition(|s| s.starts_with("CREATE UNIQUE"));
+    stmts.extend(unique);
     if schema.has_search() {
         stmts.extend(create_search(backend, dataset, table));
     }
+    (stmts, keyset)
+}
+
+/// The statements that make a dataset's table with all its indexes.
+pub fn create_table(backend: Backend, dataset: DatasetId, table: &TableName, schema: &Schema) -> Vec<String> {
+    let (mut stmts, keyset) = create_table_for_load(backend, dataset, table, schema);
+    stmts.extend(keyset);
     stmts
 }
 
@@ -425,6 +438,12 @@ pub fn field_index_defs(table: &TableName, schema: &Schema) -> Vec<(IndexName, S
         }
     }
     for idx in &schema.spec.indexes {
+        // A declared one-field index is the field's keyset index already.
+        if let [name] = idx.as_slice()
+            && schema.field(name).is_some_and(indexable)
+        {
+            continue;
+        }
         let cols: Vec<ColumnName> = idx.iter().flat_map(|n| index_columns(schema, n)).collect();
         out.push(index_stmt(table, "i", &cols));
     }
@@ -552,6 +571,12 @@ pub fn schema_change(
         // Indexes over changed columns are dropped and made again.
         for (name, _) in field_index_defs(table, old) {
             stmts.push(format!("DROP INDEX IF EXISTS {}", q(&name)));
+        }
+        // Declared one-field indexes were made apart from the field's
+        // keyset index before issue 9; tables made then still have them.
+        for idx in &old.spec.indexes {
+            let cols: Vec<ColumnName> = idx.iter().flat_map(|n| index_columns(old, n)).collect();
+            stmts.push(format!("DROP INDEX IF EXISTS {}", q(&IndexName::for_columns(table, "i", &cols))));
         }
     }
     for (name, from, to) in &widened {

@@ -824,13 +824,14 @@ impl Store {
         let new_table = TableName::generation(ds.pk, generation);
         let schema = self.schema_of(&ds)?;
         conn.execute(Sql::assembled(format!("DROP TABLE IF EXISTS {}", q(&new_table)))).await?;
-        for stmt in ddl::create_table(Backend::Sqlite, ds.pk, &new_table, &schema) {
+        let (stmts, deferred_indexes) = ddl::create_table_for_load(Backend::Sqlite, ds.pk, &new_table, &schema);
+        for stmt in stmts {
             conn.execute(Sql::assembled(stmt)).await?;
         }
         let old_table = ds.table_name.clone();
         let state = WriteState::new(self, &mut conn, ds, new_table.clone(), mode, actor, source).await?;
         tx.commit().await?;
-        let mut build = Generation { store: self, lease: holder, state, old_table, step_rows: 2_000 };
+        let mut build = Generation { store: self, lease: holder, state, old_table, deferred_indexes, step_rows: 2_000 };
         match build.run(feed).await {
             Ok(Built::Rejected(problems)) => {
                 build.abandon().await?;
@@ -873,6 +874,8 @@ struct Generation<'a> {
     lease: String,
     state: WriteState,
     old_table: TableName,
+    /// Keyset indexes built after the last row, before the swap.
+    deferred_indexes: Vec<String>,
     /// Rows per transaction, adjusted to take about [`STEP_BUDGET`] (or
     /// [`IDLE_STEP_BUDGET`] while nobody else writes).
     step_rows: usize,
@@ -1035,6 +1038,7 @@ impl Generation<'_> {
 
     /// Makes the new generation current and retires the old one.
     async fn publish(self) -> Result<WriteSummary, StoreError> {
+        self.build_deferred_indexes().await?;
         analyze(&self.store.pools, &self.state.table).await?;
         // Synced: this commit makes the generation current, and syncing the
         // log makes every unsynced step before it durable too.
@@ -1051,6 +1055,21 @@ impl Generation<'_> {
         conn.execute(Sql::new("DELETE FROM job_leases WHERE name = ?").bind(import_lease(self.state.ds.pk))).await?;
         tx.commit().await?;
         Ok(summary)
+    }
+
+    /// The keyset indexes, one transaction each (each holds the writer
+    /// for one sort of the current rows: about a second per million), with
+    /// a pause between two when someone waits.
+    async fn build_deferred_indexes(&self) -> Result<(), StoreError> {
+        for stmt in &self.deferred_indexes {
+            let started = Instant::now();
+            let mut tx = self.step().await?;
+            tx.conn().execute(Sql::assembled(stmt.clone())).await?;
+            tx.commit().await?;
+            tracing::debug!(table = self.state.table.as_str(), ms = started.elapsed().as_millis() as u64, "index built after the load");
+            self.pause().await;
+        }
+        Ok(())
     }
 
     /// Gives up: the new table, the change batch and the lease go.
