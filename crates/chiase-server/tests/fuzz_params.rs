@@ -124,7 +124,10 @@ proptest! {
         }
         match p.int("offset", 7, min, max) {
             // An empty value counts as absent; spaces around a number are trimmed.
-            Ok(v) => prop_assert!(if garbage.trim().is_empty() { v == 7 } else { garbage.trim().parse::<i64>() == Ok(v) }),
+            Ok(v) => {
+                let want = if garbage.trim().is_empty() { Ok(7) } else { garbage.trim().parse::<i64>() };
+                prop_assert_eq!(want, Ok(v));
+            }
             Err(e) => assert_bad_request(&e),
         }
     }
