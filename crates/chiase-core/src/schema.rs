@@ -1254,4 +1254,23 @@ mod tests {
         let v = one(json!({"name": "s", "type": "string"})).parse_text(&decomposed).unwrap();
         assert_eq!(v, Value::Text("Tuyên Quang".into()));
     }
+
+    /// Found by `tests/fuzz_query.rs`: serde_json's default number parser
+    /// may be one unit in the last place off, so a GeoJSON cell exported
+    /// and imported again moved its point (-96.13870364448695 came back as
+    /// -96.13870364448697), and a number in a JSON import was stored
+    /// slightly other than written. serde_json now parses with
+    /// `float_roundtrip`.
+    #[test]
+    fn numbers_and_coordinates_read_from_json_keep_every_bit() {
+        let geo = one(json!({"name": "g", "type": "geojson"}));
+        let text = r#"{"type":"Point","coordinates":[-96.13870364448695,0.0]}"#;
+        let Value::Geo(g, bbox) = geo.parse_text(text).unwrap() else { panic!("not a geometry") };
+        assert_eq!(g.to_string(), text);
+        assert_eq!(bbox[0], -96.13870364448695);
+        let n = one(json!({"name": "n", "type": "number"}));
+        let parsed: serde_json::Value = serde_json::from_str("101.26730649221645").unwrap();
+        assert_eq!(n.parse_json(&parsed).unwrap(), Value::Num(101.26730649221645));
+        assert_eq!(n.parse_json(&parsed).unwrap().key_text(), "101.26730649221645");
+    }
 }

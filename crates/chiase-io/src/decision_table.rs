@@ -207,13 +207,10 @@ fn xlsx_records(bytes: &[u8]) -> Result<Vec<Record>, CatalogError> {
     let names = book.sheet_names().to_vec();
     let mut first_error = None;
     for name in names {
-        let range = match book.worksheet_range(&name) {
+        let range = match crate::tabular::sheet_range(&mut book, &name) {
             Ok(r) => r,
-            Err(e) => {
-                first_error.get_or_insert_with(|| {
-                    let (name, e) = (clip(&name, MAX_TITLE_CHARS), clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned());
-                    err(0, None, format!("không đọc được trang «{name}»: {e}"), format!("cannot read sheet «{name}»: {e}"))
-                });
+            Err((vi, en)) => {
+                first_error.get_or_insert_with(|| err(0, None, vi, en));
                 continue;
             }
         };
@@ -484,5 +481,20 @@ mod tests {
         let text = format!("{HEADER}\n1\tA\tSở X\t\t\tDữ liệu mở\t\n1\tB\tSở Y\t\t\tDữ liệu mở\t\n");
         let e = parse_catalog("x.txt", text.as_bytes()).unwrap_err();
         assert_eq!((e.line, e.column), (3, Some("TT")));
+    }
+
+    /// Found by `tests/fuzz_parsers.rs`: a catalog workbook with a stray
+    /// cell at the far corner of the sheet aborted the process (calamine
+    /// laid out 17 billion cells); it is now an error naming the sheet.
+    #[test]
+    fn a_catalog_sheet_with_a_stray_far_cell_is_an_error_not_an_abort() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["TT", "Tên CSDL", "Cơ quan chủ quản CSDL", "Hạng mục dữ liệu"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+        let e = parse_catalog("c.xlsx", &book.save_to_buffer().unwrap()).unwrap_err();
+        assert!(e.msg.en.starts_with("sheet «Sheet1» spans"), "{}", e.msg.en);
     }
 }

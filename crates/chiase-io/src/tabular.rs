@@ -14,7 +14,7 @@ use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use calamine::{Data, Reader, open_workbook_auto_from_rs};
+use calamine::{Data, Range, Reader, Sheets, open_workbook_auto_from_rs};
 use chiase_core::Msg;
 use chiase_core::fold::match_key;
 use chiase_core::schema::{FieldError, Schema, Value};
@@ -675,15 +675,72 @@ impl<R: BufRead> JsonArray<R> {
     }
 }
 
+/// Cells a sheet's rectangle (from its first to its last filled cell) may
+/// span when it is mostly empty: calamine lays a sheet out as one dense
+/// rectangle, so two filled cells at A1 and XFD1048576 would ask for 17
+/// billion cells (hundreds of gigabytes) and abort the process. A sheet
+/// whose rectangle is at most four times its filled cells is dense and
+/// bounded by the file's size (see [`MAX_XLSX_BYTES`]); a sparser one may
+/// span this many cells (about 320 MB laid out).
+pub const MAX_SPARSE_SHEET_CELLS: u64 = 10_000_000;
+
+/// A sheet's cells as calamine's dense rectangle, refusing (before laying
+/// it out) a sheet whose rectangle is far larger than its filled cells
+/// ([`MAX_SPARSE_SHEET_CELLS`]). XLSX sheets are streamed cell by cell to
+/// find their extent; the other formats are read as calamine reads them.
+/// Errors are (Vietnamese, English) messages.
+pub(crate) fn sheet_range(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Result<Range<Data>, (String, String)> {
+    let shown = clip(name, MAX_TITLE_CHARS);
+    let failed = |e: &dyn fmt::Display| {
+        (format!("không đọc được trang «{shown}»: {}", cause(&e)), format!("cannot read sheet «{shown}»: {}", cause(&e)))
+    };
+    let Sheets::Xlsx(xlsx) = book else { return book.worksheet_range(name).map_err(|e| failed(&e)) };
+    let mut reader = match xlsx.worksheet_cells_reader(name) {
+        Ok(r) => r,
+        // Not a worksheet (a chart sheet): no cells, as calamine reads it.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Range::default()),
+        Err(e) => return Err(failed(&e)),
+    };
+    let mut cells = Vec::new();
+    let (mut top, mut left, mut bottom, mut right) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    while let Some(cell) = reader.next_cell().map_err(|e| failed(&e))? {
+        let value = Data::from(cell.get_value().clone());
+        if value == Data::Empty {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        (top, left, bottom, right) = (top.min(r), left.min(c), bottom.max(r), right.max(c));
+        cells.push(calamine::Cell::new((r, c), value));
+    }
+    if cells.is_empty() {
+        return Ok(Range::default());
+    }
+    let area = (u64::from(bottom - top) + 1) * (u64::from(right - left) + 1);
+    if area > MAX_SPARSE_SHEET_CELLS.max(cells.len() as u64 * 4) {
+        return Err((
+            format!(
+                "trang «{shown}» trải trên {area} ô mà chỉ có {} ô có dữ liệu (từ dòng {} đến dòng {}); hãy xoá các ô lẻ ở xa hoặc xuất CSV để nhập",
+                cells.len(),
+                u64::from(top) + 1,
+                u64::from(bottom) + 1
+            ),
+            format!(
+                "sheet «{shown}» spans {area} cells but only {} hold data (rows {} to {}); delete stray cells far away or export it as CSV to import it",
+                cells.len(),
+                u64::from(top) + 1,
+                u64::from(bottom) + 1
+            ),
+        ));
+    }
+    Ok(Range::from_sparse(cells))
+}
+
 fn xlsx_rows(bytes: &[u8], max_columns: usize) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
         rerr(0, format!("không đọc được tệp bảng tính: {}", cause(&e)), format!("cannot read the spreadsheet: {}", cause(&e)))
     })?;
     let name = book.sheet_names().first().cloned().ok_or_else(|| rerr(0, "bảng tính không có trang nào", "the workbook has no sheet"))?;
-    let range = book.worksheet_range(&name).map_err(|e| {
-        let shown = clip(&name, MAX_TITLE_CHARS);
-        rerr(0, format!("không đọc được trang «{shown}»: {}", cause(&e)), format!("cannot read sheet «{shown}»: {}", cause(&e)))
-    })?;
+    let range = sheet_range(&mut book, &name).map_err(|(vi, en)| rerr(0, vi, en))?;
     let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
     let mut rows = Vec::new();
     for (i, row) in range.rows().enumerate() {
@@ -1100,5 +1157,31 @@ pub(crate) mod tests {
         assert_eq!(h.unwrap(), vec!["ma", "so", "ngay"]);
         assert_eq!(texts(&recs), vec![vec!["A", "42", "2022-06-06"]]);
         assert_eq!(recs[0].as_ref().unwrap().line, 2);
+    }
+
+    /// Found by `tests/fuzz_parsers.rs` (a zip of hostile sheet XML): a
+    /// workbook of a few kilobytes with one cell at A1 and one at the far
+    /// corner of the sheet (XFD1048576) made calamine lay out 17 billion
+    /// cells, and the process aborted on the failed allocation (a whole
+    /// server, for one upload). Such a sheet is now refused from its
+    /// extent, before anything is laid out.
+    #[test]
+    fn a_workbook_with_two_cells_far_apart_is_refused_not_laid_out() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "ma").unwrap();
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        assert!(bytes.len() < 20_000);
+        let err = RecordReader::open(Box::new(std::io::Cursor::new(bytes)), Some("x.xlsx"), None, &ReadOptions::default()).err().unwrap();
+        assert!(err.msg.en.contains("spans 17179869184 cells but only 2 hold data"), "{}", err.msg.en);
+        // A sparse sheet within the bound is still read.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "ma").unwrap();
+        sheet.write_string(999, 0, "x").unwrap();
+        let (h, recs) = read(&book.save_to_buffer().unwrap(), "x.xlsx", ReadOptions::default());
+        assert_eq!(h.unwrap(), vec!["ma"]);
+        assert_eq!((texts(&recs), recs[0].as_ref().unwrap().line), (vec![vec!["x".to_string()]], 1000));
     }
 }
