@@ -208,6 +208,16 @@ pub fn columns(field: &Field) -> Vec<(ColumnName, ColType)> {
     cols
 }
 
+/// How many physical columns `columns` gives a field of this type (without
+/// making their names: decoding asks this for every cell).
+pub fn column_count(t: FieldType) -> usize {
+    match t {
+        FieldType::Geopoint => 3,
+        FieldType::Geojson => 5,
+        _ => 1,
+    }
+}
+
 /// The type of a field type's main column.
 fn main_type(t: FieldType) -> ColType {
     match t {
@@ -614,4 +624,20 @@ pub fn schema_change(
         stmts.extend(create_search(backend, dataset, table));
     }
     Ok(SchemaChangePlan { statements: stmts, rebuild_search })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_count_is_the_number_of_columns_of_every_field_type() {
+        let types = ["string", "integer", "number", "boolean", "date", "datetime", "year", "geopoint", "geojson"];
+        let fields: Vec<serde_json::Value> = types.iter().map(|t| serde_json::json!({"name": format!("f_{t}"), "type": t})).collect();
+        let schema = Schema::from_json(&serde_json::json!({ "fields": fields })).expect("a schema of every type");
+        assert_eq!(schema.fields.len(), types.len());
+        for f in &schema.fields {
+            assert_eq!(column_count(f.spec.field_type), columns(f).len(), "{:?}", f.spec.field_type);
+        }
+    }
 }

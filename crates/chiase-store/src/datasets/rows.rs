@@ -116,7 +116,7 @@ fn decode_field<C: Cell>(row: &C, col: &mut usize, f: &Field) -> Result<Value, s
             _ => None,
         },
     };
-    *col += super::ddl::columns(f).len();
+    *col += super::ddl::column_count(f.spec.field_type);
     Ok(v.unwrap_or(Value::Null))
 }
 
