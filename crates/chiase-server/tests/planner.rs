@@ -260,8 +260,14 @@ async fn planner_matches_brute_force(engine: common::Engine) {
             }
         }
         if g.below(5) == 0 {
-            let (dense, lo_lat, lo_lon) = if g.below(2) == 0 { (true, 21.80, 105.20) } else { (false, 21.5, 104.9) };
-            let span = if dense { 0.05 } else { 0.2 };
+            // Boxes a few cells wide at one grid level or another, and one
+            // too wide for the cells (walked in record order).
+            let (lo_lat, lo_lon, span) = match g.below(5) {
+                0 | 1 => (21.80, 105.20, 0.05),
+                2 => (21.81, 105.21, 0.004),
+                3 => (21.5, 104.9, 0.2),
+                _ => (20.0, 103.5, 3.0),
+            };
             let (a, b, c, d) = (lo_lon, lo_lat, lo_lon + span, lo_lat + span);
             params.push(("bbox".into(), format!("{a},{b},{c},{d}")));
             conds.push(Cond {
@@ -316,7 +322,7 @@ async fn planner_matches_brute_force(engine: common::Engine) {
     eprintln!("{engine:?}: pages by path: {paths:?}");
     // Every path was taken at least once on SQLite (PostgreSQL plans itself).
     if engine == common::Engine::Sqlite {
-        for path in ["exact walk", "walk", "gather", "partial walk"] {
+        for path in ["exact walk", "walk", "gather", "partial walk", "cells walk"] {
             assert!(paths.get(path).is_some_and(|n| *n > 0), "{engine:?}: no page took «{path}»: {paths:?}");
         }
     }

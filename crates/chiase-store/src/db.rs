@@ -114,7 +114,23 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
     let (url, max_connections, wait) = (config.url.as_str(), config.max_connections, config.acquire_timeout);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let opts = PgConnectOptions::from_str(url)?.application_name("chiase");
-        let pool = PgPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts).await?;
+        // A connection is checked (one round trip) only when it has been
+        // idle for a second or more, as after a restart of the server;
+        // under load, a request's only round trip is its query.
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(wait)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Duration::from_secs(1) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_with(opts)
+            .await?;
         return Ok(Pools::Postgres(pool));
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
@@ -138,12 +154,20 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(wait)
+        .test_before_acquire(false)
         // The writer's sorts (an index built after a bulk load: a million
         // keys) spill to temporary files rather than grow the process.
         .connect_with(opts.clone().synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "4000").pragma("temp_store", "file"))
         .await?;
-    let read =
-        SqlitePoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(wait).connect_with(opts.read_only(false)).await?;
+    // No ping before each use: a SQLite connection is a file handle in this
+    // process, it cannot drop the way a network connection does, and the
+    // ping is a round trip to the connection's worker thread per request.
+    let read = SqlitePoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(wait)
+        .test_before_acquire(false)
+        .connect_with(opts.read_only(false))
+        .await?;
     Ok(Pools::Sqlite { read, write, demand: Default::default() })
 }
 
@@ -310,12 +334,23 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
-        Ok(())
+        let done = match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        };
+        // Counted even when the commit failed: it may have reached the disk.
+        COMMITS.fetch_add(1, Ordering::SeqCst);
+        Ok(done?)
     }
+}
+
+/// Transactions this process has committed (any store): caches of what the
+/// database holds are good only while it has not moved since they were read.
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many transactions this process has committed so far.
+pub(crate) fn commits() -> u64 {
+    COMMITS.load(Ordering::SeqCst)
 }
 
 /// A borrowed connection of either engine: where SQL runs.

@@ -123,6 +123,7 @@ pub struct Store {
     index_cache: std::sync::Arc<databases::IndexCache>,
     schema_cache: std::sync::Arc<datasets::SchemaCache>,
     index_sets: std::sync::Arc<datasets::IndexSetCache>,
+    dataset_reads: std::sync::Arc<datasets::DatasetReadCache>,
     plan_bounds: std::sync::Arc<std::sync::RwLock<datasets::plan::Bounds>>,
 }
 
@@ -137,6 +138,7 @@ impl Store {
             index_cache: Default::default(),
             schema_cache: Default::default(),
             index_sets: Default::default(),
+            dataset_reads: Default::default(),
             plan_bounds: Default::default(),
         })
     }

@@ -20,6 +20,8 @@ pub mod imports;
 pub mod records;
 pub mod requests;
 
+use std::sync::Arc;
+
 use chiase_core::policy::{ReadPermit, decide_read};
 use chiase_store::datasets::Dataset;
 use serde_json::Value;
@@ -31,6 +33,15 @@ use crate::state::AppState;
 /// A dataset by id, or 404.
 pub async fn find_dataset(app: &AppState, id: &str) -> Result<Dataset, ApiError> {
     app.store.dataset(id).await?.ok_or_else(|| {
+        let shown: String = id.chars().take(64).collect();
+        ApiError::not_found(format!("không có tập dữ liệu «{shown}»"), format!("no dataset «{shown}»"))
+    })
+}
+
+/// A dataset by id, or 404, to serve reads of its records (the store's
+/// read cache: see `Store::dataset_for_read`).
+pub async fn find_dataset_for_read(app: &AppState, id: &str) -> Result<Arc<Dataset>, ApiError> {
+    app.store.dataset_for_read(id).await?.ok_or_else(|| {
         let shown: String = id.chars().take(64).collect();
         ApiError::not_found(format!("không có tập dữ liệu «{shown}»"), format!("no dataset «{shown}»"))
     })

@@ -17,7 +17,7 @@ use chiase_store::recorder::ReadContext;
 use serde_json::{Value, json};
 
 use super::imports::{ImportReport, MAX_REPORTED, ReportError, rejected};
-use super::{find_dataset, read_permit, record_change};
+use super::{find_dataset, find_dataset_for_read, read_permit, record_change};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,7 +29,7 @@ pub fn query_error(e: query::QueryError) -> ApiError {
 
 /// A page of records as read, with what is needed to show it.
 pub struct Page {
-    pub ds: Dataset,
+    pub ds: Arc<Dataset>,
     pub schema: Arc<Schema>,
     pub page: RecordPage,
 }
@@ -42,7 +42,7 @@ pub async fn read_page(
     pairs: &[(String, String)],
     query_string: Option<&str>,
 ) -> Result<Page, ApiError> {
-    let ds = find_dataset(app, id).await?;
+    let ds = find_dataset_for_read(app, id).await?;
     let permit = read_permit(app, caller, &ds).await?;
     let schema = app.store.schema_of(&ds)?;
     let q: Query = query::parse(pairs, &schema, permit.visible()).map_err(query_error)?;
@@ -54,7 +54,7 @@ pub async fn read_page(
 
 /// One record as read.
 pub struct Record {
-    pub ds: Dataset,
+    pub ds: Arc<Dataset>,
     pub schema: Arc<Schema>,
     pub permit: ReadPermit,
     pub row: StoredRow,
@@ -76,7 +76,7 @@ pub async fn read_one(
     as_of: Option<&str>,
     query_string: Option<&str>,
 ) -> Result<Record, ApiError> {
-    let ds = find_dataset(app, id).await?;
+    let ds = find_dataset_for_read(app, id).await?;
     let permit = read_permit(app, caller, &ds).await?;
     let schema = app.store.schema_of(&ds)?;
     let (address, shown) = match address {

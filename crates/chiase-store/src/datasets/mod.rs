@@ -229,6 +229,23 @@ pub(crate) struct SchemaCache(RwLock<HashMap<(DatasetId, i64), Arc<Schema>>>);
 #[derive(Default)]
 pub(crate) struct IndexSetCache(RwLock<HashMap<TableAtVersion, (std::time::Instant, Arc<plan::IndexSet>)>>);
 
+/// Datasets as read for serving records, by id: a page of records then
+/// needs no lookup of its own (a three-table join, and on PostgreSQL a
+/// round trip). An entry serves while this process has committed nothing
+/// since it was read and for at most [`DatasetReadCache::FRESH`]: a change
+/// another process makes (a decision import by the CLI, a sharing mode
+/// changed through another server) is seen within that time. Writes never
+/// use it: they read the dataset in their own transaction.
+#[derive(Default)]
+pub(crate) struct DatasetReadCache(RwLock<HashMap<String, (std::time::Instant, u64, Arc<Dataset>)>>);
+
+impl DatasetReadCache {
+    const FRESH: std::time::Duration = std::time::Duration::from_millis(250);
+    /// Entries kept at most (ids are checked before they are looked up,
+    /// but unknown ones are not cached anyway).
+    const MAX: usize = 4096;
+}
+
 /// A dataset table's name and the schema version it was read at.
 type TableAtVersion = (String, i64);
 
@@ -243,6 +260,9 @@ impl Store {
             let have = self.index_set(&ds).await?;
             let mut wanted = vec![(ddl::IndexName::role(&ds.table_name, "cur"), ddl::current_rows_index(&ds.table_name))];
             wanted.extend(ddl::field_index_defs(&ds.table_name, &schema));
+            if self.backend() == Backend::Sqlite {
+                wanted.extend(ddl::cell_index_defs(&ds.table_name, &schema));
+            }
             for (name, stmt) in wanted {
                 if have.contains(name.as_str()) {
                     continue;
@@ -304,6 +324,27 @@ impl Store {
     pub async fn dataset(&self, slug: &str) -> Result<Option<Dataset>, StoreError> {
         let mut c = self.pools.reader().await?;
         load_dataset(&mut c.conn(), slug).await
+    }
+
+    /// One dataset by id, to serve reads of its records: from the
+    /// process's cache when it is fresh ([`DatasetReadCache`]).
+    pub async fn dataset_for_read(&self, slug: &str) -> Result<Option<Arc<Dataset>>, StoreError> {
+        let commits = crate::db::commits();
+        if let Some((at, seen, ds)) = self.dataset_reads.0.read().ok().and_then(|m| m.get(slug).cloned())
+            && seen == commits
+            && at.elapsed() < DatasetReadCache::FRESH
+        {
+            return Ok(Some(ds));
+        }
+        let Some(ds) = self.dataset(slug).await? else { return Ok(None) };
+        let ds = Arc::new(ds);
+        if let Ok(mut m) = self.dataset_reads.0.write() {
+            if m.len() >= DatasetReadCache::MAX {
+                m.clear();
+            }
+            m.insert(slug.to_string(), (std::time::Instant::now(), commits, ds.clone()));
+        }
+        Ok(Some(ds))
     }
 
     /// The validated schema of a dataset (cached per schema version).

@@ -29,6 +29,14 @@
 //! never needs a sort. Ties are broken by `_v` in the direction of the
 //! sort, which is how the index orders them.
 //!
+//! A `bbox` in record order walks the **cells** of a grid that cover the
+//! box (`ddl::cell_index_defs`: five levels, each cell four times the
+//! area of the one below): at the finest level where at most
+//! [`MAX_CELLS`] cells cover it, each cell is an index range in record
+//! order, and SQLite merges them (`UNION ALL … ORDER BY _v`, no sort).
+//! The cells hold at most a few times the box's rows, so dense and sparse
+//! boxes alike fill a page from a few hundred index entries.
+//!
 //! On SQLite the chosen index is named (`INDEXED BY`). PostgreSQL's planner
 //! has real statistics and no hints: there each segment is one query and
 //! the engine chooses. Reads "as of" a past change use neither (the
@@ -40,7 +48,10 @@ use chiase_core::ids::DatasetId;
 use chiase_core::query::{Bbox, Condition, Cursor, GeoTarget, Op, Query, SortKey, Term};
 use chiase_core::schema::{Field, Schema, Value};
 
-use super::ddl::{ColumnName, IndexName, OP_INSERT, OP_UPDATE, TableName, bind_scalar, field_index, geopoint_index, point_index, q};
+use super::ddl::{
+    CELL_LEVELS, CELL_ROW, ColumnName, IndexName, OP_INSERT, OP_UPDATE, TableName, bind_scalar, cell_expr, cell_index, cell_of,
+    field_index, geopoint_index, point_index, q,
+};
 use super::rows::{StoredRow, decode, fetch_rows, select_list};
 use crate::StoreError;
 use crate::db::{Backend, Conn, Sql};
@@ -61,6 +72,60 @@ pub struct Bounds {
 impl Default for Bounds {
     fn default() -> Bounds {
         Bounds { first_walk: 2_000, gather_max: 20_000, walk_max: 50_000 }
+    }
+}
+
+/// At most this many cells of one level are merged for a `bbox`; a box
+/// that needs more at the coarsest level (larger than about 2.5°, more
+/// than a province) is walked in record order, where it is dense.
+pub const MAX_CELLS: i64 = 25;
+
+/// The cells of one grid level that cover a box, and their index.
+#[derive(Clone)]
+pub struct Cells {
+    index: IndexName,
+    /// The cell of a row, as the index defines it.
+    expr: String,
+    cells: Vec<i64>,
+}
+
+impl Cells {
+    /// The cells of the finest level at which at most [`MAX_CELLS`] cover
+    /// the box, if that level's index exists.
+    fn covering(table: &TableName, lat: &ColumnName, lon: &ColumnName, b: &Bbox, exists: impl Fn(&IndexName) -> bool) -> Option<Cells> {
+        for level in 0..CELL_LEVELS.len() {
+            let (r0, c0) = cell_of(b.min_lat, b.min_lon, level);
+            let (r1, c1) = cell_of(b.max_lat, b.max_lon, level);
+            if (r1 - r0 + 1).saturating_mul(c1 - c0 + 1) > MAX_CELLS {
+                continue;
+            }
+            let index = cell_index(table, lat, lon, level);
+            if !exists(&index) {
+                return None;
+            }
+            let cells = (r0..=r1).flat_map(|r| (c0..=c1).map(move |c| r * CELL_ROW + c)).collect();
+            return Some(Cells { index, expr: cell_expr(lat, lon, level), cells });
+        }
+        None
+    }
+
+    /// Each cell's current rows through the index, one `SELECT` per cell
+    /// (each with `extra` conditions), joined by `UNION ALL`.
+    fn arms(&self, table: &TableName, extra: Option<&Pred>) -> Pred {
+        let mut values = Vec::new();
+        let mut arms = Vec::with_capacity(self.cells.len());
+        for cell in &self.cells {
+            let more = extra.map(|p| format!(" AND {}", p.sql)).unwrap_or_default();
+            arms.push(format!(
+                "SELECT * FROM {} INDEXED BY {} WHERE {} = ? AND \"_end\" IS NULL{more}",
+                q(table),
+                q(&self.index),
+                self.expr
+            ));
+            values.push((*cell).into());
+            values.extend(extra.iter().flat_map(|p| p.values.iter().cloned()));
+        }
+        Pred::new(arms.join(" UNION ALL "), values)
     }
 }
 
@@ -266,6 +331,8 @@ struct Filter {
     /// The field this filter compares by equality (`=` or `IS NULL`):
     /// through its index, rows come in record order.
     equality_on: Option<usize>,
+    /// For a `bbox`: the grid cells that cover it.
+    cells: Option<Cells>,
 }
 
 /// Where the rows of a walk come from.
@@ -275,6 +342,8 @@ pub enum Source {
     Table(Option<IndexName>),
     /// The full-text index's matches in record order, joined to the table.
     Search(Pred),
+    /// The grid cells that cover a `bbox`, merged in record order.
+    Cells(Cells),
 }
 
 /// One index range read in order: the whole of a page's order, or one of
@@ -340,7 +409,7 @@ impl PageRequest<'_> {
                 if ranged { self.field_index(c.field).map(|i| (i, pred.clone())).into_iter().collect() } else { vec![] };
             let covering = self.field_index(c.field);
             let equality = matches!(c.op, Op::Eq) || (c.op == Op::Null && !matches!(c.values[0], Value::Bool(false)));
-            out.push(Filter { pred, indexes, covering, equality_on: equality.then_some(c.field) });
+            out.push(Filter { pred, indexes, covering, equality_on: equality.then_some(c.field), cells: None });
         }
         if let Some(b) = &self.query.bbox {
             let pred = bbox_sql(self.schema, b);
@@ -380,7 +449,18 @@ impl PageRequest<'_> {
                 GeoTarget::Geopoint(i) => Some(geopoint_index(self.table, self.schema, i)).filter(|i| self.exists(i)),
                 GeoTarget::Geojson(_) => None,
             };
-            out.push(Filter { pred, indexes, covering, equality_on: None });
+            let cells = match (self.backend, b.target) {
+                (Backend::Sqlite, GeoTarget::Point { lat, lon }) => {
+                    Some((ColumnName::field(&self.schema.fields[lat].name), ColumnName::field(&self.schema.fields[lon].name)))
+                }
+                (Backend::Sqlite, GeoTarget::Geopoint(i)) => {
+                    let n = &self.schema.fields[i].name;
+                    Some((ColumnName::derived(n, "lat"), ColumnName::derived(n, "lon")))
+                }
+                _ => None,
+            }
+            .and_then(|(lat, lon)| Cells::covering(self.table, &lat, &lon, b, |i| self.exists(i)));
+            out.push(Filter { pred, indexes, covering, equality_on: None, cells });
         }
         out
     }
@@ -401,6 +481,20 @@ impl PageRequest<'_> {
                 let residual_of = |skip: Option<usize>| -> Vec<Pred> {
                     filters.iter().enumerate().filter(|(i, _)| Some(*i) != skip).map(|(_, f)| f.pred.clone()).collect()
                 };
+                // A box: the cells that cover it, merged in record order.
+                if let Some(cells) = filters.iter().find_map(|f| f.cells.clone()) {
+                    let mut residual = residual_of(None);
+                    residual.extend(self.search());
+                    let seg = Segment {
+                        source: Source::Cells(cells),
+                        range: vec![],
+                        residual,
+                        order: "\"_v\"".into(),
+                        after: tie("\"_v\""),
+                        sort: None,
+                    };
+                    return Ok(Some(vec![seg]));
+                }
                 // An equality on an indexed field: its index is in record order.
                 let eq = filters.iter().position(|f| f.equality_on.is_some() && !f.indexes.is_empty());
                 if let Some(i) = eq {
@@ -498,17 +592,41 @@ impl PageRequest<'_> {
                 Pred::new(format!("{}{hint}", q(self.table)), vec![])
             }
             Source::Search(join) => join.clone(),
+            Source::Cells(cells) => {
+                let arms = cells.arms(self.table, None);
+                Pred::new(format!("({}) AS \"_g\"", arms.sql), arms.values)
+            }
         }
+    }
+
+    /// A segment's range in its order, as a `SELECT` of every column,
+    /// for the cells of a box (each cell's range is ordered by the index;
+    /// SQLite merges them).
+    fn cells_in_order(&self, cells: &Cells, seg: &Segment) -> Pred {
+        let arms = cells.arms(self.table, seg.after.as_ref());
+        Pred::new(format!("{} ORDER BY \"_v\"", arms.sql), arms.values)
     }
 
     /// The rows of one segment, at most `want`, examining at most `cap`
     /// rows of its range (None: no bound).
     async fn read_segment(&self, conn: &mut Conn<'_>, seg: &Segment, want: i64, cap: Option<i64>) -> Result<Vec<StoredRow>, StoreError> {
         let cols = select_list(self.select, true);
+        let residual = Pred::all(&seg.residual);
+        if let Source::Cells(cells) = &seg.source {
+            let inner = self.cells_in_order(cells, seg);
+            let bound = cap.filter(|_| !seg.residual.is_empty()).map(|_| " LIMIT ?").unwrap_or_default();
+            let sql = format!("SELECT {cols} FROM ({}{bound}) AS \"_w\" WHERE {} LIMIT ?", inner.sql, residual.sql);
+            let mut values = inner.values;
+            if !bound.is_empty() {
+                values.extend(cap.map(Into::into));
+            }
+            values.extend(residual.values);
+            values.push(want.into());
+            return fetch_rows(conn, values.into_iter().fold(Sql::assembled(sql), Sql::bind), self.select, true).await;
+        }
         let from = self.table_clause(&seg.source);
         let live = alive(None);
         let ranged = Pred::all([&live].into_iter().chain(&seg.range).chain(&seg.after));
-        let residual = Pred::all(&seg.residual);
         let sql = match cap {
             Some(cap) if !seg.residual.is_empty() => {
                 // The range, bounded, then the other conditions. The outer
@@ -537,16 +655,22 @@ impl PageRequest<'_> {
     /// The cursor after the `cap`-th row of a segment's range (None when
     /// the range has fewer rows: the walk saw all of it).
     async fn cursor_after_examined(&self, conn: &mut Conn<'_>, seg: &Segment, cap: i64) -> Result<Option<Cursor>, StoreError> {
-        let from = self.table_clause(&seg.source);
-        let live = alive(None);
-        let ranged = Pred::all([&live].into_iter().chain(&seg.range).chain(&seg.after));
         let (sort_col, v_col) = match (&seg.sort, &seg.source) {
             (Some(k), _) => (q(&self.schema.fields[k.field].name), "\"_v\""),
             (None, Source::Search(_)) => ("NULL".into(), "\"_fv\""),
-            (None, Source::Table(_)) => ("NULL".into(), "\"_v\""),
+            (None, Source::Table(_) | Source::Cells(_)) => ("NULL".into(), "\"_v\""),
         };
-        let sql = format!("SELECT {sort_col}, {v_col} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET ?", from.sql, ranged.sql, seg.order);
-        let sql = from.values.into_iter().chain(ranged.values).fold(Sql::assembled(sql), Sql::bind).bind(cap - 1);
+        let sql = if let Source::Cells(cells) = &seg.source {
+            let inner = self.cells_in_order(cells, seg);
+            let sql = format!("SELECT {sort_col}, {v_col} FROM ({}) AS \"_w\" LIMIT 1 OFFSET ?", inner.sql);
+            inner.values.into_iter().fold(Sql::assembled(sql), Sql::bind).bind(cap - 1)
+        } else {
+            let from = self.table_clause(&seg.source);
+            let live = alive(None);
+            let ranged = Pred::all([&live].into_iter().chain(&seg.range).chain(&seg.after));
+            let sql = format!("SELECT {sort_col}, {v_col} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET ?", from.sql, ranged.sql, seg.order);
+            from.values.into_iter().chain(ranged.values).fold(Sql::assembled(sql), Sql::bind).bind(cap - 1)
+        };
         let raw = conn.fetch_raw(sql).await?;
         let fields: Vec<&Field> = seg.sort.iter().map(|k| &self.schema.fields[k.field]).collect();
         let last_v = match &raw {
@@ -572,6 +696,15 @@ impl PageRequest<'_> {
             range.sql
         );
         let (n,): (i64,) = conn.fetch_one(range.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind).bind(max)).await?;
+        Ok(n)
+    }
+
+    /// How many current rows the cells of a box hold (not all in the
+    /// box), counting at most `max`; with `within`, only those it keeps.
+    async fn probe_cells(&self, conn: &mut Conn<'_>, cells: &Cells, within: Option<&Pred>, max: i64) -> Result<i64, StoreError> {
+        let arms = cells.arms(self.table, within);
+        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM ({}) AS \"_g\" LIMIT ?) AS \"_p\"", arms.sql);
+        let (n,): (i64,) = conn.fetch_one(arms.values.into_iter().fold(Sql::assembled(sql), Sql::bind).bind(max)).await?;
         Ok(n)
     }
 
@@ -629,8 +762,9 @@ impl PageRequest<'_> {
         }
         // Dense matches fill the page within a short walk.
         let (mut rows, end) = self.walk_segments(conn, &segments, want, Some(self.bounds.first_walk)).await?;
+        let walked = if matches!(segments[0].source, Source::Cells(_)) { Path::Cells } else { Path::Walk };
         let WalkEnd::Cut(cut) = end else {
-            return Ok(PageRows { rows, partial_after: None, path: Path::Walk });
+            return Ok(PageRows { rows, partial_after: None, path: walked });
         };
         // How far the walk would have to go, at the density it met.
         let found = rows.len() as i64;
@@ -653,7 +787,7 @@ impl PageRequest<'_> {
             WalkEnd::Cut(cursor) => Some(cursor),
             WalkEnd::Full | WalkEnd::Exhausted => None,
         };
-        let path = if partial_after.is_some() { Path::Partial } else { Path::Walk };
+        let path = if partial_after.is_some() { Path::Partial } else { walked };
         Ok(PageRows { rows, partial_after, path })
     }
 
@@ -666,6 +800,12 @@ impl PageRequest<'_> {
                 let n = self.probe(conn, index, range, self.bounds.gather_max + 1).await?;
                 if n <= self.bounds.gather_max && best.as_ref().is_none_or(|b| n < b.0) {
                     best = Some((n, Source::Table(Some(index.clone()))));
+                }
+            }
+            if let Some(cells) = &f.cells {
+                let n = self.probe_cells(conn, cells, None, self.bounds.gather_max + 1).await?;
+                if n <= self.bounds.gather_max && best.as_ref().is_none_or(|b| n < b.0) {
+                    best = Some((n, Source::Cells(cells.clone())));
                 }
             }
         }
@@ -739,6 +879,13 @@ impl PageRequest<'_> {
                 }
                 _ => {}
             }
+            // A box alone: count its matches in the cells that cover it.
+            if let ([f], true) = (filters.as_slice(), self.query.terms.is_empty())
+                && let Some(cells) = &f.cells
+            {
+                let n = self.probe_cells(conn, cells, Some(&f.pred), cap + 1).await?;
+                return Ok(capped(n));
+            }
             // One filter with an index: count its range.
             if let ([f], true) = (filters.as_slice(), self.query.terms.is_empty())
                 && let Some(index) = &f.covering
@@ -791,6 +938,8 @@ pub enum Path {
     Walk,
     /// The matches, found through one index, sorted.
     Gather(Source),
+    /// A walk through the grid cells that cover a box.
+    Cells,
     /// A walk stopped at its bound: the page is partial.
     Partial,
     /// The engine's own plan.
@@ -802,7 +951,9 @@ impl Path {
         match self {
             Path::Exact(_) => "exact walk",
             Path::Walk => "walk",
+            Path::Gather(Source::Cells(_)) => "gather cells",
             Path::Gather(_) => "gather",
+            Path::Cells => "cells walk",
             Path::Partial => "partial walk",
             Path::General => "engine",
         }
