@@ -34,8 +34,9 @@
 //! area of the one below): at the finest level where at most
 //! [`MAX_CELLS`] cells cover it, each cell is an index range in record
 //! order, and SQLite merges them (`UNION ALL … ORDER BY _v`, no sort).
-//! The cells hold at most a few times the box's rows, so dense and sparse
-//! boxes alike fill a page from a few hundred index entries.
+//! The box is checked on each index entry (the index holds the
+//! coordinates), so dense and sparse boxes alike fill a page from a few
+//! thousand index entries at most and a hundred rows.
 //!
 //! On SQLite the chosen index is named (`INDEXED BY`). PostgreSQL's planner
 //! has real statistics and no hints: there each segment is one query and
@@ -75,10 +76,14 @@ impl Default for Bounds {
     }
 }
 
-/// At most this many cells of one level are merged for a `bbox`; a box
-/// that needs more at the coarsest level (larger than about 2.5°, more
-/// than a province) is walked in record order, where it is dense.
-pub const MAX_CELLS: i64 = 25;
+/// At most this many cells of one level are merged for a `bbox`: each
+/// cell is one more statement for SQLite to plan and merge (about what
+/// reading a thousand index entries costs: 16 cells took five times what
+/// one did), while a coarser level means more entries outside the box
+/// (one 0.16° cell held 12,670 around a box of 82 rows, 2.4 times the
+/// time of six 0.04° cells). A box that needs more at the coarsest level
+/// (wider than about 1.3°) is walked in record order.
+pub const MAX_CELLS: i64 = 6;
 
 /// The cells of one grid level that cover a box, and their index.
 #[derive(Clone)]
@@ -87,12 +92,21 @@ pub struct Cells {
     /// The cell of a row, as the index defines it.
     expr: String,
     cells: Vec<i64>,
+    /// The box itself, checked in each cell's index range.
+    within: Pred,
 }
 
 impl Cells {
     /// The cells of the finest level at which at most [`MAX_CELLS`] cover
     /// the box, if that level's index exists.
-    fn covering(table: &TableName, lat: &ColumnName, lon: &ColumnName, b: &Bbox, exists: impl Fn(&IndexName) -> bool) -> Option<Cells> {
+    fn covering(
+        table: &TableName,
+        lat: &ColumnName,
+        lon: &ColumnName,
+        b: &Bbox,
+        within: Pred,
+        exists: impl Fn(&IndexName) -> bool,
+    ) -> Option<Cells> {
         for level in 0..CELL_LEVELS.len() {
             let (r0, c0) = cell_of(b.min_lat, b.min_lon, level);
             let (r1, c1) = cell_of(b.max_lat, b.max_lon, level);
@@ -104,26 +118,30 @@ impl Cells {
                 return None;
             }
             let cells = (r0..=r1).flat_map(|r| (c0..=c1).map(move |c| r * CELL_ROW + c)).collect();
-            return Some(Cells { index, expr: cell_expr(lat, lon, level), cells });
+            return Some(Cells { index, expr: cell_expr(lat, lon, level), cells, within });
         }
         None
     }
 
-    /// Each cell's current rows through the index, one `SELECT` per cell
-    /// (each with `extra` conditions), joined by `UNION ALL`.
-    fn arms(&self, table: &TableName, extra: Option<&Pred>) -> Pred {
+    /// Each cell's current rows in the box through the index (the box is
+    /// checked on the index entry, before the row is read), one `SELECT`
+    /// per cell with the `after` condition, joined by `UNION ALL`; `cols`
+    /// is `*`, or `"_v"` to count (then no row is read).
+    fn arms(&self, table: &TableName, cols: &str, after: Option<&Pred>) -> Pred {
         let mut values = Vec::new();
         let mut arms = Vec::with_capacity(self.cells.len());
+        let more = after.map(|p| format!(" AND {}", p.sql)).unwrap_or_default();
         for cell in &self.cells {
-            let more = extra.map(|p| format!(" AND {}", p.sql)).unwrap_or_default();
             arms.push(format!(
-                "SELECT * FROM {} INDEXED BY {} WHERE {} = ? AND \"_end\" IS NULL{more}",
+                "SELECT {cols} FROM {} INDEXED BY {} WHERE {} = ? AND \"_end\" IS NULL AND {}{more}",
                 q(table),
                 q(&self.index),
-                self.expr
+                self.expr,
+                self.within.sql
             ));
             values.push((*cell).into());
-            values.extend(extra.iter().flat_map(|p| p.values.iter().cloned()));
+            values.extend(self.within.values.iter().cloned());
+            values.extend(after.iter().flat_map(|p| p.values.iter().cloned()));
         }
         Pred::new(arms.join(" UNION ALL "), values)
     }
@@ -459,7 +477,7 @@ impl PageRequest<'_> {
                 }
                 _ => None,
             }
-            .and_then(|(lat, lon)| Cells::covering(self.table, &lat, &lon, b, |i| self.exists(i)));
+            .and_then(|(lat, lon)| Cells::covering(self.table, &lat, &lon, b, pred.clone(), |i| self.exists(i)));
             out.push(Filter { pred, indexes, covering, equality_on: None, cells });
         }
         out
@@ -593,7 +611,7 @@ impl PageRequest<'_> {
             }
             Source::Search(join) => join.clone(),
             Source::Cells(cells) => {
-                let arms = cells.arms(self.table, None);
+                let arms = cells.arms(self.table, "*", None);
                 Pred::new(format!("({}) AS \"_g\"", arms.sql), arms.values)
             }
         }
@@ -603,7 +621,7 @@ impl PageRequest<'_> {
     /// for the cells of a box (each cell's range is ordered by the index;
     /// SQLite merges them).
     fn cells_in_order(&self, cells: &Cells, seg: &Segment) -> Pred {
-        let arms = cells.arms(self.table, seg.after.as_ref());
+        let arms = cells.arms(self.table, "*", seg.after.as_ref());
         Pred::new(format!("{} ORDER BY \"_v\"", arms.sql), arms.values)
     }
 
@@ -699,10 +717,10 @@ impl PageRequest<'_> {
         Ok(n)
     }
 
-    /// How many current rows the cells of a box hold (not all in the
-    /// box), counting at most `max`; with `within`, only those it keeps.
-    async fn probe_cells(&self, conn: &mut Conn<'_>, cells: &Cells, within: Option<&Pred>, max: i64) -> Result<i64, StoreError> {
-        let arms = cells.arms(self.table, within);
+    /// How many current rows are in a box, counted in its cells' index
+    /// ranges (without reading rows), at most `max`.
+    async fn probe_cells(&self, conn: &mut Conn<'_>, cells: &Cells, max: i64) -> Result<i64, StoreError> {
+        let arms = cells.arms(self.table, "\"_v\"", None);
         let sql = format!("SELECT count(*) FROM (SELECT 1 FROM ({}) AS \"_g\" LIMIT ?) AS \"_p\"", arms.sql);
         let (n,): (i64,) = conn.fetch_one(arms.values.into_iter().fold(Sql::assembled(sql), Sql::bind).bind(max)).await?;
         Ok(n)
@@ -803,7 +821,7 @@ impl PageRequest<'_> {
                 }
             }
             if let Some(cells) = &f.cells {
-                let n = self.probe_cells(conn, cells, None, self.bounds.gather_max + 1).await?;
+                let n = self.probe_cells(conn, cells, self.bounds.gather_max + 1).await?;
                 if n <= self.bounds.gather_max && best.as_ref().is_none_or(|b| n < b.0) {
                     best = Some((n, Source::Cells(cells.clone())));
                 }
@@ -883,7 +901,7 @@ impl PageRequest<'_> {
             if let ([f], true) = (filters.as_slice(), self.query.terms.is_empty())
                 && let Some(cells) = &f.cells
             {
-                let n = self.probe_cells(conn, cells, Some(&f.pred), cap + 1).await?;
+                let n = self.probe_cells(conn, cells, cap + 1).await?;
                 return Ok(capped(n));
             }
             // One filter with an index: count its range.
