@@ -104,7 +104,7 @@ fn number_placeholders(sql: &str) -> String {
 /// and several readers; PostgreSQL one pool for both.
 #[derive(Clone)]
 pub enum Pools {
-    Sqlite { read: SqlitePool, write: SqlitePool, demand: Arc<WriterDemand> },
+    Sqlite { read: SqlitePool, write: SqlitePool, demand: Arc<WriterDemand>, readers: Option<Arc<crate::direct::Readers>> },
     Postgres(PgPool),
 }
 
@@ -168,7 +168,8 @@ pub async fn connect(config: &crate::StoreConfig) -> Result<Pools, StoreError> {
         .test_before_acquire(false)
         .connect_with(opts.read_only(false))
         .await?;
-    Ok(Pools::Sqlite { read, write, demand: Default::default() })
+    let readers = crate::direct::Readers::new(Path::new(path), config.cache_mib).map(Arc::new);
+    Ok(Pools::Sqlite { read, write, demand: Default::default(), readers })
 }
 
 impl Pools {
@@ -191,7 +192,7 @@ impl Pools {
     /// A connection for reading.
     pub async fn reader(&self) -> Result<PoolConn, StoreError> {
         Ok(match self {
-            Pools::Sqlite { read, .. } => PoolConn::Sqlite(read.acquire().await?),
+            Pools::Sqlite { read, readers, .. } => PoolConn::Sqlite(read.acquire().await?, readers.clone()),
             Pools::Postgres(pool) => PoolConn::Postgres(pool.acquire().await?),
         })
     }
@@ -305,14 +306,14 @@ impl Drop for WaitGuard<'_> {
 
 /// A pooled connection of either engine.
 pub enum PoolConn {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>, Option<Arc<crate::direct::Readers>>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl PoolConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            PoolConn::Sqlite(c) => Conn::Sqlite(c),
+            PoolConn::Sqlite(c, readers) => Conn::Sqlite(c, readers.as_deref()),
             PoolConn::Postgres(c) => Conn::Postgres(c),
         }
     }
@@ -328,7 +329,8 @@ pub enum Tx {
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            // Reads in a transaction see its snapshot: no direct readers.
+            Tx::Sqlite(t) => Conn::Sqlite(t, None),
             Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
@@ -355,23 +357,24 @@ pub(crate) fn commits() -> u64 {
 
 /// A borrowed connection of either engine: where SQL runs.
 pub enum Conn<'c> {
-    Sqlite(&'c mut SqliteConnection),
+    /// A connection, and outside a transaction chiase's own readers.
+    Sqlite(&'c mut SqliteConnection, Option<&'c crate::direct::Readers>),
     Postgres(&'c mut PgConnection),
 }
 
 impl Conn<'_> {
-    /// The SQLite connection, for reads that bypass the driver
-    /// (`crate::direct`).
-    pub(crate) fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
+    /// chiase's own SQLite connections, for reads outside a transaction
+    /// that bypass the driver (`crate::direct`).
+    pub(crate) fn readers(&self) -> Option<&crate::direct::Readers> {
         match self {
-            Conn::Sqlite(c) => Some(c),
+            Conn::Sqlite(_, readers) => *readers,
             Conn::Postgres(_) => None,
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
-            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Sqlite(..) => Backend::Sqlite,
             Conn::Postgres(_) => Backend::Postgres,
         }
     }
@@ -381,7 +384,7 @@ impl Conn<'_> {
         let text = sql.text_for(self.backend()).into_owned();
         let values = SqlxValues(sea_query::Values(sql.values));
         Ok(match self {
-            Conn::Sqlite(c) => sqlx::query_with(AssertSqlSafe(text), values).execute(&mut **c).await?.rows_affected(),
+            Conn::Sqlite(c, _) => sqlx::query_with(AssertSqlSafe(text), values).execute(&mut **c).await?.rows_affected(),
             Conn::Postgres(c) => sqlx::query_with(AssertSqlSafe(text), values).execute(&mut **c).await?.rows_affected(),
         })
     }
@@ -391,7 +394,7 @@ impl Conn<'_> {
         let text = sql.text_for(self.backend()).into_owned();
         let values = SqlxValues(sea_query::Values(sql.values));
         Ok(match self {
-            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_all(&mut **c).await?,
+            Conn::Sqlite(c, _) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_all(&mut **c).await?,
             Conn::Postgres(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_all(&mut **c).await?,
         })
     }
@@ -401,7 +404,7 @@ impl Conn<'_> {
         let text = sql.text_for(self.backend()).into_owned();
         let values = SqlxValues(sea_query::Values(sql.values));
         Ok(match self {
-            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_optional(&mut **c).await?,
+            Conn::Sqlite(c, _) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_optional(&mut **c).await?,
             Conn::Postgres(c) => sqlx::query_as_with::<_, T, _>(AssertSqlSafe(text), values).fetch_optional(&mut **c).await?,
         })
     }
@@ -412,7 +415,7 @@ impl Conn<'_> {
         let text = sql.text_for(self.backend()).into_owned();
         let values = SqlxValues(sea_query::Values(sql.values));
         Ok(match self {
-            Conn::Sqlite(c) => RawRows::Sqlite(sqlx::query_with(AssertSqlSafe(text), values).fetch_all(&mut **c).await?),
+            Conn::Sqlite(c, _) => RawRows::Sqlite(sqlx::query_with(AssertSqlSafe(text), values).fetch_all(&mut **c).await?),
             Conn::Postgres(c) => RawRows::Postgres(sqlx::query_with(AssertSqlSafe(text), values).fetch_all(&mut **c).await?),
         })
     }

@@ -4,22 +4,25 @@
 //! across a channel, copying each value on the way: for a 100-row page that
 //! is a hundred thread wake-ups and over a thousand allocations, most of
 //! the cost of a request (docs/benchmarks.md, issue 9). Record pages, the
-//! hottest read, instead lock the connection's handle out of the worker
-//! (`lock_handle`, which sqlx provides for direct calls), prepare, step and
-//! decode on the calling thread, and give the handle back. Everything else
-//! (writes, transactions, small metadata reads) stays on sqlx.
+//! hottest read, instead run on connections of chiase's own
+//! ([`Readers`]): opened on the same file, read-only, each with its
+//! prepared statements kept (a page's SQL has the same text for every
+//! value, so planning it once serves every later request), stepped and
+//! decoded on the calling thread. Everything else (writes, transactions,
+//! small metadata reads) stays on sqlx.
 //!
 //! Only bounded queries come here: the planner's pages examine at most its
 //! bounds of rows, so running them on the async thread blocks it no longer
 //! than the JSON rendering of the page would.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::ptr::NonNull;
+use std::sync::Mutex;
 
 use chiase_core::schema::Field;
 use chrono::{DateTime, NaiveDate, Utc};
 use libsqlite3_sys as ffi;
-use sqlx::SqliteConnection;
 
 use crate::StoreError;
 use crate::datasets::rows::{Cell, StoredRow, decode_row};
@@ -30,25 +33,137 @@ fn bindable(v: &sea_query::Value) -> bool {
     matches!(v, S::Bool(_) | S::Int(_) | S::BigInt(_) | S::Double(_) | S::String(_) | S::ChronoDate(_) | S::ChronoDateTimeUtc(_))
 }
 
-/// Runs `sql` with `values` and decodes each row as `fields` (after the
-/// meta columns when `with_meta`). None when a value cannot be bound here
-/// (the caller uses sqlx).
-pub(crate) async fn fetch_rows(
-    conn: &mut SqliteConnection,
-    sql: &str,
-    values: &[sea_query::Value],
-    fields: &[&Field],
-    with_meta: bool,
-) -> Result<Option<Vec<StoredRow>>, StoreError> {
-    if !values.iter().all(bindable) {
-        return Ok(None);
+/// Read-only connections to a store's SQLite file, and their prepared
+/// statements. A connection is taken for one query and given back; no
+/// query awaits, so at most one per async worker thread is in use at once.
+pub struct Readers {
+    path: CString,
+    cache_kib: u64,
+    idle: Mutex<Vec<Reader>>,
+}
+
+/// Connections kept idle at most (more are closed when given back).
+const MAX_IDLE: usize = 8;
+/// Prepared statements kept per connection (all are dropped when full).
+const MAX_STATEMENTS: usize = 128;
+
+impl Readers {
+    pub(crate) fn new(path: &std::path::Path, cache_mib: u32) -> Option<Readers> {
+        let path = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+        Some(Readers { path, cache_kib: u64::from(cache_mib.max(1)) * 1024, idle: Mutex::new(Vec::new()) })
     }
-    let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle();
-    // SAFETY: the handle is locked out of sqlx's worker thread until
-    // `handle` drops, after `run` returns (it does not await); the
-    // statement is finalized before that.
-    unsafe { run(db, sql, values, fields, with_meta) }.map(Some)
+
+    /// Runs `sql` with `values` and decodes each row as `fields` (after the
+    /// meta columns when `with_meta`). None when a value cannot be bound
+    /// here (the caller uses sqlx).
+    pub(crate) fn fetch_rows(
+        &self,
+        sql: &str,
+        values: &[sea_query::Value],
+        fields: &[&Field],
+        with_meta: bool,
+    ) -> Result<Option<Vec<StoredRow>>, StoreError> {
+        if !values.iter().all(bindable) {
+            return Ok(None);
+        }
+        let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut reader = match taken {
+            Some(r) => r,
+            None => Reader::open(&self.path, self.cache_kib)?,
+        };
+        let rows = reader.run(sql, values, fields, with_meta)?;
+        // A connection whose query failed is closed rather than kept.
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(reader);
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// One connection of [`Readers`] and its prepared statements.
+struct Reader {
+    db: NonNull<ffi::sqlite3>,
+    statements: HashMap<String, Stmt>,
+}
+
+// SAFETY: a `Reader` is used by one thread at a time (it is moved out of
+// the idle list, used without awaiting, and moved back); SQLite allows a
+// connection opened with NOMUTEX to move between threads that way.
+unsafe impl Send for Reader {}
+
+impl Reader {
+    fn open(path: &CStr, cache_kib: u64) -> Result<Reader, StoreError> {
+        let mut db: *mut ffi::sqlite3 = std::ptr::null_mut();
+        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX;
+        // SAFETY: `path` is NUL-terminated; `db` receives the handle, which
+        // is closed on drop (also when opening failed).
+        let rc = unsafe { ffi::sqlite3_open_v2(path.as_ptr(), &mut db, flags, std::ptr::null()) };
+        let Some(db) = NonNull::new(db) else {
+            return Err(StoreError::Db(sqlx::Error::Protocol(format!("sqlite error {rc}: cannot open a reader"))));
+        };
+        let reader = Reader { db, statements: HashMap::new() };
+        if rc != ffi::SQLITE_OK {
+            return Err(unsafe { error(db.as_ptr(), rc) });
+        }
+        // Never writes (a bug here cannot change data); waits for a
+        // checkpoint as sqlx's readers do; the same page cache.
+        let setup = CString::new(format!("PRAGMA query_only = 1; PRAGMA temp_store = memory; PRAGMA cache_size = -{cache_kib};"))
+            .expect("BUG: no NUL in the pragmas");
+        // SAFETY: a live handle and a NUL-terminated script.
+        unsafe {
+            ffi::sqlite3_busy_timeout(db.as_ptr(), 10_000);
+            let rc = ffi::sqlite3_exec(db.as_ptr(), setup.as_ptr(), None, std::ptr::null_mut(), std::ptr::null_mut());
+            if rc != ffi::SQLITE_OK {
+                return Err(error(db.as_ptr(), rc));
+            }
+        }
+        Ok(reader)
+    }
+
+    fn run(&mut self, sql: &str, values: &[sea_query::Value], fields: &[&Field], with_meta: bool) -> Result<Vec<StoredRow>, StoreError> {
+        let db = self.db.as_ptr();
+        if !self.statements.contains_key(sql) {
+            if self.statements.len() >= MAX_STATEMENTS {
+                self.statements.clear();
+            }
+            let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+            // SAFETY: `sql` outlives the call; its length is given, so no NUL is needed.
+            let rc = unsafe {
+                ffi::sqlite3_prepare_v3(
+                    db,
+                    sql.as_ptr() as *const c_char,
+                    sql.len() as c_int,
+                    ffi::SQLITE_PREPARE_PERSISTENT,
+                    &mut raw,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(unsafe { error(db, rc) });
+            }
+            self.statements.insert(sql.to_string(), Stmt(raw));
+        }
+        let stmt = &self.statements[sql];
+        // SAFETY: a statement of this connection, on this thread; it is
+        // reset after the last row (ending its read of the database, which
+        // would otherwise hold back checkpoints).
+        let rows = unsafe {
+            ffi::sqlite3_clear_bindings(stmt.0);
+            step_all(db, stmt.0, values, fields, with_meta)
+        };
+        unsafe { ffi::sqlite3_reset(stmt.0) };
+        rows
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.statements.clear();
+        // SAFETY: every statement was finalized just above.
+        unsafe { ffi::sqlite3_close(self.db.as_ptr()) };
+    }
 }
 
 /// A prepared statement, finalized on drop.
@@ -56,7 +171,7 @@ struct Stmt(*mut ffi::sqlite3_stmt);
 
 impl Drop for Stmt {
     fn drop(&mut self) {
-        // SAFETY: a statement prepared by `run`, finalized once.
+        // SAFETY: a statement prepared by `Reader::run`, finalized once.
         unsafe { ffi::sqlite3_finalize(self.0) };
     }
 }
@@ -73,37 +188,29 @@ unsafe fn error(db: *mut ffi::sqlite3, code: c_int) -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(format!("sqlite error {code}: {msg}")))
 }
 
-unsafe fn run(
-    db: NonNull<ffi::sqlite3>,
-    sql: &str,
+unsafe fn step_all(
+    db: *mut ffi::sqlite3,
+    stmt: *mut ffi::sqlite3_stmt,
     values: &[sea_query::Value],
     fields: &[&Field],
     with_meta: bool,
 ) -> Result<Vec<StoredRow>, StoreError> {
     use sea_query::Value as S;
-    let db = db.as_ptr();
-    let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
-    // SAFETY: `sql` outlives the call; its length is given, so no NUL is needed.
-    let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr() as *const c_char, sql.len() as c_int, &mut raw, std::ptr::null_mut()) };
-    if rc != ffi::SQLITE_OK {
-        return Err(unsafe { error(db, rc) });
-    }
-    let stmt = Stmt(raw);
     for (i, v) in values.iter().enumerate() {
         let at = i as c_int + 1;
         // SAFETY: binding to a live statement; text is copied (TRANSIENT).
         let rc = unsafe {
             match v {
-                S::Bool(Some(b)) => ffi::sqlite3_bind_int64(stmt.0, at, *b as i64),
-                S::Int(Some(n)) => ffi::sqlite3_bind_int64(stmt.0, at, *n as i64),
-                S::BigInt(Some(n)) => ffi::sqlite3_bind_int64(stmt.0, at, *n),
-                S::Double(Some(x)) => ffi::sqlite3_bind_double(stmt.0, at, *x),
-                S::String(Some(s)) => bind_text(stmt.0, at, s),
+                S::Bool(Some(b)) => ffi::sqlite3_bind_int64(stmt, at, *b as i64),
+                S::Int(Some(n)) => ffi::sqlite3_bind_int64(stmt, at, *n as i64),
+                S::BigInt(Some(n)) => ffi::sqlite3_bind_int64(stmt, at, *n),
+                S::Double(Some(x)) => ffi::sqlite3_bind_double(stmt, at, *x),
+                S::String(Some(s)) => bind_text(stmt, at, s),
                 // The same text sqlx writes, so that comparisons with stored
                 // values hold.
-                S::ChronoDate(Some(d)) => bind_text(stmt.0, at, &d.format("%F").to_string()),
-                S::ChronoDateTimeUtc(Some(t)) => bind_text(stmt.0, at, &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
-                _ => ffi::sqlite3_bind_null(stmt.0, at),
+                S::ChronoDate(Some(d)) => bind_text(stmt, at, &d.format("%F").to_string()),
+                S::ChronoDateTimeUtc(Some(t)) => bind_text(stmt, at, &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+                _ => ffi::sqlite3_bind_null(stmt, at),
             }
         };
         if rc != ffi::SQLITE_OK {
@@ -113,9 +220,9 @@ unsafe fn run(
     let mut rows = Vec::new();
     loop {
         // SAFETY: stepping a live statement.
-        match unsafe { ffi::sqlite3_step(stmt.0) } {
+        match unsafe { ffi::sqlite3_step(stmt) } {
             ffi::SQLITE_ROW => {
-                let row = Current(stmt.0);
+                let row = Current(stmt);
                 rows.push(decode_row(&row, fields, with_meta).map_err(StoreError::Db)?);
             }
             ffi::SQLITE_DONE => break,

@@ -237,7 +237,10 @@ pub(crate) struct IndexSetCache(RwLock<HashMap<TableAtVersion, (std::time::Insta
 /// changed through another server) is seen within that time. Writes never
 /// use it: they read the dataset in their own transaction.
 #[derive(Default)]
-pub(crate) struct DatasetReadCache(RwLock<HashMap<String, (std::time::Instant, u64, Arc<Dataset>)>>);
+pub(crate) struct DatasetReadCache(RwLock<HashMap<String, CachedDataset>>);
+
+/// When a cached dataset was read, this process's commits then, and the dataset.
+type CachedDataset = (std::time::Instant, u64, Arc<Dataset>);
 
 impl DatasetReadCache {
     const FRESH: std::time::Duration = std::time::Duration::from_millis(250);

@@ -164,17 +164,18 @@ pub fn select_list(fields: &[&Field], with_meta: bool) -> String {
     cols.join(", ")
 }
 
-/// Runs a query of dataset rows and decodes them: on SQLite straight from
-/// the C API (`crate::direct`), elsewhere through the driver.
+/// Runs a query of dataset rows and decodes them: on SQLite outside a
+/// transaction straight from the C API (`crate::direct`), elsewhere
+/// through the driver.
 pub async fn fetch_rows(
     conn: &mut crate::db::Conn<'_>,
     sql: crate::db::Sql,
     fields: &[&Field],
     with_meta: bool,
 ) -> Result<Vec<StoredRow>, StoreError> {
-    if let Some(c) = conn.sqlite() {
+    if let Some(readers) = conn.readers() {
         let text = sql.text_for(crate::db::Backend::Sqlite);
-        if let Some(rows) = crate::direct::fetch_rows(c, &text, sql.values(), fields, with_meta).await? {
+        if let Some(rows) = readers.fetch_rows(&text, sql.values(), fields, with_meta)? {
             return Ok(rows);
         }
     }
