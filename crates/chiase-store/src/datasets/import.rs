@@ -460,24 +460,21 @@ impl WriteState {
         Ok(decode(&raw, &fields, true)?.into_iter().map(|r| (r.meta.key.clone(), r)).collect())
     }
 
-    /// Inserts new versions: (row, record id, change number, key, change kind).
+    /// Inserts new versions: (row, record id, change number, key, change
+    /// kind). SQLite: multi-row `INSERT`s; PostgreSQL: [`Self::copy_versions`].
     async fn insert_versions(&mut self, conn: &mut Conn<'_>, fresh: &[(&ParsedRow, i64, i64, String, i64)]) -> Result<(), StoreError> {
         if fresh.is_empty() {
             return Ok(());
         }
         let backend = conn.backend();
+        if backend == Backend::Postgres {
+            return self.copy_versions(conn, fresh).await;
+        }
         let data_cols = ddl::data_columns(&self.schema);
         let search = self.schema.has_search();
         let mut names: Vec<String> = ddl::META_COLUMNS.iter().map(|c| q(&ColumnName::meta(c))).collect();
         names.extend(data_cols.iter().map(|(c, _)| q(c)));
-        let pg_search = search && backend == Backend::Postgres;
-        if pg_search {
-            names.push("\"_search\"".into());
-        }
-        let mut one = vec!["?"; ddl::META_COLUMNS.len() + data_cols.len()].join(", ");
-        if pg_search {
-            one.push_str(", to_tsvector('simple', ?)");
-        }
+        let one = vec!["?"; ddl::META_COLUMNS.len() + data_cols.len()].join(", ");
         let tuple = format!("({one})");
         let sql = format!("INSERT INTO {} ({}) VALUES {}", q(&self.table), names.join(", "), vec![tuple.as_str(); fresh.len()].join(", "));
         let mut stmt = Sql::assembled(sql);
@@ -496,26 +493,87 @@ impl WriteState {
                 Some(known) => known.clone(),
                 None => self.schema.search_text(&r.values),
             };
-            if pg_search {
-                stmt = stmt.bind(text.unwrap_or_default());
-            } else if search && let Some(t) = text {
+            if search && let Some(t) = text {
                 self.pending_fts.push((v, t));
             }
         }
-        // PostgreSQL aborts a transaction whose statement fails: a savepoint
-        // keeps it usable for diagnosing a refused batch (a unique index).
-        // SQLite undoes only the failed statement; a savepoint there would
-        // cost a page copy per change and flush the full-text index each time.
-        if backend == Backend::Postgres {
-            conn.execute(Sql::new("SAVEPOINT batch")).await?;
-            if let Err(e) = conn.execute(stmt).await {
-                conn.execute(Sql::new("ROLLBACK TO SAVEPOINT batch")).await?;
-                return Err(e);
+        // SQLite undoes only the failed statement when a unique index
+        // refuses the batch; a savepoint there would cost a page copy per
+        // change and flush the full-text index each time.
+        conn.execute(stmt).await?;
+        Ok(())
+    }
+
+    /// PostgreSQL: new versions sent with `COPY … FROM STDIN`, one stream
+    /// per batch rather than a statement of thousands of parameters. With
+    /// full text, into a temporary table first (COPY cannot compute the
+    /// `tsvector`), then inserted from there in one statement. A savepoint
+    /// keeps the transaction usable when a unique index refuses the batch
+    /// (PostgreSQL aborts a transaction whose statement fails), so that
+    /// the rows at fault can be named.
+    async fn copy_versions(&mut self, conn: &mut Conn<'_>, fresh: &[(&ParsedRow, i64, i64, String, i64)]) -> Result<(), StoreError> {
+        let search = self.schema.has_search();
+        let mut names: Vec<String> = ddl::META_COLUMNS.iter().map(|c| q(&ColumnName::meta(c))).collect();
+        names.extend(ddl::data_columns(&self.schema).iter().map(|(c, _)| q(c)));
+        let mut data = String::with_capacity(fresh.len() * 256);
+        let mut values = Vec::with_capacity(names.len() + 1);
+        for (r, id, seq, key, op) in fresh {
+            values.clear();
+            values.extend([
+                self.take_v().into(),
+                (*id).into(),
+                key.as_str().into(),
+                (*seq).into(),
+                sea_query::Value::BigInt(None),
+                (*op).into(),
+                self.batch.into(),
+            ]);
+            for (f, val) in self.schema.fields.iter().zip(&r.values) {
+                ddl::bind_field(f, val, &mut values);
             }
-            conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
-        } else {
-            conn.execute(stmt).await?;
+            if search {
+                let text = match &r.search {
+                    Some(known) => known.clone(),
+                    None => self.schema.search_text(&r.values),
+                };
+                values.push(text.unwrap_or_default().into());
+            }
+            copy_line(&mut data, &values);
         }
+        let t = q(&self.table);
+        let stage = format!("\"_stage_{}\"", self.ds.pk.0);
+        conn.execute(Sql::new("SAVEPOINT batch")).await?;
+        let copied: Result<(), StoreError> = async {
+            let target = if search {
+                conn.execute(Sql::assembled(format!(
+                    "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {}, ''::text AS \"_search_text\" FROM {t} WITH NO DATA",
+                    names.join(", ")
+                )))
+                .await?;
+                format!("{stage} ({}, \"_search_text\")", names.join(", "))
+            } else {
+                format!("{t} ({})", names.join(", "))
+            };
+            let Conn::Postgres(pg) = conn else { return Err(StoreError::Corrupt("BUG: COPY on SQLite".into())) };
+            let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+            copy.send(data.as_bytes()).await?;
+            copy.finish().await?;
+            if search {
+                let cols = names.join(", ");
+                conn.execute(Sql::assembled(format!(
+                    "INSERT INTO {t} ({cols}, \"_search\") SELECT {cols}, to_tsvector('simple', \"_search_text\") FROM {stage}"
+                )))
+                .await?;
+                conn.execute(Sql::assembled(format!("TRUNCATE {stage}"))).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = copied {
+            conn.execute(Sql::new("ROLLBACK TO SAVEPOINT batch")).await?;
+            return Err(e);
+        }
+        conn.execute(Sql::new("RELEASE SAVEPOINT batch")).await?;
         Ok(())
     }
 
@@ -1144,6 +1202,51 @@ impl Store {
         }
         Ok(dropped)
     }
+}
+
+/// One row of `COPY`'s text format: values separated by tabs, `\N` for
+/// NULL, backslash, tab, newline and carriage return escaped.
+fn copy_line(out: &mut String, values: &[sea_query::Value]) {
+    use sea_query::Value as S;
+    use std::fmt::Write;
+    fn text(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        // Writing to a String cannot fail.
+        let _ = match v {
+            S::Bool(Some(b)) => write!(out, "{}", if *b { 't' } else { 'f' }),
+            S::Int(Some(n)) => write!(out, "{n}"),
+            S::BigInt(Some(n)) => write!(out, "{n}"),
+            S::Double(Some(x)) if x.is_nan() => write!(out, "NaN"),
+            S::Double(Some(x)) if x.is_infinite() => write!(out, "{}Infinity", if *x < 0.0 { "-" } else { "" }),
+            // Rust writes the shortest text that reads back as the same double.
+            S::Double(Some(x)) => write!(out, "{x}"),
+            S::String(Some(s)) => {
+                text(out, s);
+                Ok(())
+            }
+            S::ChronoDate(Some(d)) => write!(out, "{}", d.format("%F")),
+            S::ChronoDateTimeUtc(Some(t)) => write!(out, "{}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            S::Json(Some(j)) => {
+                text(out, &j.to_string());
+                Ok(())
+            }
+            _ => write!(out, "\\N"),
+        };
+    }
+    out.push('\n');
 }
 
 /// A value echoed in a report, bounded (a file's cell can be megabytes).
