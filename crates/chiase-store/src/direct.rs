@@ -66,19 +66,43 @@ impl Readers {
         if !values.iter().all(bindable) {
             return Ok(None);
         }
-        let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let mut reader = match taken {
-            Some(r) => r,
-            None => Reader::open(&self.path, self.cache_kib)?,
-        };
-        let rows = reader.run(sql, values, fields, with_meta)?;
-        // A connection whose query failed is closed rather than kept.
+        let mut reader = self.take()?;
+        let rows = reader.run(sql, values, |row| decode_row(row, fields, with_meta))?;
+        self.give_back(reader);
+        Ok(Some(rows))
+    }
+
+    /// The integers of the first row of `sql` (counts), or None when a
+    /// value cannot be bound here.
+    pub(crate) fn fetch_ints(&self, sql: &str, values: &[sea_query::Value]) -> Result<Option<Vec<i64>>, StoreError> {
+        if !values.iter().all(bindable) {
+            return Ok(None);
+        }
+        let mut reader = self.take()?;
+        let rows = reader.run(sql, values, |row| {
+            // SAFETY: the statement is on a row.
+            let n = unsafe { ffi::sqlite3_column_count(row.0) } as usize;
+            (0..n).map(|i| row.int(i).map(|v| v.unwrap_or(0))).collect::<Result<Vec<i64>, _>>()
+        })?;
+        self.give_back(reader);
+        Ok(Some(rows.into_iter().next().unwrap_or_default()))
+    }
+
+    fn take(&self) -> Result<Reader, StoreError> {
+        match self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            Some(r) => Ok(r),
+            None => Reader::open(&self.path, self.cache_kib),
+        }
+    }
+
+    /// Keeps a connection for the next query. (One whose query failed is
+    /// never given back: it is closed.)
+    fn give_back(&self, reader: Reader) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
             idle.push(reader);
         }
-        Ok(Some(rows))
     }
 }
 
@@ -122,7 +146,12 @@ impl Reader {
         Ok(reader)
     }
 
-    fn run(&mut self, sql: &str, values: &[sea_query::Value], fields: &[&Field], with_meta: bool) -> Result<Vec<StoredRow>, StoreError> {
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        values: &[sea_query::Value],
+        on_row: impl FnMut(&Current) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, StoreError> {
         let db = self.db.as_ptr();
         if !self.statements.contains_key(sql) {
             if self.statements.len() >= MAX_STATEMENTS {
@@ -151,7 +180,7 @@ impl Reader {
         // would otherwise hold back checkpoints).
         let rows = unsafe {
             ffi::sqlite3_clear_bindings(stmt.0);
-            step_all(db, stmt.0, values, fields, with_meta)
+            step_all(db, stmt.0, values, on_row)
         };
         unsafe { ffi::sqlite3_reset(stmt.0) };
         rows
@@ -188,13 +217,12 @@ unsafe fn error(db: *mut ffi::sqlite3, code: c_int) -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(format!("sqlite error {code}: {msg}")))
 }
 
-unsafe fn step_all(
+unsafe fn step_all<T>(
     db: *mut ffi::sqlite3,
     stmt: *mut ffi::sqlite3_stmt,
     values: &[sea_query::Value],
-    fields: &[&Field],
-    with_meta: bool,
-) -> Result<Vec<StoredRow>, StoreError> {
+    mut on_row: impl FnMut(&Current) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, StoreError> {
     use sea_query::Value as S;
     for (i, v) in values.iter().enumerate() {
         let at = i as c_int + 1;
@@ -223,7 +251,7 @@ unsafe fn step_all(
         match unsafe { ffi::sqlite3_step(stmt) } {
             ffi::SQLITE_ROW => {
                 let row = Current(stmt);
-                rows.push(decode_row(&row, fields, with_meta).map_err(StoreError::Db)?);
+                rows.push(on_row(&row).map_err(StoreError::Db)?);
             }
             ffi::SQLITE_DONE => break,
             rc => return Err(unsafe { error(db, rc) }),

@@ -53,7 +53,7 @@ use super::ddl::{
     CELL_LEVELS, CELL_ROW, ColumnName, IndexName, OP_INSERT, OP_UPDATE, TableName, bind_scalar, cell_expr, cell_index, cell_of,
     field_index, geopoint_index, point_index, q,
 };
-use super::rows::{StoredRow, decode, fetch_rows, select_list};
+use super::rows::{StoredRow, decode, fetch_ints, fetch_rows, select_list};
 use crate::StoreError;
 use crate::db::{Backend, Conn, Sql};
 
@@ -499,9 +499,11 @@ impl PageRequest<'_> {
                 let residual_of = |skip: Option<usize>| -> Vec<Pred> {
                     filters.iter().enumerate().filter(|(i, _)| Some(*i) != skip).map(|(_, f)| f.pred.clone()).collect()
                 };
-                // A box: the cells that cover it, merged in record order.
-                if let Some(cells) = filters.iter().find_map(|f| f.cells.clone()) {
-                    let mut residual = residual_of(None);
+                // A box: the cells that cover it, merged in record order
+                // (each cell's range checks the box itself).
+                if let Some(i) = filters.iter().position(|f| f.cells.is_some()) {
+                    let cells = filters[i].cells.clone().ok_or_else(|| StoreError::Corrupt("BUG: cells vanished".into()))?;
+                    let mut residual = residual_of(Some(i));
                     residual.extend(self.search());
                     let seg = Segment {
                         source: Source::Cells(cells),
@@ -713,7 +715,7 @@ impl PageRequest<'_> {
             q(index),
             range.sql
         );
-        let (n,): (i64,) = conn.fetch_one(range.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind).bind(max)).await?;
+        let n = fetch_ints(conn, range.values.iter().cloned().fold(Sql::assembled(sql), Sql::bind).bind(max), 1).await?[0];
         Ok(n)
     }
 
@@ -722,7 +724,7 @@ impl PageRequest<'_> {
     async fn probe_cells(&self, conn: &mut Conn<'_>, cells: &Cells, max: i64) -> Result<i64, StoreError> {
         let arms = cells.arms(self.table, "\"_v\"", None);
         let sql = format!("SELECT count(*) FROM (SELECT 1 FROM ({}) AS \"_g\" LIMIT ?) AS \"_p\"", arms.sql);
-        let (n,): (i64,) = conn.fetch_one(arms.values.into_iter().fold(Sql::assembled(sql), Sql::bind).bind(max)).await?;
+        let n = fetch_ints(conn, arms.values.into_iter().fold(Sql::assembled(sql), Sql::bind).bind(max), 1).await?[0];
         Ok(n)
     }
 
@@ -730,7 +732,7 @@ impl PageRequest<'_> {
     async fn probe_search(&self, conn: &mut Conn<'_>, max: i64) -> Result<i64, StoreError> {
         let fts = q(&TableName::fts(self.dataset));
         let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?) AS \"_p\"");
-        let (n,): (i64,) = conn.fetch_one(Sql::assembled(sql).bind(match_expr(self.backend, &self.query.terms)).bind(max)).await?;
+        let n = fetch_ints(conn, Sql::assembled(sql).bind(match_expr(self.backend, &self.query.terms)).bind(max), 1).await?[0];
         Ok(n)
     }
 
@@ -775,7 +777,11 @@ impl PageRequest<'_> {
             // The walk is exactly the page (nothing to check per row), or
             // PostgreSQL chooses for itself.
             let (rows, _) = self.walk_segments(conn, &segments, want, None).await?;
-            let path = if exact { Path::Exact(segments.into_iter().next()) } else { Path::General };
+            let path = match segments.first() {
+                Some(Segment { source: Source::Cells(_), .. }) => Path::Cells,
+                _ if exact => Path::Exact(segments.into_iter().next()),
+                _ => Path::General,
+            };
             return Ok(PageRows { rows, partial_after: None, path });
         }
         // Dense matches fill the page within a short walk.
@@ -882,8 +888,7 @@ impl PageRequest<'_> {
                     let (from, preds) = self.general_parts(&filters, Some(source));
                     let all = Pred::all(&preds);
                     let sql = format!("SELECT count(*) FROM {} WHERE {}", from.sql, all.sql);
-                    let (n,): (i64,) =
-                        conn.fetch_one(from.values.into_iter().chain(all.values).fold(Sql::assembled(sql), Sql::bind)).await?;
+                    let n = fetch_ints(conn, from.values.into_iter().chain(all.values).fold(Sql::assembled(sql), Sql::bind), 1).await?[0];
                     return Ok((n, true));
                 }
                 Path::Partial => return Ok((page.rows.len() as i64, false)),
@@ -892,7 +897,7 @@ impl PageRequest<'_> {
                     let ranged = Pred::all([&live].into_iter().chain(&seg.range));
                     let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?) AS \"_c\"", from.sql, ranged.sql);
                     let sql = from.values.into_iter().chain(ranged.values).fold(Sql::assembled(sql), Sql::bind).bind(cap + 1);
-                    let (n,): (i64,) = conn.fetch_one(sql).await?;
+                    let n = fetch_ints(conn, sql, 1).await?[0];
                     return Ok(capped(n));
                 }
                 _ => {}
@@ -928,7 +933,8 @@ impl PageRequest<'_> {
             );
             let sql = Sql::assembled(sql).bind(visits + 1).bind(visits);
             let sql = all.values.into_iter().fold(sql, Sql::bind).bind(cap + 1);
-            let (n, seen): (i64, i64) = conn.fetch_one(sql).await?;
+            let counted = fetch_ints(conn, sql, 2).await?;
+            let (n, seen) = (counted[0], counted[1]);
             return Ok(if seen <= visits {
                 capped(n)
             } else if n > cap {

@@ -164,6 +164,29 @@ pub fn select_list(fields: &[&Field], with_meta: bool) -> String {
     cols.join(", ")
 }
 
+/// The first `n` integers of the first row of a bounded count (the
+/// planner's probes and counts; 0 for NULL or missing): on SQLite outside a transaction through `crate::direct`,
+/// elsewhere through the driver.
+pub async fn fetch_ints(conn: &mut crate::db::Conn<'_>, sql: crate::db::Sql, n: usize) -> Result<Vec<i64>, StoreError> {
+    if let Some(readers) = conn.readers() {
+        let text = sql.text_for(crate::db::Backend::Sqlite);
+        if let Some(mut ints) = readers.fetch_ints(&text, sql.values())? {
+            ints.resize(n, 0);
+            return Ok(ints);
+        }
+    }
+    let raw = conn.fetch_raw(sql).await?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let v = match &raw {
+            RawRows::Sqlite(rs) => rs.first().map(|r| r.int(i)).transpose()?.flatten(),
+            RawRows::Postgres(rs) => rs.first().map(|r| r.int(i)).transpose()?.flatten(),
+        };
+        out.push(v.unwrap_or(0));
+    }
+    Ok(out)
+}
+
 /// Runs a query of dataset rows and decodes them: on SQLite outside a
 /// transaction straight from the C API (`crate::direct`), elsewhere
 /// through the driver.
