@@ -34,6 +34,10 @@ async fn create(app: &TestApp, id: &str, entry: i64, mode: &str) {
         "primaryKey": "id",
         "indexes": [["nhom"]]
     });
+    create_with(app, id, entry, mode, schema).await;
+}
+
+async fn create_with(app: &TestApp, id: &str, entry: i64, mode: &str, schema: Value) {
     app.create_dataset(CreateDataset {
         id: id.into(),
         database: DatabaseKey::No(entry),
@@ -335,20 +339,7 @@ async fn imported_values_of_every_type_read_back_exactly() {
             ],
             "primaryKey": "id"
         });
-        app.create_dataset(CreateDataset {
-            id: "kieu".into(),
-            database: DatabaseKey::No(13),
-            title: "kieu".into(),
-            title_en: None,
-            description: String::new(),
-            licence: None,
-            sharing_mode: "open".parse().unwrap(),
-            cadence: None,
-            schema: serde_json::from_value(schema).unwrap(),
-            template: None,
-            synthetic: false,
-        })
-        .await;
+        create_with(&app, "kieu", 13, "open", schema).await;
         let rows = json!([
             {"id": 1, "ten": "Trường \\ Tân Trào\tcơ sở 2\nphòng «A»\r\nhết", "so": 0.1, "co": true, "ngay": "2024-02-29",
              "luc": "2025-03-15T08:30:00Z", "nam": 2024, "vi_tri": "105.2,21.8",
