@@ -498,8 +498,7 @@ pub fn cell_of(lat: f64, lon: f64, level: usize) -> (i64, i64) {
 }
 
 /// The latitude and longitude columns of each point a `bbox` can target:
-/// the dataset's point, and each geopoint's derived columns, with the
-/// name of the target (the point's index name, for the cell index names).
+/// the dataset's point, and each geopoint's derived columns.
 pub fn geo_targets(schema: &Schema) -> Vec<(ColumnName, ColumnName)> {
     let mut out = Vec::new();
     if let Some((lat, lon)) = schema.point {
