@@ -9,6 +9,7 @@ pub mod agency;
 pub mod catalog;
 pub mod catalog_index;
 pub mod fold;
+pub mod human;
 pub mod ids;
 pub mod policy;
 pub mod query;

@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::Msg;
+use crate::human::{self, InputLocale};
 
 /// The types a field may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -168,6 +169,13 @@ pub struct SchemaSpec {
     pub indexes: Vec<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_values: Option<Vec<String>>,
+    /// chiase extension: the dataset's files are typed by people who write
+    /// this locale's way (`vi`: `15/03/2025`, `1.234.567,89`, `Có`/`x`,
+    /// `2024-2025` for the template's `2024–2025`, spaces trimmed); machine
+    /// forms (ISO dates, plain numbers) are read as well. Absent: machine
+    /// forms only. An import may set it for one file (`locale=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<InputLocale>,
 }
 
 /// `primaryKey` may be a string or a list of strings.
@@ -267,6 +275,8 @@ pub struct Field {
     group_char: Option<char>,
     true_values: Vec<String>,
     false_values: Vec<String>,
+    /// Set when people type this field's values (the schema's `locale`).
+    locale: Option<InputLocale>,
 }
 
 /// A validated schema: every name checked, every constraint compiled.
@@ -368,7 +378,23 @@ impl Schema {
         }
         let point = lats.first().zip(lons.first()).map(|(a, b)| (*a, *b));
         let missing_values = spec.missing_values.clone().unwrap_or_else(|| vec![String::new()]);
-        Ok(Schema { spec, fields, key, missing_values, point })
+        let mut schema = Schema { spec, fields, key, missing_values, point };
+        schema.set_input_locale(schema.spec.locale);
+        Ok(schema)
+    }
+
+    /// Reads cells as people of `locale` type them (or machine forms only
+    /// with `None`): the schema's own setting, or one import's.
+    pub fn set_input_locale(&mut self, locale: Option<InputLocale>) {
+        self.spec.locale = locale;
+        for f in &mut self.fields {
+            f.locale = locale;
+        }
+    }
+
+    /// The locale cells are read in, if people type them.
+    pub fn input_locale(&self) -> Option<InputLocale> {
+        self.spec.locale
     }
 
     /// The position of a field by name.
@@ -396,6 +422,7 @@ impl Schema {
         self.parse_fields(Vec::new(), |i, field| match cells.get(i).copied().flatten() {
             None => Ok(Value::Null),
             Some(c) if self.is_missing(c) => Ok(Value::Null),
+            Some(c) if field.locale.is_some() && self.is_missing(human::trim(c)) => Ok(field.blank()),
             Some(c) => field.parse_text(c),
         })
     }
@@ -748,6 +775,7 @@ impl Field {
             group_char,
             true_values: spec.true_values.clone().unwrap_or_else(|| ["true", "True", "TRUE", "1"].map(String::from).to_vec()),
             false_values: spec.false_values.clone().unwrap_or_else(|| ["false", "False", "FALSE", "0"].map(String::from).to_vec()),
+            locale: None,
             spec,
         };
         if let Some(values) = &field.spec.constraints.enum_values {
@@ -787,51 +815,145 @@ impl Field {
         }
     }
 
+    /// What a blank cell means when people type the values: nothing, but
+    /// "no" in a required yes/no column (a column of ticks leaves the
+    /// "no" cells empty).
+    fn blank(&self) -> Value {
+        if self.spec.field_type == FieldType::Boolean && self.spec.constraints.required { Value::Bool(false) } else { Value::Null }
+    }
+
     /// Parses a text cell (CSV, XLSX, a URL).
     pub fn parse_text(&self, raw: &str) -> Result<Value, FieldError> {
+        if let Some(locale) = self.locale {
+            return self.parse_typed(raw, locale);
+        }
         let s = raw.trim();
         let spec = &self.spec;
         match spec.field_type {
             FieldType::String => Ok(Value::Text(crate::fold::nfc(raw))),
             FieldType::Integer => {
-                self.number_text(s).and_then(|t| t.parse::<i64>().ok()).map(Value::Int).ok_or_else(|| type_error(spec, raw))
+                self.number_text(s).and_then(|t| t.parse::<i64>().ok()).map(Value::Int).ok_or_else(|| self.type_error(raw))
             }
             FieldType::Number => self
                 .number_text(s)
                 .and_then(|t| t.parse::<f64>().ok())
                 .filter(|x| x.is_finite())
                 .map(Value::Num)
-                .ok_or_else(|| type_error(spec, raw)),
-            FieldType::Year => s
-                .parse::<i64>()
-                .ok()
-                .filter(|y| s.len() == 4 && (1000..=9999).contains(y))
-                .map(Value::Int)
-                .ok_or_else(|| type_error(spec, raw)),
-            FieldType::Boolean => {
-                if self.true_values.iter().any(|t| t == s) {
-                    Ok(Value::Bool(true))
-                } else if self.false_values.iter().any(|f| f == s) {
-                    Ok(Value::Bool(false))
-                } else {
-                    Err(type_error(spec, raw))
-                }
-            }
+                .ok_or_else(|| self.type_error(raw)),
+            FieldType::Year => parse_year(s).ok_or_else(|| self.type_error(raw)),
+            FieldType::Boolean => self.listed_boolean(s).ok_or_else(|| self.type_error(raw)),
             FieldType::Date => match spec.format.as_deref() {
-                None | Some("default") => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Value::Date).map_err(|_| type_error(spec, raw)),
+                None | Some("default") => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Value::Date).map_err(|_| self.type_error(raw)),
                 Some("any") => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                     .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
                     .map(Value::Date)
-                    .map_err(|_| type_error(spec, raw)),
-                Some(fmt) => NaiveDate::parse_from_str(s, fmt).map(Value::Date).map_err(|_| type_error(spec, raw)),
+                    .map_err(|_| self.type_error(raw)),
+                // The field's own format, and ISO 8601 (machine forms are read everywhere).
+                Some(fmt) => NaiveDate::parse_from_str(s, fmt)
+                    .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
+                    .map(Value::Date)
+                    .map_err(|_| self.type_error(raw)),
             },
-            FieldType::Datetime => parse_datetime(s, spec.format.as_deref()).map(Value::DateTime).ok_or_else(|| type_error(spec, raw)),
-            FieldType::Geopoint => parse_point_text(s).map(|(lon, lat)| Value::Point(lon, lat)).ok_or_else(|| type_error(spec, raw)),
+            FieldType::Datetime => parse_datetime(s, spec.format.as_deref()).map(Value::DateTime).ok_or_else(|| self.type_error(raw)),
+            FieldType::Geopoint => parse_point_text(s).map(|(lon, lat)| Value::Point(lon, lat)).ok_or_else(|| self.type_error(raw)),
             FieldType::Geojson => {
-                let v: serde_json::Value = serde_json::from_str(s).map_err(|_| type_error(spec, raw))?;
-                self.parse_json(&v).map_err(|_| type_error(spec, raw))
+                let v: serde_json::Value = serde_json::from_str(s).map_err(|_| self.type_error(raw))?;
+                self.parse_json(&v).map_err(|_| self.type_error(raw))
             }
         }
+    }
+
+    /// A cell as people type it (see [`crate::human`]): the field's own
+    /// formats first, then the locale's, then machine forms.
+    fn parse_typed(&self, raw: &str, locale: InputLocale) -> Result<Value, FieldError> {
+        let s = human::trim(raw);
+        let spec = &self.spec;
+        let geo = spec.geo.is_some();
+        let number = || human::number(s, locale, geo);
+        match spec.field_type {
+            FieldType::String => Ok(Value::Text(self.typed_text(s))),
+            FieldType::Integer => number().and_then(|t| t.parse::<i64>().ok()).map(Value::Int).ok_or_else(|| self.type_error(raw)),
+            FieldType::Number => {
+                number().and_then(|t| t.parse::<f64>().ok()).filter(|x| x.is_finite()).map(Value::Num).ok_or_else(|| self.type_error(raw))
+            }
+            FieldType::Year => parse_year(s).ok_or_else(|| self.type_error(raw)),
+            FieldType::Boolean => self.listed_boolean(s).or_else(|| human::boolean(s).map(Value::Bool)).ok_or_else(|| self.type_error(raw)),
+            FieldType::Date => spec
+                .format
+                .as_deref()
+                .filter(|f| *f != "default" && *f != "any")
+                .and_then(|f| NaiveDate::parse_from_str(s, f).ok())
+                .or_else(|| human::date(s))
+                .map(Value::Date)
+                .ok_or_else(|| self.type_error(raw)),
+            FieldType::Datetime => parse_datetime(s, spec.format.as_deref())
+                .or_else(|| human::datetime(s).map(|t| t.and_utc()))
+                .map(Value::DateTime)
+                .ok_or_else(|| self.type_error(raw)),
+            FieldType::Geopoint | FieldType::Geojson => {
+                let field = Field { locale: None, ..self.clone() };
+                field.parse_text(s)
+            }
+        }
+    }
+
+    /// Text as people type it: trimmed, NFC; an allowed value typed in
+    /// another case or without its diacritics becomes the allowed value; a
+    /// range typed with another dash takes the one the pattern asks for.
+    fn typed_text(&self, s: &str) -> String {
+        let text = crate::fold::nfc(s);
+        if let Some(allowed) = &self.enum_values
+            && !allowed.iter().any(|v| matches!(v, Value::Text(t) if *t == text))
+        {
+            let key = crate::fold::match_key(&text);
+            let mut same = allowed.iter().filter_map(|v| match v {
+                Value::Text(t) if crate::fold::match_key(t) == key => Some(t),
+                _ => None,
+            });
+            if let (Some(one), None) = (same.next(), same.next()) {
+                return one.clone();
+            }
+        }
+        if let Some(p) = &self.pattern
+            && !p.is_match(&text)
+        {
+            let dashes = human::pattern_dashes(self.spec.constraints.pattern.as_deref().unwrap_or_default());
+            if let Some(fixed) = dashes.into_iter().map(|d| human::with_dashes(&text, d)).find(|t| p.is_match(t)) {
+                return fixed;
+            }
+        }
+        text
+    }
+
+    /// A yes or a no from the field's own lists.
+    fn listed_boolean(&self, s: &str) -> Option<Value> {
+        if self.true_values.iter().any(|t| t == s) {
+            Some(Value::Bool(true))
+        } else if self.false_values.iter().any(|f| f == s) {
+            Some(Value::Bool(false))
+        } else {
+            None
+        }
+    }
+
+    /// "«x» is not a date (dd/mm/yyyy)…", in the forms this field reads.
+    fn type_error(&self, got: &str) -> FieldError {
+        let shown: String = got.chars().take(60).collect();
+        let (vi, en) = match (self.locale, self.spec.field_type) {
+            (Some(_), FieldType::Date) => ("ngày dạng dd/mm/yyyy".to_string(), "a date as dd/mm/yyyy".to_string()),
+            (Some(_), FieldType::Datetime) => {
+                ("thời điểm dạng dd/mm/yyyy hh:mm".to_string(), "a date-time as dd/mm/yyyy hh:mm".to_string())
+            }
+            (Some(InputLocale::Vi), FieldType::Number) => {
+                ("số (ví dụ 1.234.567,89)".to_string(), "a number (e.g. 1.234.567,89)".to_string())
+            }
+            (Some(InputLocale::En), FieldType::Number) => {
+                ("số (ví dụ 1,234,567.89)".to_string(), "a number (e.g. 1,234,567.89)".to_string())
+            }
+            (Some(_), FieldType::Boolean) => ("Có hoặc Không".to_string(), "yes or no (Có/Không)".to_string()),
+            _ => (type_vi(&self.spec), type_en(&self.spec)),
+        };
+        FieldError::new("type", format!("«{shown}» không phải {vi}"), format!("«{shown}» is not {en}"))
     }
 
     /// Removes grouping characters and normalises the decimal mark.
@@ -955,13 +1077,24 @@ impl Field {
             if let Some(p) = &self.pattern
                 && !p.is_match(s)
             {
+                // People are shown a value of the right form, never the regular expression.
                 let shown: String = s.chars().take(60).collect();
-                let pat = c.pattern.as_deref().unwrap_or_default();
-                return Err(FieldError::new(
-                    "pattern",
-                    format!("«{shown}» không khớp mẫu {pat}"),
-                    format!("«{shown}» does not match the pattern {pat}"),
-                ));
+                let example = self.spec.example.as_ref().map(|e| match e {
+                    serde_json::Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                });
+                return Err(match example.or_else(|| human::pattern_example(c.pattern.as_deref().unwrap_or_default())) {
+                    Some(e) => FieldError::new(
+                        "pattern",
+                        format!("«{shown}» không đúng dạng quy định; ví dụ một giá trị đúng dạng: «{e}»"),
+                        format!("«{shown}» is not in the required form; a value in that form: «{e}»"),
+                    ),
+                    None => FieldError::new(
+                        "pattern",
+                        format!("«{shown}» không đúng dạng quy định cho cột này (xem mô tả trường)"),
+                        format!("«{shown}» is not in the form this column requires (see the field's description)"),
+                    ),
+                });
             }
         }
         if let (Some(GeoRole::Lat), Value::Num(x)) = (self.spec.geo, v)
@@ -980,6 +1113,11 @@ impl Field {
         }
         Ok(())
     }
+}
+
+/// A year of four digits.
+fn parse_year(s: &str) -> Option<Value> {
+    s.parse::<i64>().ok().filter(|y| s.len() == 4 && (1000..=9999).contains(y)).map(Value::Int)
 }
 
 fn parse_datetime(s: &str, format: Option<&str>) -> Option<DateTime<Utc>> {
@@ -1131,7 +1269,7 @@ mod tests {
             (json!({"name": "n", "type": "number"}), "NaN"),
             (json!({"name": "b", "type": "boolean"}), "yes"),
             (json!({"name": "d", "type": "date"}), "2023-02-29"),
-            (json!({"name": "d", "type": "date", "format": "%d/%m/%Y"}), "2022-06-06"),
+            (json!({"name": "d", "type": "date", "format": "%d/%m/%Y"}), "06-2022-06"),
             (json!({"name": "y", "type": "year"}), "22"),
             (json!({"name": "p", "type": "geopoint"}), "200, 10"),
             (json!({"name": "g", "type": "geojson"}), r#"{"type":"Polygon","coordinates":[]}"#),

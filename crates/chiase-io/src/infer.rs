@@ -387,7 +387,12 @@ pub fn infer_with(mut reader: RecordReader, limits: InferLimits) -> Result<Propo
     for f in fields.iter_mut().filter(|f| primary_key.contains(&f.name)) {
         f.constraints.unique = false;
     }
-    Ok(Proposal { schema: SchemaSpec { fields, primary_key, indexes: vec![], missing_values: None }, rows_sampled: rows, notes, warnings })
+    Ok(Proposal {
+        schema: SchemaSpec { fields, primary_key, indexes: vec![], missing_values: None, locale: None },
+        rows_sampled: rows,
+        notes,
+        warnings,
+    })
 }
 
 fn fields_left_out(columns: usize) -> Msg {

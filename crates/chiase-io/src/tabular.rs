@@ -1,26 +1,34 @@
 //! Streaming readers of tabular files: CSV and TSV (any delimiter, UTF-8
 //! with or without a BOM, UTF-16 with a BOM, legacy encodings on request),
-//! JSON arrays and NDJSON read record by record, and XLSX sheets. Each
-//! yields records with the line (or record number) they came from; memory
-//! stays constant except for XLSX, whose format needs the whole file.
+//! JSON arrays and NDJSON read record by record, and workbook sheets
+//! (XLSX streamed from a temporary file, XLS, ODS: see [`crate::sheets`]).
+//! Each yields records with the line (or record number) they came from, as
+//! an editor or Excel numbers it. CSV files and sheets are laid out by
+//! [`crate::layout`]: the header is found below a title block, a two-row
+//! header is joined, totals and signature rows are left out with a note.
 //!
 //! Every read is bounded ([`ReadLimits`]): a line, a record, a row's width
 //! and a workbook's size each have a limit past which the reader stops with
 //! a [`ReadError`] instead of buffering more; text from the file quoted in
 //! an error or a header problem is clipped (see [`crate::limits`]).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 
-use calamine::{Data, Range, Reader, Sheets, open_workbook_auto_from_rs};
+use calamine::{Data, Range, Reader, Sheets};
 use chiase_core::Msg;
 use chiase_core::fold::match_key;
 use chiase_core::schema::{FieldError, Schema, Value};
 use encoding_rs::Encoding;
 
+use crate::layout::{HEADER_SCAN_ROWS, Header, Note, Row, Tail, field_keys, find_header, is_numbering_title};
 use crate::limits::{MAX_CAUSE_CHARS, MAX_COLUMNS, MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_TITLE_CHARS, clip};
+use crate::sheets::SheetEvent;
 
 /// The largest workbook accepted (XLSX is read whole; CSV streams).
 pub const MAX_XLSX_BYTES: u64 = 200 * 1024 * 1024;
@@ -130,6 +138,18 @@ pub struct ReadOptions {
     pub encoding: Option<&'static Encoding>,
     /// Field delimiter for CSV; detected when absent.
     pub delimiter: Option<u8>,
+    /// The sheet of a workbook, by name or number from 1; by default the
+    /// first whose header names fields of `schema`.
+    pub sheet: Option<String>,
+    /// The schema the file is read for: finds the header below a title
+    /// block and chooses the sheet.
+    pub schema: Option<Arc<Schema>>,
+    /// Where a workbook is spooled while it is read (the system's
+    /// temporary directory by default).
+    pub temp_dir: Option<PathBuf>,
+    /// How people wrote the values, for this file (`1.234` is 1234 in
+    /// `vi`); by default the schema's own setting.
+    pub locale: Option<chiase_core::human::InputLocale>,
 }
 
 /// One record as read: text cells under a header, or a JSON object.
@@ -155,17 +175,17 @@ pub struct ReadError {
     pub msg: Msg,
 }
 
-fn rerr(line: u64, vi: impl Into<String>, en: impl Into<String>) -> ReadError {
+pub(crate) fn rerr(line: u64, vi: impl Into<String>, en: impl Into<String>) -> ReadError {
     ReadError { line, msg: Msg::new(vi, en) }
 }
 
 /// A foreign parser's message, clipped: csv, serde_json and calamine may
 /// quote the input.
-fn cause(e: &impl fmt::Display) -> String {
+pub(crate) fn cause(e: &impl fmt::Display) -> String {
     clip(&e.to_string(), MAX_CAUSE_CHARS).into_owned()
 }
 
-fn io_error(e: &io::Error) -> ReadError {
+pub(crate) fn io_error(e: &io::Error) -> ReadError {
     match bound_of(e) {
         Some(b) => b,
         None => rerr(0, format!("không đọc được tệp: {}", cause(e)), format!("cannot read the file: {}", cause(e))),
@@ -182,13 +202,75 @@ pub struct RecordReader {
     bytes: Arc<AtomicU64>,
     /// Set after an error past which nothing can be read (a bound).
     stopped: bool,
+    /// The header's line, for tabular formats.
+    header_line: Option<u64>,
+    /// The sheet read, for workbooks.
+    sheet: Option<String>,
+    /// What was left out or understood (title block, totals row…).
+    notes: Vec<Note>,
 }
 
 enum Inner {
-    Csv(csv::Reader<Box<dyn Read + Send>>, csv::StringRecord),
+    /// CSV or a sheet: rows laid out under a header.
+    Table(Table),
     Json(JsonArray<Box<dyn BufRead + Send>>),
     Ndjson(Box<dyn BufRead + Send>, u64),
-    Rows(std::vec::IntoIter<(u64, Vec<String>)>),
+}
+
+/// Where the rows of a table come from.
+enum Rows {
+    /// The reader, its record, and whether lines end with CRLF.
+    Csv(csv::Reader<Box<dyn Read + Send>>, csv::StringRecord, bool),
+    Sheet(Receiver<SheetEvent>),
+}
+
+impl Rows {
+    /// The next non-blank row, `None` at the end.
+    fn next_row(&mut self, max_columns: usize) -> Option<Result<Row, (ReadError, bool)>> {
+        match self {
+            Rows::Csv(reader, record, crlf) => loop {
+                match reader.read_record(record) {
+                    Ok(false) => return None,
+                    Ok(true) => {
+                        if record.iter().all(|c| c.trim().is_empty()) {
+                            continue;
+                        }
+                        let mut line = record.position().map(|p| p.line()).unwrap_or(0);
+                        // csv counts the LF of a CRLF ending in the next record, so
+                        // that every record after the first would be one line early
+                        // (files Excel saves on Windows).
+                        if *crlf && record.position().is_some_and(|p| p.byte() > 0) {
+                            line += 1;
+                        }
+                        if record.len() > max_columns {
+                            return Some(Err((too_many_columns(line, max_columns), false)));
+                        }
+                        return Some(Ok((line, record.iter().map(str::to_string).collect())));
+                    }
+                    // A failed read (a bound crossed, the source gone) cannot be resumed.
+                    Err(e) => return Some(Err((csv_error(&e), matches!(e.kind(), csv::ErrorKind::Io(_))))),
+                }
+            },
+            Rows::Sheet(rx) => match rx.recv() {
+                Ok(SheetEvent::Row(r)) => Some(Ok(r)),
+                Ok(SheetEvent::Failed(e)) => Some(Err((e, true))),
+                Ok(SheetEvent::Sheet(_)) | Err(_) => None,
+            },
+        }
+    }
+}
+
+/// A table's rows past its header: those read ahead while looking for the
+/// header, then the rest, through the [`Tail`] that leaves out totals and
+/// signature rows.
+struct Table {
+    rows: Rows,
+    pending: VecDeque<Row>,
+    tail: Tail,
+    ended: bool,
+    /// An error met while looking for the header, due after the rows
+    /// before it (and whether reading can go on past it).
+    deferred: Option<(ReadError, bool)>,
 }
 
 impl RecordReader {
@@ -217,36 +299,41 @@ impl RecordReader {
         let head = buffered.fill_buf().map_err(|e| io_error(&e))?.to_vec();
         let format = opts.format.unwrap_or_else(|| Format::detect(content_type, file_name, &head));
         let declared = opts.encoding;
-        let reader = |inner, headers| RecordReader { inner, headers, format, limits, bytes: bytes.clone(), stopped: false };
+        let reader = |inner, headers| RecordReader {
+            inner,
+            headers,
+            format,
+            limits,
+            bytes: bytes.clone(),
+            stopped: false,
+            header_line: None,
+            sheet: None,
+            notes: Vec::new(),
+        };
         match format {
             Format::Xlsx => {
-                // Read whole (the format needs it), but never more than the cap.
-                let mut data = Vec::new();
-                buffered.take(limits.max_xlsx_bytes.saturating_add(1)).read_to_end(&mut data).map_err(|e| io_error(&e))?;
-                if data.len() as u64 > limits.max_xlsx_bytes {
-                    let mb = limits.max_xlsx_bytes / (1024 * 1024);
-                    return Err(rerr(
-                        0,
-                        format!("tệp bảng tính lớn quá {mb} MB; hãy xuất CSV để nhập"),
-                        format!("the workbook is larger than {mb} MB; export it as CSV to import it"),
-                    ));
-                }
-                let rows = xlsx_rows(&data, limits.max_columns)?;
-                let mut iter = rows.into_iter();
-                let headers = iter.next().map(|(_, h)| h);
-                Ok(reader(Inner::Rows(iter), headers))
+                // Spooled to disk and streamed from there on a thread of its own.
+                let file = crate::sheets::spool(buffered, opts.temp_dir.as_deref(), limits.max_xlsx_bytes)?;
+                let rx = crate::sheets::stream(file, opts.sheet.clone(), opts.schema.clone(), limits.max_columns);
+                let sheet = match rx.recv() {
+                    Ok(SheetEvent::Sheet(name)) => name,
+                    Ok(SheetEvent::Failed(e)) => return Err(e),
+                    Ok(SheetEvent::Row(_)) | Err(_) => return Err(rerr(0, "không đọc được bảng tính", "cannot read the workbook")),
+                };
+                let mut r = reader(Inner::Ndjson(Box::new(io::empty()), 0), None);
+                r.sheet = Some(sheet);
+                r.lay_out(Rows::Sheet(rx), opts.schema.as_deref())?;
+                Ok(r)
             }
             Format::Csv | Format::Tsv => {
                 let delimiter = opts.delimiter.unwrap_or(if format == Format::Tsv { b'\t' } else { sniff_delimiter(&head) });
                 let text: Box<dyn Read + Send> =
                     Box::new(Bounded::new(decoded(buffered, &head, declared), Framing::Csv { delimiter }, limits));
-                let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text);
-                let header = csv.headers().map_err(|e| csv_error(&e))?;
-                if header.len() > limits.max_columns {
-                    return Err(too_many_columns(1, limits.max_columns));
-                }
-                let headers = header.iter().map(|h| h.trim().to_string()).collect();
-                Ok(reader(Inner::Csv(csv, csv::StringRecord::new()), Some(headers)))
+                let csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(false).from_reader(text);
+                let mut r = reader(Inner::Ndjson(Box::new(io::empty()), 0), None);
+                let crlf = ends_lines_with_crlf(&head);
+                r.lay_out(Rows::Csv(csv, csv::StringRecord::new(), crlf), opts.schema.as_deref())?;
+                Ok(r)
             }
             Format::Json => {
                 let text = BufReader::with_capacity(256 * 1024, decoded(buffered, &head, declared));
@@ -259,9 +346,79 @@ impl RecordReader {
         }
     }
 
-    /// The header row, for tabular formats.
+    /// Reads the first rows of a table, finds its header (see
+    /// [`crate::layout`]) and keeps the rows after it.
+    fn lay_out(&mut self, mut rows: Rows, schema: Option<&Schema>) -> Result<(), ReadError> {
+        let mut first = Vec::new();
+        let mut ended = false;
+        // A bad row among the first is reported in its turn, after the rows
+        // before it; only a file whose first row cannot be read fails here.
+        let mut deferred = None;
+        while first.len() <= HEADER_SCAN_ROWS {
+            match rows.next_row(self.limits.max_columns) {
+                Some(Ok(r)) => first.push(r),
+                Some(Err((e, _))) if first.is_empty() => return Err(e),
+                Some(Err(e)) => {
+                    deferred = Some(e);
+                    break;
+                }
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let header = find_header(&first, schema).unwrap_or(Header {
+            data_start: 0,
+            titles: Vec::new(),
+            line: 1,
+            below_title_block: false,
+            notes: Vec::new(),
+        });
+        let tail = Tail::new(&header);
+        let pending: VecDeque<Row> = first.into_iter().skip(header.data_start).collect();
+        self.headers = Some(header.titles.iter().map(|h| h.trim().to_string()).collect());
+        self.header_line = Some(header.line);
+        self.notes = header.notes;
+        self.inner = Inner::Table(Table { rows, pending: VecDeque::new(), tail, ended: false, deferred });
+        // The rows read ahead go through the tail like the rest.
+        if let Inner::Table(t) = &mut self.inner {
+            for r in pending {
+                let out = t.tail.push(r);
+                t.pending.extend(out);
+            }
+            if ended {
+                t.ended = true;
+                t.tail.finish();
+            }
+        }
+        Ok(())
+    }
+
+    /// The header row, for tabular formats (two-row headers joined; empty
+    /// for a column left out, such as the numbering column).
     pub fn headers(&self) -> Option<&[String]> {
         self.headers.as_deref()
+    }
+
+    /// The line the header starts on, for tabular formats.
+    pub fn header_line(&self) -> Option<u64> {
+        self.header_line
+    }
+
+    /// The sheet read, for workbooks.
+    pub fn sheet(&self) -> Option<&str> {
+        self.sheet.as_deref()
+    }
+
+    /// What the reader left out or understood so far (all of it once the
+    /// reader is exhausted): a title block, a totals row, a signature block.
+    pub fn notes(&self) -> Vec<Note> {
+        let mut notes = self.notes.clone();
+        if let Inner::Table(t) = &self.inner {
+            notes.extend(t.tail.notes.iter().cloned());
+        }
+        notes
     }
 
     /// Bytes taken from the source so far (read ahead included), so that a
@@ -440,7 +597,7 @@ fn bound_of(e: &io::Error) -> Option<ReadError> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<Bound>()).map(|b| b.0.clone())
 }
 
-fn too_many_columns(line: u64, max: usize) -> ReadError {
+pub(crate) fn too_many_columns(line: u64, max: usize) -> ReadError {
     rerr(line, format!("dòng {line} có hơn {max} cột"), format!("line {line} has more than {max} columns"))
 }
 
@@ -462,6 +619,15 @@ fn decoded(inner: BufReader<Box<dyn Read + Send>>, head: &[u8], declared: Option
 }
 
 /// The delimiter used most in the first line, outside quotes.
+/// Whether the first line of `head` ends with CRLF (UTF-8 or UTF-16LE).
+fn ends_lines_with_crlf(head: &[u8]) -> bool {
+    match head.iter().position(|b| *b == b'\n') {
+        Some(p) if p >= 1 && head[p - 1] == b'\r' => true,
+        Some(p) if p >= 2 && head[p - 1] == 0 && head[p - 2] == b'\r' => true,
+        _ => false,
+    }
+}
+
 fn sniff_delimiter(head: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;
@@ -500,23 +666,29 @@ impl Iterator for RecordReader {
         }
         let max_columns = self.limits.max_columns;
         match &mut self.inner {
-            Inner::Csv(reader, record) => loop {
-                match reader.read_record(record) {
-                    Ok(false) => return None,
-                    Ok(true) => {
-                        if record.iter().all(|c| c.trim().is_empty()) {
-                            continue;
-                        }
-                        let line = record.position().map(|p| p.line()).unwrap_or(0);
-                        if record.len() > max_columns {
-                            return Some(Err(too_many_columns(line, max_columns)));
-                        }
-                        return Some(Ok(SourceRecord { line, cells: Cells::Text(record.iter().map(str::to_string).collect()) }));
+            Inner::Table(t) => loop {
+                if let Some((line, cells)) = t.pending.pop_front() {
+                    return Some(Ok(SourceRecord { line, cells: Cells::Text(cells) }));
+                }
+                if let Some((e, fatal)) = t.deferred.take() {
+                    self.stopped = fatal;
+                    return Some(Err(e));
+                }
+                if t.ended {
+                    return None;
+                }
+                match t.rows.next_row(max_columns) {
+                    Some(Ok(r)) => {
+                        let out = t.tail.push(r);
+                        t.pending.extend(out);
                     }
-                    Err(e) => {
-                        // A failed read (a bound crossed, the source gone) cannot be resumed.
-                        self.stopped = matches!(e.kind(), csv::ErrorKind::Io(_));
-                        return Some(Err(csv_error(&e)));
+                    Some(Err((e, fatal))) => {
+                        self.stopped = fatal;
+                        return Some(Err(e));
+                    }
+                    None => {
+                        t.ended = true;
+                        t.tail.finish();
                     }
                 }
             },
@@ -547,7 +719,6 @@ impl Iterator for RecordReader {
                     }
                 }
             },
-            Inner::Rows(rows) => rows.next().map(|(line, cells)| Ok(SourceRecord { line, cells: Cells::Text(cells) })),
         }
     }
 }
@@ -735,30 +906,7 @@ pub(crate) fn sheet_range(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Resul
     Ok(Range::from_sparse(cells))
 }
 
-fn xlsx_rows(bytes: &[u8], max_columns: usize) -> Result<Vec<(u64, Vec<String>)>, ReadError> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-        rerr(0, format!("không đọc được tệp bảng tính: {}", cause(&e)), format!("cannot read the spreadsheet: {}", cause(&e)))
-    })?;
-    let name = book.sheet_names().first().cloned().ok_or_else(|| rerr(0, "bảng tính không có trang nào", "the workbook has no sheet"))?;
-    let range = sheet_range(&mut book, &name).map_err(|(vi, en)| rerr(0, vi, en))?;
-    let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    let mut rows = Vec::new();
-    for (i, row) in range.rows().enumerate() {
-        let line = start + i as u64 + 1;
-        // A formatted cell far to the right widens the range, not the data.
-        let width = row.iter().rposition(|c| !xlsx_blank(c)).map_or(0, |p| p + 1);
-        if width == 0 {
-            continue;
-        }
-        if width > max_columns {
-            return Err(too_many_columns(line, max_columns));
-        }
-        rows.push((line, row[..width].iter().map(xlsx_cell).collect()));
-    }
-    Ok(rows)
-}
-
-fn xlsx_blank(cell: &Data) -> bool {
+pub(crate) fn xlsx_blank(cell: &Data) -> bool {
     match cell {
         Data::Empty => true,
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().is_empty(),
@@ -773,7 +921,16 @@ pub fn xlsx_cell(cell: &Data) -> String {
         Data::Empty => String::new(),
         Data::String(s) => s.clone(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
+        Data::Float(f) => {
+            // A number cell is never in thousands: `1.234` (one point two
+            // three four) is written `1.2340` so that a Vietnamese reading
+            // (see chiase_core::human) cannot take it for 1234.
+            let t = f.to_string();
+            match t.split_once('.') {
+                Some((int, frac)) if frac.len() == 3 && int.trim_start_matches('-').len() <= 3 => format!("{t}0"),
+                _ => t,
+            }
+        }
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
         Data::DateTime(d) => match d.as_datetime() {
@@ -791,6 +948,8 @@ pub fn xlsx_cell(cell: &Data) -> String {
 pub struct ColumnMap {
     /// For each schema field, the column index in the file, if any.
     pub field_column: Vec<Option<usize>>,
+    /// The header's text per column, as the file has it.
+    pub headers: Vec<String>,
 }
 
 /// A problem with the header row: unknown columns, missing required ones.
@@ -799,53 +958,89 @@ pub struct ColumnMap {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderProblem {
     pub column: String,
+    /// The column's letter (`D`), when the file has the column.
+    pub letter: Option<String>,
     pub msg: Msg,
+}
+
+/// A column's letter as Excel shows it: 0 → `A`, 25 → `Z`, 26 → `AA`.
+pub fn column_letter(index: usize) -> String {
+    let mut n = index + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let r = (n - 1) % 26;
+        out.push(b'A' + r as u8);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl ColumnMap {
     /// Matches headers to fields by name, then by title (ignoring case,
-    /// spacing and diacritics). Unknown columns and missing required fields
-    /// are problems: data is never dropped silently.
+    /// spacing and diacritics, with or without a parenthesis). Unknown
+    /// columns and missing required fields are problems: data is never
+    /// dropped silently. An empty header (a column the reader left out,
+    /// such as the numbering column) feeds nothing.
     pub fn new(headers: &[String], schema: &Schema) -> Result<ColumnMap, Vec<HeaderProblem>> {
         let mut field_column = vec![None; schema.fields.len()];
         let mut problems = Vec::new();
+        let keys: Vec<Vec<String>> = schema.fields.iter().map(field_keys).collect();
         for (c, h) in headers.iter().enumerate() {
             let h = h.trim().trim_start_matches('\u{feff}');
             let by_name = schema.position(h);
             let by_title = || {
                 let key = match_key(h);
-                schema
-                    .fields
-                    .iter()
-                    .position(|f| match_key(&f.spec.name) == key || f.spec.title.as_deref().map(match_key).as_deref() == Some(key.as_str()))
+                keys.iter().position(|ks| ks.contains(&key))
             };
             let shown = clip(h, MAX_TITLE_CHARS);
+            let letter = column_letter(c);
             match by_name.or_else(by_title) {
                 Some(i) if field_column[i].is_some() => problems.push(HeaderProblem {
                     column: shown.to_string(),
+                    letter: Some(letter.clone()),
                     msg: Msg::new(
-                        format!("cột «{shown}» trùng với một cột khác cho trường «{}»", schema.fields[i].spec.name),
-                        format!("column «{shown}» repeats another column for field «{}»", schema.fields[i].spec.name),
+                        format!("cột {letter} «{shown}» trùng với một cột khác cho trường «{}»", field_label(schema, i)),
+                        format!("column {letter} «{shown}» repeats another column for field «{}»", field_label(schema, i)),
                     ),
                 }),
                 Some(i) => field_column[i] = Some(c),
-                None if h.is_empty() => {}
+                None if h.is_empty() || is_numbering_title(h) => {}
                 None => problems.push(HeaderProblem {
                     column: shown.to_string(),
-                    msg: Msg::new(format!("cột «{shown}» không có trong lược đồ"), format!("column «{shown}» is not in the schema")),
+                    letter: Some(letter.clone()),
+                    msg: Msg::new(
+                        format!("cột {letter} «{shown}» không có trong lược đồ của tập dữ liệu"),
+                        format!("column {letter} «{shown}» is not in the dataset's schema"),
+                    ),
                 }),
             }
         }
         for (i, f) in schema.fields.iter().enumerate() {
             if field_column[i].is_none() && f.spec.constraints.required {
+                let label = field_label(schema, i);
                 problems.push(HeaderProblem {
-                    column: f.spec.name.clone(),
-                    msg: Msg::new(format!("thiếu cột bắt buộc «{}»", f.spec.name), format!("required column «{}» is missing", f.spec.name)),
+                    column: label.clone(),
+                    letter: None,
+                    msg: Msg::new(format!("thiếu cột bắt buộc «{label}»"), format!("required column «{label}» is missing")),
                 });
             }
         }
-        if problems.is_empty() { Ok(ColumnMap { field_column }) } else { Err(problems) }
+        if problems.is_empty() { Ok(ColumnMap { field_column, headers: headers.to_vec() }) } else { Err(problems) }
     }
+
+    /// Where a field's values are in the file: the column's letter and its
+    /// header as typed.
+    pub fn column_of(&self, field: usize) -> Option<(String, String)> {
+        let c = (*self.field_column.get(field)?)?;
+        Some((column_letter(c), self.headers.get(c).cloned().unwrap_or_default()))
+    }
+}
+
+/// A field as people know it: its title, else its name.
+fn field_label(schema: &Schema, i: usize) -> String {
+    let f = &schema.fields[i].spec;
+    f.title.clone().unwrap_or_else(|| f.name.clone())
 }
 
 /// Parses a record against the schema.
@@ -947,7 +1142,9 @@ pub(crate) mod tests {
         assert_eq!(map.field_column, vec![Some(0), Some(1)]);
         let problems = ColumnMap::new(&["chieu_cao".into(), "ghi chú".into()], &schema).unwrap_err();
         let cols: Vec<&str> = problems.iter().map(|p| p.column.as_str()).collect();
-        assert_eq!(cols, vec!["ghi chú", "ma_tram"]);
+        // A missing column is named by the field's title, as the officer knows it.
+        assert_eq!(cols, vec!["ghi chú", "Mã trạm"]);
+        assert_eq!(problems[0].letter.as_deref(), Some("B"));
     }
 
     /// A source of `size` bytes made on the fly: `prefix`, then `fill`
@@ -1129,8 +1326,8 @@ pub(crate) mod tests {
         let problems = ColumnMap::new(&["ma".into(), long], &schema).unwrap_err();
         assert_eq!(problems[0].column.chars().count(), MAX_TITLE_CHARS);
         assert!(problems[0].column.ends_with('…'));
-        assert!(problems[0].msg.vi.chars().count() < MAX_TITLE_CHARS + 40);
-        assert!(problems[0].msg.en.chars().count() < MAX_TITLE_CHARS + 40);
+        assert!(problems[0].msg.vi.chars().count() < MAX_TITLE_CHARS + 60);
+        assert!(problems[0].msg.en.chars().count() < MAX_TITLE_CHARS + 60);
     }
 
     #[test]
@@ -1174,7 +1371,7 @@ pub(crate) mod tests {
         let bytes = book.save_to_buffer().unwrap();
         assert!(bytes.len() < 20_000);
         let err = RecordReader::open(Box::new(std::io::Cursor::new(bytes)), Some("x.xlsx"), None, &ReadOptions::default()).err().unwrap();
-        assert!(err.msg.en.contains("spans 17179869184 cells but only 2 hold data"), "{}", err.msg.en);
+        assert!(err.msg.en.contains("line 1048576 has more than 1000 columns"), "{}", err.msg.en);
         // A sparse sheet within the bound is still read.
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();

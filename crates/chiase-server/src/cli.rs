@@ -28,7 +28,7 @@ pub enum Command {
     /// Manage hosted datasets
     #[command(subcommand)]
     Dataset(DatasetCommand),
-    /// Import a file (CSV, TSV, XLSX, JSON, NDJSON) into a dataset: all rows or none
+    /// Import a file (CSV, TSV, XLSX, XLS, ODS, JSON, NDJSON) into a dataset: all rows or none
     Import {
         /// The dataset id
         dataset: String,
@@ -49,6 +49,18 @@ pub enum Command {
         /// With --mode replace, allow a file without rows (it empties the dataset)
         #[arg(long)]
         allow_empty: bool,
+        /// The sheet of a workbook, by name or number from 1 [default: the first whose header names the dataset's fields]
+        #[arg(long)]
+        sheet: Option<String>,
+        /// How people wrote numbers in the file: vi (1.234,5) or en (1,234.5) [default: the dataset's setting]
+        #[arg(long)]
+        locale: Option<String>,
+        /// Check the whole file and print the report; write nothing
+        #[arg(long)]
+        check: bool,
+        /// The officer the import is done for (a username): the audit names them beside the operator
+        #[arg(long = "as", value_name = "USER")]
+        as_user: Option<String>,
     },
     /// Propose a Table Schema from a sample of a file
     #[command(subcommand)]

@@ -22,12 +22,12 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { demo } => commands::serve::run(cfg, demo).await,
         Command::Dataset(c) => commands::dataset::run(cfg, c).await,
-        Command::Import { dataset, file, mode, encoding, delimiter, format, allow_empty } => {
+        Command::Import { dataset, file, mode, encoding, delimiter, format, allow_empty, sheet, locale, check, as_user } => {
             commands::dataset::import(
                 cfg,
                 &dataset,
                 &file,
-                commands::dataset::ImportArgs { mode, encoding, delimiter, format, allow_empty },
+                commands::dataset::ImportArgs { mode, encoding, delimiter, format, allow_empty, sheet, locale, check, as_user },
             )
             .await
         }

@@ -191,7 +191,14 @@ pub fn read_options(p: &Params) -> Result<chiase_io::tabular::ReadOptions, ApiEr
         Some("ndjson") => Some(Format::Ndjson),
         Some(f) => return Err(ApiError::bad_request(format!("định dạng «{f}» không được hỗ trợ"), format!("unsupported format «{f}»"))),
     };
-    Ok(chiase_io::tabular::ReadOptions { format, encoding, delimiter })
+    let locale = match p.one("locale")? {
+        None => None,
+        Some(l) => Some(chiase_core::human::InputLocale::parse(l).ok_or_else(|| {
+            ApiError::bad_request(format!("locale «{l}» không hợp lệ (vi, en)"), format!("invalid locale «{l}» (vi, en)"))
+        })?),
+    };
+    let sheet = p.one("sheet")?.map(str::to_string);
+    Ok(chiase_io::tabular::ReadOptions { format, encoding, delimiter, sheet, locale, ..Default::default() })
 }
 
 /// The largest page a client may ask for.

@@ -75,7 +75,7 @@ async fn import(
 
 async fn import_ok(app: &TestApp, id: &str, mode: ImportMode, name: &str, bytes: Vec<u8>) -> WriteSummary {
     match import(app, id, mode, name, bytes, ReadOptions::default()).await {
-        Ok(ImportOutcome::Done(s)) => s,
+        Ok(ImportOutcome::Done(s)) => s.summary,
         Ok(ImportOutcome::Rejected(r)) => panic!("import into {id} rejected: {:?}", &r.errors[..r.errors.len().min(5)]),
         Err(e) => panic!("import into {id} failed: {}", e.msg),
     }
@@ -173,7 +173,7 @@ async fn every_constraint_is_checked_at_import_and_each_problem_located() {
 xx-1,A,1,1,true,01/01/2020,,2020,A,,\n\
 AB-002,B,-5,1,true,01/01/2020,,2020,A,,\n\
 AB-003,C,1,abc,true,01/01/2020,,2020,A,,\n\
-AB-004,D,1,1,maybe,2020-01-01,,20,Z,\"300, 10\",\"{}\"\n\
+AB-004,D,1,1,maybe,31/02/2020,,20,Z,\"300, 10\",\"{}\"\n\
 ,E,1,1,true,01/01/2020,,2020,A,,\n\
 AB-006,F,1,1,true,01/01/2020,,2020,A,,\n\
 AB-006,G,1,1,true,01/01/2020,,2020,A,,\n";
@@ -200,7 +200,11 @@ AB-006,G,1,1,true,01/01/2020,,2020,A,,\n";
             "{engine:?}"
         );
         assert_eq!(report.total_errors, 10);
-        assert!(report.errors[0].message.contains("không khớp mẫu") && report.errors[0].message_en.contains("does not match"));
+        // The officer sees a value of the right form, never the regular expression.
+        let e = &report.errors[0];
+        assert!(e.message.contains("không đúng dạng") && e.message.contains("«AB-123»"), "{}", e.message);
+        assert!(e.message_en.contains("required form") && !e.message_en.contains("[A-Z]"), "{}", e.message_en);
+        assert_eq!(e.letter.as_deref(), Some("A"));
         assert_eq!(chiase_store::testing::row_count(&app.store().dataset("moi-loai").await.unwrap().unwrap()), 0, "nothing landed");
         // Duplicate keys within a file are caught too (once the rows parse).
         let dup = "ma,ten\nAB-001,A\nAB-001,B\n";

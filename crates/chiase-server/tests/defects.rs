@@ -65,7 +65,7 @@ async fn create(app: &TestApp, id: &str, entry: i64, mode: &str, schema: Value) 
 
 async fn import_csv(app: &TestApp, id: &str, mode: ImportMode, csv: &str) -> WriteSummary {
     match app.import(id, "tep.csv", csv.as_bytes().to_vec(), mode).await {
-        Ok(ImportOutcome::Done(s)) => s,
+        Ok(ImportOutcome::Done(s)) => s.summary,
         Ok(ImportOutcome::Rejected(r)) => panic!("import into {id} rejected: {:?}", r.errors),
         Err(e) => panic!("import into {id} failed: {}", e.msg),
     }

@@ -69,7 +69,7 @@ async fn import(app: &TestApp, id: &str, mode: ImportMode, bytes: Vec<u8>) -> Im
 
 async fn done(app: &TestApp, id: &str, mode: ImportMode, bytes: Vec<u8>) -> chiase_store::datasets::import::WriteSummary {
     match import(app, id, mode, bytes).await {
-        ImportOutcome::Done(s) => s,
+        ImportOutcome::Done(s) => s.summary,
         ImportOutcome::Rejected(r) => panic!("rejected: {:?}", &r.errors[..r.errors.len().min(3)]),
     }
 }

@@ -197,6 +197,23 @@ pub struct ReadQuery {
     pub format: Option<FileFormat>,
     /// The file's name (its extension helps tell the format).
     pub name: Option<String>,
+    /// The sheet of a workbook to read, by name or number from 1; by
+    /// default the first sheet whose header row names the dataset's fields.
+    pub sheet: Option<String>,
+    /// How people wrote the numbers in this file: `vi` reads `1.234` as
+    /// 1234 and `1,5` as 1.5, `en` the reverse; it also turns on reading
+    /// dates as dd/mm/yyyy and Có/Không. By default the dataset's setting.
+    #[param(inline)]
+    pub locale: Option<LocaleDoc>,
+}
+
+/// How people write numbers: `vi` (1.234.567,89) or `en` (1,234,567.89).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum LocaleDoc {
+    Vi,
+    En,
 }
 
 /// A tabular file format.

@@ -209,6 +209,10 @@ struct ImportQuery {
     /// With `mode=replace`, an empty file empties the dataset only with
     /// `allow_empty=true`.
     allow_empty: Option<bool>,
+    /// `true`: read and check the whole file and answer with the same
+    /// report an import would give, writing nothing (keys already stored
+    /// are not compared).
+    dry_run: Option<bool>,
     #[param(inline)]
     lang: Option<Lang>,
 }
@@ -222,20 +226,88 @@ enum ImportModeDoc {
     Replace,
 }
 
-/// `POST …/import?mode=append|upsert|replace` with the file as the body
-/// (CSV, TSV, XLSX, JSON or NDJSON; stewards of the owner). All rows or
-/// none: a file with a bad row changes nothing, and the 422 lists the
-/// problems by row and column.
+/// Text parts of a multipart upload are options; longer ones are refused.
+const MAX_FORM_FIELD_BYTES: usize = 1024;
+
+/// The file of an upload and the options sent with it.
+struct Upload {
+    /// Query parameters, then the form's text parts (sent before the file).
+    pairs: Vec<(String, String)>,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    body: Box<dyn std::io::Read + Send>,
+}
+
+fn bad_form(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("biểu mẫu tải lên không hợp lệ: {e}"), format!("malformed multipart upload: {e}"))
+}
+
+/// The body as sent: raw (the file itself), or `multipart/form-data`
+/// (what `curl -F file=@x.xlsx` and every HTML form send) with a part
+/// carrying a file name (or named `file`) and, before it, text parts
+/// carrying options (`mode`, `sheet`, `dry_run`…).
+async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
+    let mut pairs = pairs(uri);
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let boundary = content_type
+        .as_deref()
+        .filter(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+        .map(|ct| multer::parse_boundary(ct).map_err(|e| bad_form(&e)))
+        .transpose()?;
+    let Some(boundary) = boundary else {
+        let stream = body.into_data_stream().map_err(std::io::Error::other);
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+        return Ok(Upload { pairs, file_name: None, content_type, body: Box::new(reader) });
+    };
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    loop {
+        let Some(mut field) = form.next_field().await.map_err(|e| bad_form(&e))? else {
+            return Err(ApiError::bad_request(
+                "biểu mẫu không có tệp: gửi tệp trong phần «file» (curl -F file=@tep.xlsx)",
+                "the form has no file: send it in a part named «file» (curl -F file=@file.xlsx)",
+            ));
+        };
+        if field.file_name().is_some() || field.name() == Some("file") {
+            let file_name = field.file_name().map(str::to_string);
+            // A generic type says nothing; the file's name or content will.
+            let content_type =
+                field.content_type().map(|m| m.essence_str().to_string()).filter(|m| m != "application/octet-stream" && m != "text/plain");
+            let stream = field.map_err(std::io::Error::other);
+            let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+            return Ok(Upload { pairs, file_name, content_type, body: Box::new(reader) });
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let mut text = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| bad_form(&e))? {
+            text.extend_from_slice(&chunk);
+            if text.len() > MAX_FORM_FIELD_BYTES {
+                return Err(ApiError::bad_request(
+                    format!("phần «{name}» của biểu mẫu dài quá {MAX_FORM_FIELD_BYTES} byte"),
+                    format!("form part «{name}» is longer than {MAX_FORM_FIELD_BYTES} bytes"),
+                ));
+            }
+        }
+        let text = String::from_utf8(text).map_err(|e| bad_form(&e))?;
+        pairs.push((name, text));
+    }
+}
+
+/// `POST …/import?mode=append|upsert|replace` with the file as the body or
+/// as the `file` part of a multipart form (CSV, TSV, XLSX, XLS, ODS, JSON
+/// or NDJSON; stewards of the owner). All rows or none: a file with a bad
+/// row changes nothing, and the 422 lists the problems by row and column
+/// as the file shows them (`dòng 9, cột H «Giá trị»`). Options may come as
+/// query parameters or as text parts before the file.
 #[utoipa::path(
     post,
     path = "/api/v1/datasets/{id}/import",
     tag = "records",
     operation_id = "records_import",
     params(("id" = String, Path, description = "The dataset's id."), ImportQuery, super::datasets::ReadQuery),
-    request_body(content = Binary, description = "The file.", content_type = "application/octet-stream"),
+    request_body(content = Binary, description = "The file, or a multipart/form-data body with the file in a part named `file`.", content_type = "application/octet-stream"),
     security(("bearer" = []), ("session" = [], "csrf" = [])),
     responses(
-        (status = 200, description = "Imported.", body = schemas::WriteSummary),
+        (status = 200, description = "Imported (or, with `dry_run=true`, checked: nothing written).", body = schemas::WriteSummary),
         UploadErrors,
     ),
 )]
@@ -247,7 +319,11 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let p = Params::parse_as2::<ImportQuery, super::datasets::ReadQuery>(uri.query())?;
+    // The query alone is checked first, so that a mistake is refused before the upload is read.
+    Params::parse_as2::<ImportQuery, super::datasets::ReadQuery>(uri.query())?;
+    let upload = upload(&uri, &headers, body).await?;
+    let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(upload.pairs.iter()).finish();
+    let p = Params::parse_as2::<ImportQuery, super::datasets::ReadQuery>(Some(&query))?;
     let mode = match p.one("mode")? {
         None => ImportMode::Append,
         Some(m) => m.parse::<ImportMode>().map_err(|m| {
@@ -259,15 +335,23 @@ async fn import(
     };
     let req = ImportRequest {
         mode,
-        source_name: p.one("name")?.map(str::to_string),
-        content_type: headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string),
+        source_name: p.one("name")?.map(str::to_string).or(upload.file_name),
+        content_type: upload.content_type,
         options: read_options(&p)?,
         allow_empty: p.bool("allow_empty")?.unwrap_or(false),
     };
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    match imports::import(&app, &caller, &id, req, Box::new(reader), MAX_IMPORT_BYTES, Arc::new(Progress::default())).await? {
-        ImportOutcome::Done(summary) => Ok(Json(serde_json::to_value(summary).map_err(|e| ApiError::internal(&e))?)),
+    let progress = Arc::new(Progress::default());
+    if p.bool("dry_run")?.unwrap_or(false) {
+        let report = imports::check(&app, &caller, &id, req, upload.body, MAX_IMPORT_BYTES, progress).await?;
+        if report.total_errors > 0 {
+            return Err(rejected(report));
+        }
+        let mut v = serde_json::to_value(report).map_err(|e| ApiError::internal(&e))?;
+        v["dry_run"] = Value::Bool(true);
+        return Ok(Json(v));
+    }
+    match imports::import(&app, &caller, &id, req, upload.body, MAX_IMPORT_BYTES, progress).await? {
+        ImportOutcome::Done(imported) => Ok(Json(serde_json::to_value(imported).map_err(|e| ApiError::internal(&e))?)),
         ImportOutcome::Rejected(report) => Err(rejected(report)),
     }
 }

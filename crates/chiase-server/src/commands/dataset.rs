@@ -128,7 +128,7 @@ fn options(encoding: Option<String>, delimiter: Option<String>, format: Option<S
         Some("ndjson") => Some(Format::Ndjson),
         Some(f) => anyhow::bail!("định dạng không hỗ trợ / unsupported format «{f}»"),
     };
-    Ok(ReadOptions { format, encoding, delimiter })
+    Ok(ReadOptions { format, encoding, delimiter, ..Default::default() })
 }
 
 /// What `chiase import` is asked.
@@ -138,14 +138,39 @@ pub struct ImportArgs {
     pub delimiter: Option<String>,
     pub format: Option<String>,
     pub allow_empty: bool,
+    pub sheet: Option<String>,
+    pub locale: Option<String>,
+    /// Check only: write nothing.
+    pub check: bool,
+    /// The officer the import is done for.
+    pub as_user: Option<String>,
 }
 
 /// `chiase import DATASET FILE`: with a progress bar (rows, rows/s, ETA).
 pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -> anyhow::Result<()> {
     let mode: ImportMode =
         args.mode.parse().map_err(|m| anyhow::anyhow!("chế độ không hợp lệ / invalid mode «{m}» (append, upsert, replace)"))?;
-    let options = options(args.encoding, args.delimiter, args.format)?;
-    let (app, op) = context(cfg).await?;
+    let mut options = options(args.encoding, args.delimiter, args.format)?;
+    options.sheet = args.sheet;
+    options.locale = args
+        .locale
+        .map(|l| {
+            chiase_core::human::InputLocale::parse(&l).ok_or_else(|| anyhow::anyhow!("locale không hợp lệ / invalid locale «{l}» (vi, en)"))
+        })
+        .transpose()?;
+    let (app, mut op) = context(cfg).await?;
+    if let Some(username) = &args.as_user {
+        // The operator's right to import stays; the audit also names the officer it was done for.
+        let user = app
+            .store
+            .user(username)
+            .await
+            .map_err(crate::commands::explain)?
+            .ok_or_else(|| anyhow::anyhow!("không có người dùng / no such user «{username}»"))?;
+        op.actor.name = format!("operator for user:{}", user.username);
+        op.actor.user_id = Some(user.pk);
+        op.actor.agency_id = user.agency_pk;
+    }
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = Arc::new(Progress::default());
@@ -175,7 +200,24 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
         options,
         allow_empty: args.allow_empty,
     };
-    let outcome = imports::import(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await;
+    let outcome = if args.check {
+        match imports::check(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await {
+            Ok(report) if report.total_errors == 0 => {
+                ticker.abort();
+                bar.finish_and_clear();
+                print_notes(&report);
+                outln!(
+                    "Tệp hợp lệ: {} dòng, không có lỗi; chưa ghi gì (--check) / The file is valid: {} rows, no problems; nothing written (--check)",
+                    report.rows_read,
+                    report.rows_read
+                )?;
+                return Ok(());
+            }
+            other => other.map(ImportOutcome::Rejected),
+        }
+    } else {
+        imports::import(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await
+    };
     ticker.abort();
     bar.finish_and_clear();
     match outcome.map_err(said)? {
@@ -187,6 +229,7 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
             Ok(())
         }
         ImportOutcome::Rejected(report) => {
+            print_notes(&report);
             eprintln!(
                 "Không nhập gì: {} lỗi trong {} dòng đã đọc / Nothing imported: {} problems in {} rows read",
                 report.total_errors, report.rows_read, report.total_errors, report.rows_read
@@ -203,6 +246,16 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
             }
             Err(Exit(1).into())
         }
+    }
+}
+
+/// What the reader left out or understood (a title block, a totals row).
+fn print_notes(report: &imports::ImportReport) {
+    if let Some(sheet) = &report.sheet {
+        eprintln!("  trang / sheet «{sheet}»");
+    }
+    for n in &report.notes {
+        eprintln!("  ghi chú / note: {} / {}", n.message, n.message_en);
     }
 }
 

@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use chiase_core::Msg;
 use chiase_core::policy::decide_write;
 use chiase_core::schema::Schema;
+use chiase_io::layout::Note;
 use chiase_io::spool::{SpoolReader, SpoolWriter};
 use chiase_io::tabular::{ColumnMap, ReadError, ReadOptions, RecordReader, parse_record};
 use chiase_store::datasets::import::{Applied, Feed, ImportMode, ParsedRow, RowProblem, Strategy, WriteSummary};
@@ -50,9 +51,18 @@ pub struct ImportRequest {
 /// One problem in a file.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportError {
-    /// The line (CSV, NDJSON), record number (JSON) or sheet row (XLSX).
+    /// The line (CSV, NDJSON), record number (JSON) or sheet row (XLSX),
+    /// as an editor or Excel numbers it.
     pub row: u64,
+    /// The column as the file names it: its header text (CSV, sheets) or
+    /// key (JSON).
     pub column: Option<String>,
+    /// The column's letter as Excel shows it (CSV, sheets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub letter: Option<String>,
+    /// The schema field the column feeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     pub value: Option<String>,
     pub code: String,
     pub message: String,
@@ -68,7 +78,30 @@ impl ReportError {
         vi: impl Into<String>,
         en: impl Into<String>,
     ) -> ReportError {
-        ReportError { row, column, value: value.map(|v| bounded(&v)), code: code.to_string(), message: vi.into(), message_en: en.into() }
+        ReportError {
+            row,
+            field: column.clone(),
+            column,
+            letter: None,
+            value: value.map(|v| bounded(&v)),
+            code: code.to_string(),
+            message: vi.into(),
+            message_en: en.into(),
+        }
+    }
+
+    /// Places the problem in the file's own terms: `cột D «Giá trị»`.
+    fn in_column(mut self, letter: String, header: String) -> ReportError {
+        let (vi, en) = if header.is_empty() {
+            (format!("cột {letter}: "), format!("column {letter}: "))
+        } else {
+            (format!("cột {letter} «{header}»: "), format!("column {letter} «{header}»: "))
+        };
+        self.message = format!("{vi}{}", self.message);
+        self.message_en = format!("{en}{}", self.message_en);
+        self.letter = Some(letter);
+        self.column = Some(bounded(&header));
+        self
     }
 }
 
@@ -78,12 +111,25 @@ impl From<RowProblem> for ReportError {
     }
 }
 
-/// Why nothing was imported.
+/// Why nothing was imported (or, for a check, what an import would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     pub rows_read: u64,
     pub total_errors: u64,
     pub errors: Vec<ReportError>,
+    /// The sheet read, for workbooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// What the reader left out or understood: a title block, a two-row
+    /// header, a totals row, a signature block.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+impl ImportReport {
+    pub fn new(rows_read: u64, total_errors: u64, errors: Vec<ReportError>) -> ImportReport {
+        ImportReport { rows_read, total_errors, errors, sheet: None, notes: Vec::new() }
+    }
 }
 
 /// Nothing was imported: 422 with the report.
@@ -98,8 +144,26 @@ pub fn rejected(report: ImportReport) -> ApiError {
 }
 
 pub enum ImportOutcome {
-    Done(WriteSummary),
+    Done(Imported),
     Rejected(ImportReport),
+}
+
+/// What an import wrote, and what the reader left out or understood.
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    #[serde(flatten)]
+    pub summary: WriteSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+impl std::ops::Deref for Imported {
+    type Target = WriteSummary;
+    fn deref(&self) -> &WriteSummary {
+        &self.summary
+    }
 }
 
 /// Counters the CLI's progress bar reads.
@@ -160,7 +224,10 @@ fn stage(
     watch: &tokio::sync::watch::Sender<Staging>,
     stop: &AtomicBool,
 ) -> Result<ImportReport, ApiError> {
-    let reader = RecordReader::open(source, req.source_name.as_deref(), req.content_type.as_deref(), &req.options).map_err(read_failure)?;
+    let mut options = req.options.clone();
+    options.schema = Some(Arc::new(schema.clone()));
+    let mut reader = RecordReader::open(source, req.source_name.as_deref(), req.content_type.as_deref(), &options).map_err(read_failure)?;
+    let header_line = reader.header_line().unwrap_or(1);
     let map = match reader.headers() {
         Some(h) => match ColumnMap::new(h, schema) {
             Ok(m) => Some(m),
@@ -168,9 +235,17 @@ fn stage(
                 let errors: Vec<ReportError> = problems
                     .into_iter()
                     .take(MAX_REPORTED)
-                    .map(|p| ReportError::new(1, Some(bounded(&p.column)), None, "header", p.msg.vi, p.msg.en))
+                    .map(|p| {
+                        let mut e = ReportError::new(header_line, Some(bounded(&p.column)), None, "header", p.msg.vi, p.msg.en);
+                        e.field = None;
+                        e.letter = p.letter;
+                        e
+                    })
                     .collect();
-                return Ok(ImportReport { rows_read: 0, total_errors: errors.len() as u64, errors });
+                let mut report = ImportReport::new(0, errors.len() as u64, errors);
+                report.sheet = reader.sheet().map(str::to_string);
+                report.notes = reader.notes();
+                return Ok(report);
             }
         },
         None => None,
@@ -179,7 +254,7 @@ fn stage(
     let mut errors: Vec<ReportError> = Vec::new();
     let mut total_errors = 0u64;
     let mut rows_read = 0u64;
-    for rec in reader {
+    for rec in reader.by_ref() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -209,14 +284,21 @@ fn stage(
                         let value = cell_value(&rec.cells, map.as_ref(), field, &name);
                         (Some(name), value)
                     };
-                    errors.push(ReportError::new(rec.line, column, value, e.code, e.message.vi, e.message.en));
+                    let error = ReportError::new(rec.line, column, value, e.code, e.message.vi, e.message.en);
+                    errors.push(match map.as_ref().and_then(|m| m.column_of(field)) {
+                        Some((letter, header)) => error.in_column(letter, header),
+                        None => error,
+                    });
                 }
             }
         }
     }
     spool.flush().map_err(spool_error)?;
     watch.send_modify(|s| s.rows = spool.rows());
-    Ok(ImportReport { rows_read, total_errors, errors })
+    let mut report = ImportReport::new(rows_read, total_errors, errors);
+    report.sheet = reader.sheet().map(str::to_string);
+    report.notes = reader.notes();
+    Ok(report)
 }
 
 fn read_failure(e: ReadError) -> ApiError {
@@ -259,8 +341,10 @@ pub async fn import(
 ) -> Result<ImportOutcome, ApiError> {
     let ds = find_dataset(app, id).await?;
     let permit = decide_write(&caller.subject, &ds.facts())?;
-    let schema = app.store.schema_of(&ds)?;
+    let schema = reading_schema(app.store.schema_of(&ds)?, &req.options);
     let dir = spool_dir(app);
+    let mut req = req;
+    req.options.temp_dir.get_or_insert_with(|| dir.clone());
     let started = std::time::Instant::now();
     let mut spool =
         SpoolWriter::new(&dir).map_err(|e| ApiError::internal(&format!("cannot create an import spool in {}: {e}", dir.display())))?;
@@ -329,7 +413,7 @@ pub async fn import(
             let total_errors = problems.len() as u64;
             let mut errors: Vec<ReportError> = problems.into_iter().take(MAX_REPORTED).map(ReportError::from).collect();
             errors.sort_by_key(|e| e.row);
-            Ok(ImportOutcome::Rejected(ImportReport { rows_read: progress.rows.load(Ordering::Relaxed), total_errors, errors }))
+            Ok(ImportOutcome::Rejected(ImportReport::new(progress.rows.load(Ordering::Relaxed), total_errors, errors)))
         }
         (Err(e), _) => Err(e),
         (Ok(report), _) if report.total_errors > 0 => {
@@ -341,10 +425,56 @@ pub async fn import(
             metrics::counter!("chiase_import_rows_total").increment(report.rows_read);
             let detail = json!({ "mode": req.mode.code(), "file": req.source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
             record_change(app, caller, "import", Some(&ds), ds.id.clone(), detail).await?;
-            Ok(ImportOutcome::Done(summary))
+            Ok(ImportOutcome::Done(Imported { summary, sheet: report.sheet, notes: report.notes }))
         }
         (Ok(_), _) => Err(ApiError::internal(&"an import ended without being applied or refused")),
     }
+}
+
+/// The schema a file is read with: the dataset's, with the locale the
+/// import names, if it names one.
+fn reading_schema(schema: Arc<Schema>, options: &ReadOptions) -> Arc<Schema> {
+    match options.locale {
+        Some(l) if schema.input_locale() != Some(l) => {
+            let mut s = (*schema).clone();
+            s.set_input_locale(Some(l));
+            Arc::new(s)
+        }
+        _ => schema,
+    }
+}
+
+/// Checks a file as an import would read it (`dry_run`, `chiase import
+/// --check`) and writes nothing: the same report (no errors when the file
+/// is valid). Keys already stored are not compared (only an import's
+/// transaction sees them).
+pub async fn check(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    mut req: ImportRequest,
+    source: Box<dyn Read + Send>,
+    limit: u64,
+    progress: Arc<Progress>,
+) -> Result<ImportReport, ApiError> {
+    let ds = find_dataset(app, id).await?;
+    decide_write(&caller.subject, &ds.facts())?;
+    let schema = reading_schema(app.store.schema_of(&ds)?, &req.options);
+    let dir = spool_dir(app);
+    req.options.temp_dir.get_or_insert_with(|| dir.clone());
+    let mut spool =
+        SpoolWriter::new(&dir).map_err(|e| ApiError::internal(&format!("cannot create an import spool in {}: {e}", dir.display())))?;
+    let outcome = {
+        let progress = progress.clone();
+        tokio::task::spawn_blocking(move || {
+            let (watch, _) = tokio::sync::watch::channel(Staging::default());
+            let source: Box<dyn Read + Send> = Box::new(Counting { inner: source, progress: progress.clone(), limit });
+            stage(&schema, source, &req, &mut spool, &progress, &watch, &AtomicBool::new(false))
+        })
+        .await
+        .map_err(|e| ApiError::internal(&format!("the check stopped: {e}")))?
+    };
+    outcome.map_err(|e| if progress.bytes.load(Ordering::Relaxed) > limit { ApiError::too_large(limit as usize) } else { e })
 }
 
 /// Hands the staged rows to the store as they become readable: ends the

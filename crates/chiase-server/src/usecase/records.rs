@@ -182,7 +182,7 @@ fn parse_records(schema: &Schema, body: Value, base: Option<&[FieldValue]>) -> R
         }
     }
     if total > 0 {
-        return Err(rejected(ImportReport { rows_read: rows.len() as u64 + total, total_errors: total, errors }));
+        return Err(rejected(ImportReport::new(rows.len() as u64 + total, total, errors)));
     }
     Ok(rows)
 }
@@ -195,7 +195,7 @@ async fn write_rows(app: &AppState, caller: &Caller, ds: &Dataset, mode: ImportM
     if !problems.is_empty() {
         let conflict = problems.iter().all(|p| p.code == "key_exists");
         let errors: Vec<ReportError> = problems.into_iter().map(ReportError::from).collect();
-        let mut e = rejected(ImportReport { rows_read: rows.len() as u64, total_errors: errors.len() as u64, errors });
+        let mut e = rejected(ImportReport::new(rows.len() as u64, errors.len() as u64, errors));
         if conflict {
             e.status = axum::http::StatusCode::CONFLICT;
         }
