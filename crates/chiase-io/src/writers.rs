@@ -26,8 +26,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chiase_core::Msg;
-use chiase_core::schema::{Field, FieldType, Schema, Value};
-use rust_xlsxwriter::{Workbook, Worksheet, XlsxError};
+use chiase_core::fold::match_key;
+use chiase_core::schema::{Field, FieldType, PersonalClass, Schema, Value};
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -543,40 +545,360 @@ const XLSX_MAX_CELL: usize = 32_767;
 /// are written as text so no digit is lost.
 const XLSX_MAX_EXACT: i64 = 999_999_999_999_999;
 
-/// Writes records to a constant-memory worksheet and saves the workbook.
-/// Numbers are number cells, booleans boolean cells, everything else text
-/// in the field's own format (a text cell is never a formula, so nothing
-/// needs neutralising). Blocking: run it on a blocking thread.
+/// UTF-16 units Excel allows in a sheet name.
+const XLSX_MAX_SHEET_NAME: usize = 31;
+
+/// The name of the data sheet when the dataset's title leaves nothing usable.
+pub const XLSX_DATA_SHEET_FALLBACK: &str = "Dữ liệu";
+
+/// The name of the second sheet, which describes the exported fields.
+pub const XLSX_FIELDS_SHEET: &str = "Trường dữ liệu";
+
+/// The header fill of both sheets (a light blue).
+const XLSX_HEADER_FILL: u32 = 0xDDEBF7;
+
+/// A dataset's title as a sheet name Excel accepts: the characters
+/// `[]:*?/\` replaced, runs of spaces made one, no `'` at either end, at
+/// most 31 UTF-16 units (cut between characters, never inside one), and
+/// not a name Excel reserves ("History") or that the fields sheet uses;
+/// [`XLSX_DATA_SHEET_FALLBACK`] when nothing is left.
+pub fn xlsx_sheet_name(title: &str) -> String {
+    let mapped: String = title
+        .chars()
+        .filter_map(|c| match c {
+            '/' | '\\' | ':' => Some('-'),
+            '[' => Some('('),
+            ']' => Some(')'),
+            '*' | '?' => None,
+            c if c.is_control() => Some(' '),
+            c => Some(c),
+        })
+        .collect();
+    let collapsed = mapped.split_whitespace().collect::<Vec<_>>().join(" ");
+    let edge = |c: char| c == '\'' || c.is_whitespace();
+    let mut name = String::new();
+    let mut units = 0;
+    for c in collapsed.trim_matches(edge).chars() {
+        if units + c.len_utf16() > XLSX_MAX_SHEET_NAME {
+            break;
+        }
+        units += c.len_utf16();
+        name.push(c);
+    }
+    // The cut may leave a space or a `'` at the end.
+    let name = name.trim_matches(edge);
+    // Excel compares sheet names without case.
+    let taken = |n: &str| n.to_lowercase() == "history" || n.to_lowercase() == XLSX_FIELDS_SHEET.to_lowercase();
+    if name.is_empty() || taken(name) { XLSX_DATA_SHEET_FALLBACK.to_string() } else { name.to_string() }
+}
+
+/// The header of each column: the field's title, unless the importer
+/// would not map that title back to this field ([`ColumnMap::new`]
+/// matches a header by name first, then by folded title, taking the first
+/// field that matches); then its name, which always maps back. So a title
+/// shared with an earlier field, or equal to another field's name, gives
+/// way to the name.
 ///
-/// The header is the field names. What a later version adds (titles, date
-/// cells, column widths, a frozen header, an autofilter) belongs in
-/// [`XlsxWriter::begin`] and [`XlsxWriter::cell`].
+/// [`ColumnMap::new`]: crate::tabular::ColumnMap::new
+fn xlsx_headers(columns: &Columns) -> Vec<String> {
+    let schema = columns.schema();
+    let maps_to = |h: &str| {
+        schema.position(h).or_else(|| {
+            let key = match_key(h);
+            schema
+                .fields
+                .iter()
+                .position(|f| match_key(&f.spec.name) == key || f.spec.title.as_deref().is_some_and(|t| match_key(t) == key))
+        })
+    };
+    columns
+        .positions()
+        .iter()
+        .map(|&p| {
+            let f = &schema.fields[p];
+            match f.spec.title.as_deref().map(str::trim) {
+                Some(t) if !t.is_empty() && maps_to(t) == Some(p) => t.to_string(),
+                _ => f.spec.name.clone(),
+            }
+        })
+        .collect()
+}
+
+/// How the cells of a column are written, decided once from its field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum XlsxKind {
+    /// Text in the field's own format ([`Field::export_text`]).
+    Text,
+    /// Whole numbers shown with thousands separators (`#,##0`).
+    Count,
+    /// Whole numbers shown as they are (`0`): keys and years, where
+    /// `2,024` or `10,345` would read wrong.
+    Code,
+    /// Numbers in Excel's `General` format. A format such as
+    /// `#,##0.##########` shows whole numbers with a dangling separator
+    /// (`12.`), and Excel has no format that hides the separator only when
+    /// there is no fraction; `General` shows `12` and `0.25` as they are
+    /// (and the cell keeps every digit whatever is shown).
+    Number,
+    /// Excel dates (`dd/mm/yyyy`).
+    Date,
+    /// Excel date-times (`dd/mm/yyyy hh:mm:ss`), in UTC as stored.
+    DateTime,
+}
+
+impl XlsxKind {
+    /// The kind of the field at `pos`. Dates and date-times with a text
+    /// format of their own stay text in that format: the importer reads a
+    /// date cell as ISO 8601 (`xlsx_cell`), which such a field refuses, so a
+    /// date cell would not import back. Numbers of a field whose group
+    /// character is `.` stay text too: a number cell reads back as `1234.5`,
+    /// whose `.` that field drops as grouping.
+    fn of(schema: &Schema, pos: usize) -> XlsxKind {
+        let spec = &schema.fields[pos].spec;
+        let iso = matches!(spec.format.as_deref(), None | Some("default" | "any"));
+        match spec.field_type {
+            FieldType::Integer if schema.key.contains(&pos) => XlsxKind::Code,
+            FieldType::Integer => XlsxKind::Count,
+            FieldType::Year => XlsxKind::Code,
+            FieldType::Number if spec.group_char.as_deref() == Some(".") => XlsxKind::Text,
+            FieldType::Number => XlsxKind::Number,
+            FieldType::Date if iso => XlsxKind::Date,
+            FieldType::Datetime if iso => XlsxKind::DateTime,
+            _ => XlsxKind::Text,
+        }
+    }
+
+    /// The column's width in characters: what its cells need, widened for
+    /// the header up to a point (a longer header wraps).
+    fn width(self, field: &Field, header: &str) -> f64 {
+        let title = header.chars().count() as f64 + 2.0;
+        let base: f64 = match (self, field.spec.field_type) {
+            (XlsxKind::Date, _) => 12.0,
+            (XlsxKind::DateTime, _) => 20.0,
+            (XlsxKind::Count | XlsxKind::Code, _) => 10.0,
+            (XlsxKind::Number, _) => 12.0,
+            (XlsxKind::Text, FieldType::Boolean | FieldType::Integer | FieldType::Year) => 10.0,
+            (XlsxKind::Text, FieldType::Number | FieldType::Date) => 12.0,
+            (XlsxKind::Text, FieldType::Datetime) => 22.0,
+            (XlsxKind::Text, FieldType::Geopoint) => 24.0,
+            // Text and GeoJSON: as wide as the title, within bounds.
+            (XlsxKind::Text, _) => return title.clamp(10.0, 60.0),
+        };
+        base.max(title.min(20.0))
+    }
+}
+
+/// The formats of the data sheet, made once (a format per cell would be
+/// looked up per cell).
+struct XlsxFormats {
+    header: Format,
+    count: Format,
+    code: Format,
+    date: Format,
+    datetime: Format,
+}
+
+impl XlsxFormats {
+    fn new() -> XlsxFormats {
+        XlsxFormats {
+            header: header_format(),
+            count: Format::new().set_num_format("#,##0"),
+            code: Format::new().set_num_format("0"),
+            date: Format::new().set_num_format("dd/mm/yyyy"),
+            datetime: Format::new().set_num_format("dd/mm/yyyy hh:mm:ss"),
+        }
+    }
+}
+
+/// Bold, wrapped, on a fill, aligned to the top so wrapped and unwrapped
+/// headers line up.
+fn header_format() -> Format {
+    Format::new().set_bold().set_text_wrap().set_align(FormatAlign::Top).set_background_color(XLSX_HEADER_FILL)
+}
+
+/// A header row's height for headers wrapped in columns of `widths`
+/// characters: Excel does not grow a row for wrapped text in a file it
+/// opens, so a long title would show its first line only. At most four
+/// lines; `None` when one line is enough.
+fn header_height(headers: &[String], widths: &[f64]) -> Option<f64> {
+    let lines = headers
+        .iter()
+        .zip(widths)
+        .map(|(h, w)| (h.chars().count() as f64 / (w - 1.0).max(1.0)).ceil() as u32)
+        .max()
+        .unwrap_or(1)
+        .clamp(1, 4);
+    (lines > 1).then(|| 15.0 * f64::from(lines))
+}
+
+/// An Excel date(-time) of a date and a time, when Excel can show it
+/// (years 1900 to 9999).
+fn excel_datetime(d: NaiveDate, t: Option<NaiveTime>) -> Option<ExcelDateTime> {
+    let year = u16::try_from(d.year()).ok().filter(|y| (1900..=9999).contains(y))?;
+    let date = ExcelDateTime::from_ymd(year, d.month() as u8, d.day() as u8).ok()?;
+    match t {
+        None => Some(date),
+        Some(t) => date.and_hms(t.hour() as u16, t.minute() as u8, f64::from(t.second())).ok(),
+    }
+}
+
+/// The cell of a value of a [`XlsxKind::DateTime`] column, or `None` when
+/// it must be text (its field's own ISO text) to import back unchanged:
+/// the importer reads a date-time cell to the second and one at midnight
+/// as a bare date, which a date-time field refuses.
+fn excel_instant(t: &chrono::DateTime<chrono::Utc>) -> Option<ExcelDateTime> {
+    let naive = t.naive_utc();
+    if naive.time() == NaiveTime::MIN || t.timestamp_subsec_nanos() != 0 {
+        return None;
+    }
+    excel_datetime(naive.date(), Some(naive.time()))
+}
+
+/// The words of a field type on the fields sheet: its code and what it is
+/// in Vietnamese.
+fn type_words(t: FieldType) -> String {
+    let vi = match t {
+        FieldType::String => "chuỗi",
+        FieldType::Integer => "số nguyên",
+        FieldType::Number => "số",
+        FieldType::Boolean => "đúng/sai",
+        FieldType::Date => "ngày",
+        // The cells show the stored instant in UTC; say so.
+        FieldType::Datetime => "thời điểm, giờ UTC",
+        FieldType::Year => "năm",
+        FieldType::Geopoint => "tọa độ",
+        FieldType::Geojson => "GeoJSON",
+    };
+    format!("{} ({vi})", t.code())
+}
+
+fn personal_words(p: PersonalClass) -> &'static str {
+    match p {
+        PersonalClass::None => "không",
+        PersonalClass::Basic => "cơ bản",
+        PersonalClass::Sensitive => "nhạy cảm",
+    }
+}
+
+/// The values a field allows, as the fields sheet lists them: its enum, or
+/// for a boolean the two texts its cells hold (which is what an edited
+/// file must keep to import back).
+fn allowed_values(f: &Field) -> String {
+    if let Some(values) = &f.spec.constraints.enum_values {
+        return values
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    if f.spec.field_type == FieldType::Boolean {
+        return format!("{}; {}", f.export_text(&Value::Bool(true)), f.export_text(&Value::Bool(false)));
+    }
+    String::new()
+}
+
+/// The second sheet: one row per exported field (name, title, type,
+/// personal data, allowed values, description). The schema has no unit,
+/// so there is no unit column. Small, so an ordinary in-memory sheet.
+fn fields_sheet(columns: &Columns) -> Result<Worksheet, XlsxError> {
+    const HEADERS: [&str; 6] = ["Tên trường", "Tiêu đề", "Kiểu", "Dữ liệu cá nhân", "Giá trị cho phép", "Mô tả"];
+    let rows: Vec<[String; 6]> = columns
+        .fields()
+        .map(|f| {
+            [
+                f.spec.name.clone(),
+                f.spec.title.clone().unwrap_or_default(),
+                type_words(f.spec.field_type),
+                personal_words(f.spec.personal).to_string(),
+                allowed_values(f),
+                f.spec.description.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut sheet = Worksheet::new();
+    sheet.set_name(XLSX_FIELDS_SHEET)?;
+    let header = header_format();
+    let wrap = Format::new().set_text_wrap().set_align(FormatAlign::Top);
+    for (c, h) in HEADERS.iter().enumerate() {
+        // As wide as the longest cell, within bounds; longer text wraps.
+        let longest = rows.iter().map(|r| r[c].chars().count()).chain([h.chars().count()]).max().unwrap_or(0);
+        sheet.set_column_width(c as u16, (longest as f64 + 2.0).clamp(10.0, 60.0))?;
+        sheet.write_string_with_format(0, c as u16, *h, &header)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    for (r, row) in rows.iter().enumerate() {
+        for (c, text) in row.iter().enumerate() {
+            if !text.is_empty() {
+                sheet.write_string_with_format(r as u32 + 1, c as u16, excel_text(text).0, &wrap)?;
+            }
+        }
+    }
+    Ok(sheet)
+}
+
+/// Writes records to a constant-memory worksheet and saves the workbook,
+/// laid out for people who open it in Excel and for the importer that
+/// reads it back:
+///
+/// - the first sheet holds the data and is named after the dataset
+///   ([`xlsx_sheet_name`]); its header is the fields' titles (a field's
+///   name where the importer would map its title to another field),
+///   frozen, with an autofilter over every row;
+/// - cells are typed: numbers, dates and date-times are Excel's where the
+///   importer reads them back as the same value, everything else
+///   (booleans included) is text in the field's own format, so that the
+///   file imports back unchanged. A text cell is never a formula, so
+///   nothing needs neutralising;
+/// - a second sheet, [`XLSX_FIELDS_SHEET`], describes the fields.
+///
+/// Blocking: run it on a blocking thread.
 pub struct XlsxWriter {
     book: Workbook,
     sheet: Worksheet,
     columns: Columns,
+    headers: Vec<String>,
+    kinds: Vec<XlsxKind>,
+    formats: XlsxFormats,
     /// The next row to write (0 is the header).
     next: u32,
     clipped: u64,
 }
 
 impl XlsxWriter {
-    /// A writer over `columns`; rows go to a temporary file in `tempdir`
-    /// (the system's when `None`) until [`XlsxWriter::finish`].
-    pub fn new(columns: Columns, tempdir: Option<&Path>) -> Result<XlsxWriter, WriteError> {
+    /// A writer over `columns` whose data sheet is named after `title`;
+    /// rows go to a temporary file in `tempdir` (the system's when `None`)
+    /// until [`XlsxWriter::finish`]. The sheet's layout (name, column
+    /// widths, frozen header) is set here: a constant-memory sheet writes
+    /// each row out as soon as the next one starts, so nothing about the
+    /// rows can be changed later.
+    pub fn new(columns: Columns, title: &str, tempdir: Option<&Path>) -> Result<XlsxWriter, WriteError> {
+        let x = |e: XlsxError| xlsx_error(&e);
         let mut book = Workbook::new();
         if let Some(dir) = tempdir {
-            book.set_tempdir(dir).map_err(|e| xlsx_error(&e))?;
+            book.set_tempdir(dir).map_err(x)?;
         }
-        let sheet = book.new_worksheet_with_constant_memory().map_err(|e| xlsx_error(&e))?;
-        Ok(XlsxWriter { book, sheet, columns, next: 0, clipped: 0 })
+        let mut sheet = book.new_worksheet_with_constant_memory().map_err(x)?;
+        sheet.set_name(xlsx_sheet_name(title)).map_err(x)?;
+        let headers = xlsx_headers(&columns);
+        let kinds: Vec<XlsxKind> = columns.positions().iter().map(|p| XlsxKind::of(columns.schema(), *p)).collect();
+        let widths: Vec<f64> = columns.fields().zip(&kinds).zip(&headers).map(|((f, k), h)| k.width(f, h)).collect();
+        for (c, w) in widths.iter().enumerate() {
+            sheet.set_column_width(c as u16, *w).map_err(x)?;
+        }
+        if let Some(h) = header_height(&headers, &widths) {
+            sheet.set_row_height(0, h).map_err(x)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(x)?;
+        Ok(XlsxWriter { book, sheet, columns, headers, kinds, formats: XlsxFormats::new(), next: 0, clipped: 0 })
     }
 
-    /// Writes the header row (bold field names).
+    /// Writes the header row.
     pub fn begin(&mut self) -> Result<(), WriteError> {
-        let bold = rust_xlsxwriter::Format::new().set_bold();
-        for (c, f) in self.columns.fields().enumerate() {
-            self.sheet.write_string_with_format(0, c as u16, &f.spec.name, &bold).map_err(|e| xlsx_error(&e))?;
+        for (c, h) in self.headers.iter().enumerate() {
+            self.sheet.write_string_with_format(0, c as u16, excel_text(h).0, &self.formats.header).map_err(|e| xlsx_error(&e))?;
         }
         self.next = 1;
         Ok(())
@@ -594,23 +916,47 @@ impl XlsxWriter {
             ));
         }
         let row = self.next;
-        for (c, (f, v)) in self.columns.fields().zip(values).enumerate() {
-            let clipped = Self::cell(&mut self.sheet, row, c as u16, f, v)?;
+        for (c, ((f, kind), v)) in self.columns.fields().zip(&self.kinds).zip(values).enumerate() {
+            let clipped = Self::cell(&mut self.sheet, &self.formats, row, c as u16, f, *kind, v)?;
             self.clipped += u64::from(clipped);
         }
         self.next += 1;
         Ok(())
     }
 
-    /// One cell; true when its text was cut to Excel's cell limit.
-    fn cell(sheet: &mut Worksheet, row: u32, col: u16, f: &Field, v: &Value) -> Result<bool, WriteError> {
+    /// One cell; true when its text was cut to Excel's cell limit. A value
+    /// the column's kind cannot hold exactly (a number past 15 digits, a
+    /// date before 1900) is written as its text.
+    fn cell(
+        sheet: &mut Worksheet,
+        fmt: &XlsxFormats,
+        row: u32,
+        col: u16,
+        f: &Field,
+        kind: XlsxKind,
+        v: &Value,
+    ) -> Result<bool, WriteError> {
         let mut clipped = false;
-        match v {
-            Value::Null => Ok(&mut *sheet),
-            Value::Int(n) if n.unsigned_abs() <= XLSX_MAX_EXACT as u64 => sheet.write_number(row, col, *n as f64),
-            Value::Num(x) if x.is_finite() => sheet.write_number(row, col, *x),
-            Value::Bool(b) => sheet.write_boolean(row, col, *b),
-            other => {
+        let number_format = match kind {
+            XlsxKind::Count => Some(&fmt.count),
+            XlsxKind::Code => Some(&fmt.code),
+            _ => None,
+        };
+        let numeric = matches!(kind, XlsxKind::Count | XlsxKind::Code | XlsxKind::Number);
+        let date = match (kind, v) {
+            (XlsxKind::Date, Value::Date(d)) => excel_datetime(*d, None).map(|d| (d, &fmt.date)),
+            (XlsxKind::DateTime, Value::DateTime(t)) => excel_instant(t).map(|t| (t, &fmt.datetime)),
+            _ => None,
+        };
+        match (v, date) {
+            (Value::Null, _) => Ok(&mut *sheet),
+            (_, Some((d, format))) => sheet.write_datetime_with_format(row, col, d, format),
+            (Value::Int(n), _) if numeric && n.unsigned_abs() <= XLSX_MAX_EXACT as u64 => match number_format {
+                Some(format) => sheet.write_number_with_format(row, col, *n as f64, format),
+                None => sheet.write_number(row, col, *n as f64),
+            },
+            (Value::Num(x), _) if numeric && x.is_finite() => sheet.write_number(row, col, *x),
+            (other, _) => {
                 let text = f.export_text(other);
                 let (text, cut) = excel_text(&text);
                 clipped = cut;
@@ -632,13 +978,23 @@ impl XlsxWriter {
         self.clipped
     }
 
-    /// Saves the workbook to `path` (overwriting it).
+    /// Saves the workbook to `path` (overwriting it): the data sheet first
+    /// (the importer reads the first sheet), then the fields sheet.
     pub fn finish(mut self, path: &Path) -> Result<(), WriteError> {
+        let x = |e: XlsxError| xlsx_error(&e);
         if self.next == 0 {
             self.begin()?;
         }
+        // Only now is the last row known. An autofilter is a range kept
+        // with the sheet and written after its rows, so a constant-memory
+        // sheet takes it after they have gone to disk.
+        if let Some(last_col) = self.headers.len().checked_sub(1) {
+            self.sheet.autofilter(0, 0, self.next - 1, last_col as u16).map_err(x)?;
+        }
+        let fields = fields_sheet(&self.columns).map_err(x)?;
         self.book.push_worksheet(self.sheet);
-        self.book.save(path).map_err(|e| xlsx_error(&e))
+        self.book.push_worksheet(fields);
+        self.book.save(path).map_err(x)
     }
 }
 
@@ -936,7 +1292,7 @@ mod tests {
         use calamine::{Data, Reader, open_workbook_auto};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.xlsx");
-        let mut w = XlsxWriter::new(Columns::all(schema()), Some(dir.path())).unwrap();
+        let mut w = XlsxWriter::new(Columns::all(schema()), "Trạm đo", Some(dir.path())).unwrap();
         w.begin().unwrap();
         w.row(&row("=1+1", -0.25)).unwrap();
         let mut big = row(&"Đ".repeat(40_000), 1.0);
@@ -946,15 +1302,19 @@ mod tests {
         assert_eq!(w.clipped_cells(), 1);
         w.finish(&path).unwrap();
         let mut book = open_workbook_auto(&path).unwrap();
-        let range = book.worksheet_range("Sheet1").unwrap();
+        let range = book.worksheet_range("Trạm đo").unwrap();
         let rows: Vec<&[Data]> = range.rows().collect();
+        // No titles: the names are the headers.
         assert_eq!(rows[0][0], Data::String("ten".into()));
         assert_eq!(rows[0][6], Data::String("lon".into()));
         assert_eq!(rows[1][0], Data::String("=1+1".into()));
         assert_eq!(rows[1][1], Data::Float(-0.25));
         assert_eq!(rows[1][2], Data::Float(-7.0));
+        // A date field with a text format of its own stays that text: a
+        // date cell would read back as ISO, which the field refuses.
         assert_eq!(rows[1][3], Data::String("06/06/2022".into()));
-        assert_eq!(rows[1][4], Data::Bool(true));
+        // Booleans are the field's own text, which imports back.
+        assert_eq!(rows[1][4], Data::String("true".into()));
         let Data::String(cut) = &rows[2][0] else { panic!("{:?}", rows[2][0]) };
         assert_eq!(cut.encode_utf16().count(), XLSX_MAX_CELL);
         assert!(cut.ends_with('…'));
@@ -965,7 +1325,7 @@ mod tests {
     fn an_empty_xlsx_export_still_has_its_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.xlsx");
-        XlsxWriter::new(Columns::new(schema(), vec![1, 0]).unwrap(), None).unwrap().finish(&path).unwrap();
+        XlsxWriter::new(Columns::new(schema(), vec![1, 0]).unwrap(), "", None).unwrap().finish(&path).unwrap();
         let (h, recs) = {
             let r = crate::tabular::RecordReader::open(
                 Box::new(std::fs::File::open(&path).unwrap()),
@@ -981,11 +1341,245 @@ mod tests {
     }
 
     #[test]
+    fn sheet_names_are_titles_excel_accepts() {
+        assert_eq!(xlsx_sheet_name("Dân số 2020/2021: xã [mới]*?"), "Dân số 2020-2021- xã (mới)");
+        // Cut at 31 characters, between two (multi-byte) characters.
+        let long = "Danh sách trường học trên địa bàn tỉnh Tuyên Quang";
+        assert_eq!(xlsx_sheet_name(long), "Danh sách trường học trên địa b");
+        assert_eq!(xlsx_sheet_name(long).chars().count(), 31);
+        // Characters past the Basic Multilingual Plane count twice.
+        assert_eq!(xlsx_sheet_name(&"𝐀".repeat(20)).encode_utf16().count(), 30);
+        // No `'` or space at either end, even after the cut; spaces and
+        // line breaks inside made one.
+        assert_eq!(xlsx_sheet_name("'Trích  dẫn'\n"), "Trích dẫn");
+        assert_eq!(xlsx_sheet_name("Báo cáo 'năm' của các đơn vị ' tháng"), "Báo cáo 'năm' của các đơn vị");
+        assert_eq!(xlsx_sheet_name("O'Neil"), "O'Neil");
+        for fallback in ["", "  ", "''", "*?", "history", "TRƯỜNG DỮ LIỆU"] {
+            assert_eq!(xlsx_sheet_name(fallback), XLSX_DATA_SHEET_FALLBACK, "{fallback:?}");
+        }
+    }
+
+    #[test]
+    fn a_title_the_importer_would_map_elsewhere_gives_way_to_the_name() {
+        let schema = Arc::new(
+            Schema::from_json(&json!({"fields": [
+                {"name": "ten", "title": "Tên", "type": "string"},
+                {"name": "ten_khac", "title": "TÊN", "type": "string"},
+                {"name": "ma", "title": "ten", "type": "string"},
+                {"name": "ghi_chu", "title": "  ", "type": "string"},
+                {"name": "xa", "title": " Xã / phường ", "type": "string"}
+            ]}))
+            .unwrap(),
+        );
+        let headers = xlsx_headers(&Columns::all(schema.clone()));
+        // "TÊN" folds to the first field's title; "ten" is the first
+        // field's name; a blank title is no header.
+        assert_eq!(headers, ["Tên", "ten_khac", "ma", "ghi_chu", "Xã / phường"]);
+        let map = crate::tabular::ColumnMap::new(&headers, &schema).unwrap();
+        assert_eq!(map.field_column, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
+        // The rule is the importer's, not only among the fields shown: a
+        // hidden field with the same title still takes it.
+        assert_eq!(xlsx_headers(&Columns::new(schema, vec![1, 4]).unwrap()), ["ten_khac", "Xã / phường"]);
+    }
+
+    fn station_schema() -> Arc<Schema> {
+        Arc::new(
+            Schema::from_json(&json!({"fields": [
+                {"name": "ma", "title": "Mã trạm", "type": "integer"},
+                {"name": "ngay", "title": "Ngày đo", "type": "date", "description": "Ngày lấy mẫu"},
+                {"name": "luc", "title": "Thời điểm gửi", "type": "datetime"},
+                {"name": "muc_nuoc", "title": "Mực nước (m)", "type": "number"},
+                {"name": "so_dan", "title": "Số dân được cấp nước", "type": "integer"},
+                {"name": "nam", "title": "Năm", "type": "year"},
+                {"name": "hoat_dong", "title": "Đang hoạt động", "type": "boolean", "trueValues": ["Có"], "falseValues": ["Không"]},
+                {"name": "ghi_chu", "title": "Ghi chú", "type": "string", "personal": "basic"},
+                {"name": "loai", "title": "Ghi chú", "type": "string", "personal": "sensitive", "constraints": {"enum": ["A", "B"]}},
+                {"name": "vi_tri", "title": "Vị trí", "type": "geopoint"}
+            ], "primaryKey": ["ma"]}))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn xlsx_exports_are_typed_for_excel_and_import_back_unchanged() {
+        use calamine::{Data, Reader, open_workbook_auto_from_rs};
+        use chrono::{TimeZone, Utc};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.xlsx");
+        let columns = Columns::all(station_schema());
+        let title = "Mực nước trạm Sông Lô: 2024/2025 (đợt 1)";
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let rows = vec![
+            vec![
+                Value::Int(1_234_567),
+                Value::Date(day(2024, 3, 15)),
+                Value::DateTime(Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap()),
+                Value::Num(0.1 + 0.2),
+                Value::Int(1_234_567),
+                Value::Int(2024),
+                Value::Bool(true),
+                Value::Text("=SUM(A1:A9)".into()),
+                Value::Text("A".into()),
+                Value::Point(105.27, 22.15),
+            ],
+            vec![
+                Value::Int(2),
+                // Before 1900, which Excel cannot hold as a date: ISO text.
+                Value::Date(day(1899, 5, 1)),
+                // Midnight, which the importer would read back as a bare
+                // date, and a fraction of a second, which it would drop:
+                // both text.
+                Value::DateTime(Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap()),
+                Value::Num(-1234.0),
+                Value::Int(-7),
+                Value::Int(1999),
+                Value::Bool(false),
+                Value::Text("Nguyễn Văn A, thôn Nà Lá".into()),
+                Value::Null,
+                Value::Point(-105.5, 21.0),
+            ],
+            vec![
+                Value::Int(3),
+                Value::Null,
+                Value::DateTime(Utc.timestamp_millis_opt(1_704_164_645_250).unwrap()),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        ];
+        let mut w = XlsxWriter::new(columns.clone(), title, Some(dir.path())).unwrap();
+        w.begin().unwrap();
+        for r in &rows {
+            w.row(r).unwrap();
+        }
+        w.finish(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+
+        let mut book = open_workbook_auto_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+        let sheet = "Mực nước trạm Sông Lô- 2024-202";
+        assert_eq!(book.sheet_names(), [sheet, XLSX_FIELDS_SHEET]);
+        let data = book.worksheet_range(sheet).unwrap();
+        let data: Vec<&[Data]> = data.rows().collect();
+        let header: Vec<String> = data[0].iter().map(ToString::to_string).collect();
+        // Titles; the second "Ghi chú" is its field's name.
+        assert_eq!(
+            header,
+            [
+                "Mã trạm",
+                "Ngày đo",
+                "Thời điểm gửi",
+                "Mực nước (m)",
+                "Số dân được cấp nước",
+                "Năm",
+                "Đang hoạt động",
+                "Ghi chú",
+                "loai",
+                "Vị trí"
+            ]
+        );
+        assert!(matches!(data[1][1], Data::DateTime(_)), "{:?}", data[1][1]);
+        assert!(matches!(data[1][2], Data::DateTime(_)), "{:?}", data[1][2]);
+        assert_eq!(data[1][0], Data::Float(1_234_567.0));
+        assert_eq!(data[1][3], Data::Float(0.1 + 0.2));
+        assert_eq!(data[1][6], Data::String("Có".into()));
+        assert_eq!(data[1][7], Data::String("=SUM(A1:A9)".into()));
+        assert_eq!(data[1][9], Data::String("105.27, 22.15".into()));
+        assert_eq!(data[2][1], Data::String("1899-05-01".into()));
+        assert_eq!(data[2][2], Data::String("2024-01-02T00:00:00Z".into()));
+        assert_eq!(data[3][2], Data::String("2024-01-02T03:04:05.250Z".into()));
+        // The formats Excel shows them in.
+        let styles = book.worksheet_style(sheet).unwrap();
+        let number_format =
+            |r, c| styles.get((r, c)).and_then(|s| s.number_format.as_ref()).map(|f| f.format_code.clone()).unwrap_or_default();
+        let formats: Vec<String> = (0..6).map(|c| number_format(1, c)).collect();
+        assert_eq!(formats[..3], ["0", "dd/mm/yyyy", "dd/mm/yyyy hh:mm:ss"]);
+        assert!(formats[3].is_empty() || formats[3] == "General", "{:?}", formats[3]);
+        assert_eq!(formats[4..], ["#,##0", "0"]);
+        let head = styles.get((0, 0)).unwrap();
+        assert!(head.font.as_ref().is_some_and(|f| f.is_bold()));
+        assert!(head.alignment.as_ref().is_some_and(|a| a.wrap_text));
+        assert!(head.fill.is_some());
+        // The autofilter spans the header and every row written.
+        let filter = book.defined_names().iter().find(|(n, _)| n == "_xlnm._FilterDatabase").map(|(_, r)| r.clone());
+        assert_eq!(filter.as_deref(), Some("'Mực nước trạm Sông Lô- 2024-202'!$A$1:$J$4"));
+
+        let fields = book.worksheet_range(XLSX_FIELDS_SHEET).unwrap();
+        let fields: Vec<Vec<String>> = fields.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect();
+        assert_eq!(fields.len(), 11);
+        assert_eq!(fields[0], ["Tên trường", "Tiêu đề", "Kiểu", "Dữ liệu cá nhân", "Giá trị cho phép", "Mô tả"]);
+        assert_eq!(fields[1], ["ma", "Mã trạm", "integer (số nguyên)", "không", "", ""]);
+        assert_eq!(fields[2], ["ngay", "Ngày đo", "date (ngày)", "không", "", "Ngày lấy mẫu"]);
+        assert_eq!(fields[3][2], "datetime (thời điểm, giờ UTC)");
+        assert_eq!(fields[6][2], "year (năm)");
+        assert_eq!(fields[7][2..5], ["boolean (đúng/sai)", "không", "Có; Không"]);
+        assert_eq!(fields[8][..4], ["ghi_chu", "Ghi chú", "string (chuỗi)", "cơ bản"]);
+        assert_eq!(fields[9][..5], ["loai", "Ghi chú", "string (chuỗi)", "nhạy cảm", "A; B"]);
+        assert_eq!(fields[10][..3], ["vi_tri", "Vị trí", "geopoint (tọa độ)"]);
+
+        // Back through the importer: the same values.
+        let reader = crate::tabular::RecordReader::open(
+            Box::new(std::io::Cursor::new(bytes)),
+            Some("x.xlsx"),
+            None,
+            &crate::tabular::ReadOptions::default(),
+        )
+        .unwrap();
+        let map = crate::tabular::ColumnMap::new(reader.headers().unwrap(), columns.schema()).unwrap();
+        let back: Vec<Vec<Value>> =
+            reader.map(|r| crate::tabular::parse_record(columns.schema(), Some(&map), &r.unwrap()).unwrap()).collect();
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn numbers_a_field_groups_with_a_dot_stay_its_text() {
+        use calamine::{Data, Reader, open_workbook_auto_from_rs};
+        let schema = Arc::new(
+            Schema::from_json(&json!({"fields": [
+                {"name": "so", "type": "number", "decimalChar": ",", "groupChar": "."},
+                {"name": "ty_le", "type": "number", "decimalChar": ","},
+                {"name": "ngay", "type": "date", "format": "%d/%m/%Y"}
+            ]}))
+            .unwrap(),
+        );
+        let columns = Columns::all(schema);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.xlsx");
+        let rows = vec![vec![Value::Num(1234.5), Value::Num(-0.25), Value::Date(NaiveDate::from_ymd_opt(2022, 6, 6).unwrap())]];
+        let mut w = XlsxWriter::new(columns.clone(), "x", None).unwrap();
+        w.row(&rows[0]).unwrap();
+        w.finish(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let mut book = open_workbook_auto_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+        let range = book.worksheet_range("x").unwrap();
+        // A number cell reads back as `1234.5`, whose `.` the first field
+        // drops as grouping: its text instead. The second field takes the
+        // `.` as it comes.
+        assert_eq!(range.get((1, 0)), Some(&Data::String("1234,5".into())));
+        assert_eq!(range.get((1, 1)), Some(&Data::Float(-0.25)));
+        assert_eq!(range.get((1, 2)), Some(&Data::String("06/06/2022".into())));
+        let reader = crate::tabular::RecordReader::open(
+            Box::new(std::io::Cursor::new(bytes)),
+            Some("x.xlsx"),
+            None,
+            &crate::tabular::ReadOptions::default(),
+        )
+        .unwrap();
+        let map = crate::tabular::ColumnMap::new(reader.headers().unwrap(), columns.schema()).unwrap();
+        let back: Vec<Vec<Value>> =
+            reader.map(|r| crate::tabular::parse_record(columns.schema(), Some(&map), &r.unwrap()).unwrap()).collect();
+        assert_eq!(back, rows);
+    }
+
+    #[test]
     fn writers_can_move_to_other_threads() {
         fn send<T: Send>(_: &T) {}
         let w = row_writer(ExportFormat::Csv, Columns::all(schema()), CsvOptions::default()).unwrap();
         send(&w);
-        let x = XlsxWriter::new(Columns::all(schema()), None).unwrap();
+        let x = XlsxWriter::new(Columns::all(schema()), "x", None).unwrap();
         send(&x);
         assert_eq!(ExportFormat::from_extension("geojson"), Some(ExportFormat::Geojson));
         assert_eq!(ExportFormat::from_extension("exe"), None);

@@ -193,8 +193,10 @@ impl Export {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<StoredRow>>(2);
         let columns = self.columns()?;
         let (file, work) = (path.clone(), dir.path().to_path_buf());
+        // The data sheet is named after the dataset.
+        let title = self.ds.title.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<(), chiase_io::writers::WriteError> {
-            let mut x = XlsxWriter::new(columns, Some(&work))?;
+            let mut x = XlsxWriter::new(columns, &title, Some(&work))?;
             x.begin()?;
             while let Some(rows) = rx.blocking_recv() {
                 for r in &rows {
