@@ -647,12 +647,13 @@ enum XlsxKind {
 }
 
 impl XlsxKind {
-    /// The kind of the field at `pos`. Dates and date-times with a text
-    /// format of their own stay text in that format: the importer reads a
-    /// date cell as ISO 8601 (`xlsx_cell`), which such a field refuses, so a
-    /// date cell would not import back. Numbers of a field whose group
-    /// character is `.` stay text too: a number cell reads back as `1234.5`,
-    /// whose `.` that field drops as grouping.
+    /// The kind of the field at `pos`. The importer reads a date cell as
+    /// ISO 8601 (`xlsx_cell`), which every date field accepts; date-times
+    /// with a text format of their own stay text in that format (such a
+    /// field reads only its format). Numbers of a field whose group
+    /// character is `.` stay text unless people type the schema's values
+    /// (its `locale`): a number cell reads back as `1234.5`, whose `.` a
+    /// strict field drops as grouping.
     fn of(schema: &Schema, pos: usize) -> XlsxKind {
         let spec = &schema.fields[pos].spec;
         let iso = matches!(spec.format.as_deref(), None | Some("default" | "any"));
@@ -660,9 +661,9 @@ impl XlsxKind {
             FieldType::Integer if schema.key.contains(&pos) => XlsxKind::Code,
             FieldType::Integer => XlsxKind::Count,
             FieldType::Year => XlsxKind::Code,
-            FieldType::Number if spec.group_char.as_deref() == Some(".") => XlsxKind::Text,
+            FieldType::Number if spec.group_char.as_deref() == Some(".") && schema.input_locale().is_none() => XlsxKind::Text,
             FieldType::Number => XlsxKind::Number,
-            FieldType::Date if iso => XlsxKind::Date,
+            FieldType::Date => XlsxKind::Date,
             FieldType::Datetime if iso => XlsxKind::DateTime,
             _ => XlsxKind::Text,
         }
@@ -1310,9 +1311,9 @@ mod tests {
         assert_eq!(rows[1][0], Data::String("=1+1".into()));
         assert_eq!(rows[1][1], Data::Float(-0.25));
         assert_eq!(rows[1][2], Data::Float(-7.0));
-        // A date field with a text format of its own stays that text: a
-        // date cell would read back as ISO, which the field refuses.
-        assert_eq!(rows[1][3], Data::String("06/06/2022".into()));
+        // A date field with a text format of its own is a real date too:
+        // the cell reads back as ISO, which every date field accepts.
+        assert!(matches!(rows[1][3], Data::DateTime(_)), "{:?}", rows[1][3]);
         // Booleans are the field's own text, which imports back.
         assert_eq!(rows[1][4], Data::String("true".into()));
         let Data::String(cut) = &rows[2][0] else { panic!("{:?}", rows[2][0]) };
@@ -1560,7 +1561,7 @@ mod tests {
         // `.` as it comes.
         assert_eq!(range.get((1, 0)), Some(&Data::String("1234,5".into())));
         assert_eq!(range.get((1, 1)), Some(&Data::Float(-0.25)));
-        assert_eq!(range.get((1, 2)), Some(&Data::String("06/06/2022".into())));
+        assert!(matches!(range.get((1, 2)), Some(Data::DateTime(_))));
         let reader = crate::tabular::RecordReader::open(
             Box::new(std::io::Cursor::new(bytes)),
             Some("x.xlsx"),
