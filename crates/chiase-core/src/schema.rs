@@ -421,8 +421,9 @@ impl Schema {
     pub fn parse_text_row(&self, cells: &[Option<&str>]) -> Result<Vec<Value>, Vec<(usize, FieldError)>> {
         self.parse_fields(Vec::new(), |i, field| match cells.get(i).copied().flatten() {
             None => Ok(Value::Null),
-            Some(c) if self.is_missing(c) => Ok(Value::Null),
+            // People leave cells blank (or only spaces): nothing, or "no" in a column of ticks.
             Some(c) if field.locale.is_some() && self.is_missing(human::trim(c)) => Ok(field.blank()),
+            Some(c) if self.is_missing(c) => Ok(Value::Null),
             Some(c) => field.parse_text(c),
         })
     }
@@ -1258,6 +1259,48 @@ mod tests {
             .parse_text(r#"{"type":"Polygon","coordinates":[[[105.1,21.8],[105.2,21.8],[105.2,21.9],[105.1,21.8]]]}"#)
             .unwrap();
         assert!(matches!(g, Value::Geo(_, b) if b == [105.1, 21.8, 105.2, 21.9]));
+    }
+
+    #[test]
+    fn values_people_type_are_read_when_the_schema_has_a_locale() {
+        let schema = Schema::from_json(&json!({"locale": "vi", "fields": [
+            {"name": "so", "type": "number"},
+            {"name": "ngay", "type": "date"},
+            {"name": "co", "type": "boolean", "constraints": {"required": true}},
+            {"name": "nam_hoc", "type": "string", "constraints": {"pattern": "^[0-9]{4}–[0-9]{4}$"}},
+            {"name": "ky", "type": "string", "constraints": {"enum": ["Quý", "Năm"]}},
+            {"name": "lat", "type": "number", "geo": "lat"},
+            {"name": "lon", "type": "number", "geo": "lon"}
+        ]}))
+        .unwrap();
+        let row = schema
+            .parse_text_row(&[
+                Some("1.234,5"),
+                Some("15/03/2025"),
+                Some(""),
+                Some("2024 - 2025"),
+                Some("quy"),
+                Some("21.823"),
+                Some("105,25"),
+            ])
+            .unwrap();
+        assert_eq!(row[0], Value::Num(1234.5));
+        assert_eq!(row[1], Value::Date(NaiveDate::from_ymd_opt(2025, 3, 15).unwrap()));
+        assert_eq!(row[2], Value::Bool(false), "an empty cell in a required column of ticks is no");
+        assert_eq!(row[3], Value::Text("2024–2025".into()), "the template's dash");
+        assert_eq!(row[4], Value::Text("Quý".into()), "the allowed value as written in the schema");
+        assert_eq!((row[5].clone(), row[6].clone()), (Value::Num(21.823), Value::Num(105.25)), "coordinates: a dot is a decimal point");
+        let row = schema.parse_text_row(&[Some(" "), Some("2025-03-15"), Some("x"), None, None, None, None]).unwrap();
+        assert_eq!((row[0].clone(), row[2].clone()), (Value::Null, Value::Bool(true)));
+        assert_eq!(row[1], Value::Date(NaiveDate::from_ymd_opt(2025, 3, 15).unwrap()), "ISO is read too");
+        // Without the locale, the same cells are machine forms only.
+        let mut strict = schema.clone();
+        strict.set_input_locale(None);
+        let e = strict.parse_text_row(&[Some("1.234,5"), Some("15/03/2025"), Some("Có"), None, None, None, None]).unwrap_err();
+        assert_eq!(e.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1, 2]);
+        // A pattern's message shows an example, never the expression.
+        let e = schema.parse_text_row(&[None, None, Some("x"), Some("2024"), None, None, None]).unwrap_err();
+        assert!(e[0].1.message.vi.contains("«1234–1234»") && !e[0].1.message.vi.contains("[0-9]"), "{}", e[0].1.message.vi);
     }
 
     #[test]

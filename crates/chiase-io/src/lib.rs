@@ -11,6 +11,7 @@ pub mod encoding;
 pub mod infer;
 pub mod layout;
 pub mod limits;
+pub mod marked;
 pub mod sheets;
 pub mod spool;
 pub mod tabular;

@@ -40,11 +40,11 @@ pub struct WriteError {
     pub msg: Msg,
 }
 
-fn werr(vi: impl Into<String>, en: impl Into<String>) -> WriteError {
+pub(crate) fn werr(vi: impl Into<String>, en: impl Into<String>) -> WriteError {
     WriteError { msg: Msg::new(vi, en) }
 }
 
-fn xlsx_error(e: &XlsxError) -> WriteError {
+pub(crate) fn xlsx_error(e: &XlsxError) -> WriteError {
     werr(format!("không ghi được tệp bảng tính: {e}"), format!("cannot write the workbook: {e}"))
 }
 
@@ -713,7 +713,7 @@ impl XlsxFormats {
 
 /// Bold, wrapped, on a fill, aligned to the top so wrapped and unwrapped
 /// headers line up.
-fn header_format() -> Format {
+pub(crate) fn header_format() -> Format {
     Format::new().set_bold().set_text_wrap().set_align(FormatAlign::Top).set_background_color(XLSX_HEADER_FILL)
 }
 
@@ -1000,7 +1000,7 @@ impl XlsxWriter {
 }
 
 /// Text cut to what an Excel cell holds, with `…` when cut.
-fn excel_text(text: &str) -> (Cow<'_, str>, bool) {
+pub(crate) fn excel_text(text: &str) -> (Cow<'_, str>, bool) {
     if text.len() <= XLSX_MAX_CELL || text.encode_utf16().count() <= XLSX_MAX_CELL {
         return (Cow::Borrowed(text), false);
     }

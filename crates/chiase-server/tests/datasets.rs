@@ -68,7 +68,14 @@ async fn import(
     bytes: Vec<u8>,
     options: ReadOptions,
 ) -> Result<ImportOutcome, ApiError> {
-    let req = ImportRequest { mode, source_name: Some(name.into()), content_type: None, options, allow_empty: false };
+    let req = ImportRequest {
+        mode,
+        source_name: Some(name.into()),
+        content_type: None,
+        options,
+        allow_empty: false,
+        handling: Default::default(),
+    };
     imports::import(&app.state, &app.operator(), id, req, Box::new(std::io::Cursor::new(bytes)), u64::MAX, Arc::new(Progress::default()))
         .await
 }

@@ -800,6 +800,7 @@ async fn an_import_whose_first_line_is_300_mb_is_refused_after_a_few_mb_naming_t
             content_type: Some("text/csv".into()),
             options: Default::default(),
             allow_empty: false,
+            handling: Default::default(),
         };
         let started = Instant::now();
         let source = EndlessLine { left: 300 * 1024 * 1024, served: served.clone() };

@@ -203,6 +203,7 @@ async fn audited_reads_sign_ins_and_other_writes_go_on_while_a_slow_upload_strea
             content_type: None,
             options: Default::default(),
             allow_empty: false,
+            handling: Default::default(),
         };
         let state = app.state.clone();
         let started = Instant::now();
@@ -287,6 +288,7 @@ async fn readers_see_all_of_a_large_import_or_none_of_it() {
                 content_type: None,
                 options: Default::default(),
                 allow_empty: false,
+                handling: Default::default(),
             };
             imports::import(
                 &state,

@@ -60,7 +60,7 @@ macro_rules! error_responses {
 
         /// Every error response, for the document's components.
         fn all_error_responses() -> Vec<(&'static str, RefOr<utoipa::openapi::Response>)> {
-            vec![$(<$name as utoipa::ToResponse>::response()),*]
+            vec![$(<$name as utoipa::ToResponse>::response()),* , <UnprocessableFile as utoipa::ToResponse>::response()]
         }
     };
 }
@@ -76,6 +76,25 @@ error_responses! {
     Unprocessable => "The content is well-formed but invalid (a field, a schema, rows of a file: see `fields`).",
     TooManyRequests => "Too many failed sign-ins from this account or address: try again later.",
     Busy => "The server is too busy (no database connection in time, or a large import holds the dataset): try again after `Retry-After` seconds.",
+}
+
+/// A refused import: the report as JSON, or with `report=xlsx` the
+/// uploaded rows as a workbook with the bad cells highlighted.
+pub struct UnprocessableFile;
+
+impl<'r> utoipa::ToResponse<'r> for UnprocessableFile {
+    fn response() -> (&'r str, RefOr<utoipa::openapi::Response>) {
+        let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        let response = ResponseBuilder::new()
+            .description(
+                "Rows of the file are invalid and nothing was written: the report as JSON (`fields.report`), or with \
+                 `report=xlsx` the uploaded rows as a workbook, each bad cell highlighted with a note.",
+            )
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+            .content(xlsx, ContentBuilder::new().schema(Some(<Binary as utoipa::PartialSchema>::schema())).build())
+            .build();
+        ("UnprocessableFile", response.into())
+    }
 }
 
 /// Declares the sets of error statuses operations share, each an
@@ -109,6 +128,8 @@ error_sets! {
     StepErrors => [400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 503: Busy],
     /// A change whose body is a file (an import, an upload).
     UploadErrors => [400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 413: PayloadTooLarge, 422: Unprocessable, 503: Busy],
+    /// An import: as an upload, but a refused file may come back marked.
+    ImportErrors => [400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 413: PayloadTooLarge, 422: UnprocessableFile, 503: Busy],
     /// A change whose body is JSON.
     ChangeErrors => [
         400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,

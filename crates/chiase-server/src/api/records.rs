@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use chiase_store::datasets::import::ImportMode;
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::openapi::{Binary, ChangeErrors, ReadErrors, UploadErrors};
+use super::openapi::{Binary, ChangeErrors, ImportErrors, ReadErrors};
 use super::schemas;
 
 use super::render::{JsonBytes, page_body, row_json};
@@ -24,7 +25,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
 use crate::params::{Lang, Params, pairs, read_options};
 use crate::state::AppState;
-use crate::usecase::imports::{self, ImportOutcome, ImportRequest, Progress, rejected};
+use crate::usecase::imports::{self, ErrorHandling, ImportOutcome, ImportRequest, Progress, rejected};
 use crate::usecase::records::{self, Address};
 
 /// Largest import body (the import itself streams to a spool; this only
@@ -213,8 +214,22 @@ struct ImportQuery {
     /// report an import would give, writing nothing (keys already stored
     /// are not compared).
     dry_run: Option<bool>,
+    /// `xlsx`: when the file has bad cells, answer the 422 with the
+    /// uploaded rows as a workbook, each bad cell highlighted with a note
+    /// saying what is wrong, and a sheet listing every problem (CSV and
+    /// sheets); `json` (the default): the report as JSON.
+    #[param(inline)]
+    report: Option<ReportFormat>,
     #[param(inline)]
     lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum ReportFormat {
+    Json,
+    Xlsx,
 }
 
 #[derive(ToSchema)]
@@ -308,7 +323,7 @@ async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, Ap
     security(("bearer" = []), ("session" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Imported (or, with `dry_run=true`, checked: nothing written).", body = schemas::WriteSummary),
-        UploadErrors,
+        ImportErrors,
     ),
 )]
 async fn import(
@@ -318,7 +333,7 @@ async fn import(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // The query alone is checked first, so that a mistake is refused before the upload is read.
     Params::parse_as2::<ImportQuery, super::datasets::ReadQuery>(uri.query())?;
     let upload = upload(&uri, &headers, body).await?;
@@ -333,27 +348,57 @@ async fn import(
             )
         })?,
     };
+    let mark = match p.one("report")? {
+        None | Some("json") => false,
+        Some("xlsx") => true,
+        Some(f) => {
+            return Err(ApiError::bad_request(
+                format!("report «{f}» không hợp lệ (json, xlsx)"),
+                format!("invalid report «{f}» (json, xlsx)"),
+            ));
+        }
+    };
     let req = ImportRequest {
         mode,
         source_name: p.one("name")?.map(str::to_string).or(upload.file_name),
         content_type: upload.content_type,
         options: read_options(&p)?,
         allow_empty: p.bool("allow_empty")?.unwrap_or(false),
+        handling: ErrorHandling { mark },
     };
     let progress = Arc::new(Progress::default());
+    let to_json = |v: Result<Value, serde_json::Error>| v.map(|v| Json(v).into_response()).map_err(|e| ApiError::internal(&e));
     if p.bool("dry_run")?.unwrap_or(false) {
         let report = imports::check(&app, &caller, &id, req, upload.body, MAX_IMPORT_BYTES, progress).await?;
         if report.total_errors > 0 {
-            return Err(rejected(report));
+            return refused(report).await;
         }
         let mut v = serde_json::to_value(report).map_err(|e| ApiError::internal(&e))?;
         v["dry_run"] = Value::Bool(true);
-        return Ok(Json(v));
+        return to_json(Ok(v));
     }
     match imports::import(&app, &caller, &id, req, upload.body, MAX_IMPORT_BYTES, progress).await? {
-        ImportOutcome::Done(imported) => Ok(Json(serde_json::to_value(imported).map_err(|e| ApiError::internal(&e))?)),
-        ImportOutcome::Rejected(report) => Err(rejected(report)),
+        ImportOutcome::Done(imported) => to_json(serde_json::to_value(imported)),
+        ImportOutcome::Rejected(report) => refused(report).await,
     }
+}
+
+/// A refused import: the marked workbook when one was made, else the 422
+/// with the report as JSON.
+async fn refused(report: imports::ImportReport) -> Result<Response, ApiError> {
+    let Some(marked) = report.marked.clone() else { return Err(rejected(report)) };
+    let file = tokio::fs::File::open(&**marked).await.map_err(|e| ApiError::internal(&e))?;
+    // The temporary file lives until the body has been sent.
+    let stream = tokio_util::io::ReaderStream::new(file).map_ok(move |chunk| {
+        let _keep = &marked;
+        chunk
+    });
+    let headers = [
+        (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"bao-cao-loi.xlsx\"".to_string()),
+        (HeaderName::from_static("x-chiase-errors"), report.total_errors.to_string()),
+    ];
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, headers, Body::from_stream(stream)).into_response())
 }
 
 #[derive(IntoParams)]

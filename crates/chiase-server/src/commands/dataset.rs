@@ -199,6 +199,7 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
         content_type: None,
         options,
         allow_empty: args.allow_empty,
+        handling: Default::default(),
     };
     let outcome = if args.check {
         match imports::check(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await {

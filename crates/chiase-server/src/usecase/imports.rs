@@ -21,6 +21,7 @@ use chiase_core::Msg;
 use chiase_core::policy::decide_write;
 use chiase_core::schema::Schema;
 use chiase_io::layout::Note;
+use chiase_io::marked::MarkedCopy;
 use chiase_io::spool::{SpoolReader, SpoolWriter};
 use chiase_io::tabular::{ColumnMap, ReadError, ReadOptions, RecordReader, parse_record};
 use chiase_store::datasets::import::{Applied, Feed, ImportMode, ParsedRow, RowProblem, Strategy, WriteSummary};
@@ -46,6 +47,15 @@ pub struct ImportRequest {
     /// A replace import of a file without rows empties the dataset only
     /// when this is said explicitly.
     pub allow_empty: bool,
+    pub handling: ErrorHandling,
+}
+
+/// What to do with bad rows besides reporting them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorHandling {
+    /// Write a copy of the upload with the bad cells highlighted
+    /// (`report=xlsx`): [`ImportReport::marked`].
+    pub mark: bool,
 }
 
 /// One problem in a file.
@@ -124,11 +134,16 @@ pub struct ImportReport {
     /// header, a totals row, a signature block.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// The upload with its bad cells highlighted (an XLSX in the spool
+    /// directory, removed when the last reference goes), when asked for
+    /// and the file had bad cells.
+    #[serde(skip)]
+    pub marked: Option<Arc<tempfile::TempPath>>,
 }
 
 impl ImportReport {
     pub fn new(rows_read: u64, total_errors: u64, errors: Vec<ReportError>) -> ImportReport {
-        ImportReport { rows_read, total_errors, errors, sheet: None, notes: Vec::new() }
+        ImportReport { rows_read, total_errors, errors, sheet: None, notes: Vec::new(), marked: None }
     }
 }
 
@@ -251,6 +266,16 @@ fn stage(
         None => None,
     };
     let spool_error = |e: std::io::Error| ApiError::internal(&format!("import spool: {e}"));
+    let marked_error = |e: chiase_io::writers::WriteError| ApiError::internal(&format!("marked copy: {}", e.msg.en));
+    let mut marked = match (&map, req.handling.mark) {
+        (Some(map), true) => {
+            let name = reader.sheet().or(req.source_name.as_deref()).unwrap_or("Dữ liệu").to_string();
+            let mut copy = MarkedCopy::new(&name, req.options.temp_dir.as_deref()).map_err(marked_error)?;
+            copy.header(header_line, &map.headers).map_err(marked_error)?;
+            Some(copy)
+        }
+        _ => None,
+    };
     let mut errors: Vec<ReportError> = Vec::new();
     let mut total_errors = 0u64;
     let mut rows_read = 0u64;
@@ -261,7 +286,21 @@ fn stage(
         let rec = rec.map_err(read_failure)?;
         rows_read += 1;
         progress.rows.store(rows_read, Ordering::Relaxed);
-        match parse_record(schema, map.as_ref(), &rec) {
+        let parsed = parse_record(schema, map.as_ref(), &rec);
+        if let (Some(copy), chiase_io::tabular::Cells::Text(cells), Some(map)) = (marked.as_mut(), &rec.cells, map.as_ref()) {
+            let problems: Vec<(usize, String, String, String)> = match &parsed {
+                Ok(_) => Vec::new(),
+                Err(problems) => problems
+                    .iter()
+                    .map(|(f, e)| {
+                        let column = map.field_column.get(*f).copied().flatten().unwrap_or(0);
+                        (column, map.headers.get(column).cloned().unwrap_or_default(), e.message.vi.clone(), e.message.en.clone())
+                    })
+                    .collect(),
+            };
+            copy.row(rec.line, cells, &problems).map_err(marked_error)?;
+        }
+        match parsed {
             // Once a row failed, the rest are only checked, not kept.
             Ok(values) if total_errors == 0 => {
                 spool.push(rec.line, &values).map_err(spool_error)?;
@@ -298,6 +337,19 @@ fn stage(
     let mut report = ImportReport::new(rows_read, total_errors, errors);
     report.sheet = reader.sheet().map(str::to_string);
     report.notes = reader.notes();
+    if let Some(copy) = marked
+        && total_errors > 0
+    {
+        let dir = req.options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let path = tempfile::Builder::new()
+            .prefix("chiase-marked-")
+            .suffix(".xlsx")
+            .tempfile_in(&dir)
+            .map_err(|e| ApiError::internal(&format!("marked copy in {}: {e}", dir.display())))?
+            .into_temp_path();
+        copy.finish(&path, &report.notes).map_err(marked_error)?;
+        report.marked = Some(Arc::new(path));
+    }
     Ok(report)
 }
 

@@ -128,6 +128,7 @@ impl TestApp {
             content_type: None,
             options: Default::default(),
             allow_empty: false,
+            handling: Default::default(),
         };
         let progress = std::sync::Arc::new(chiase_server::usecase::imports::Progress::default());
         chiase_server::usecase::imports::import(
