@@ -296,11 +296,13 @@ impl Tail {
     pub fn finish(&mut self) {
         if let (Some(first), Some(last)) = (self.held.first(), self.held.last()) {
             let (a, b) = (first.0, last.0);
+            let (vi, en) =
+                if a == b { (format!("dòng {a}"), format!("line {a}")) } else { (format!("dòng {a}–{b}"), format!("lines {a}–{b}")) };
             self.notes.push(Note::new(
                 a,
                 Msg::new(
-                    format!("bỏ qua dòng {a}–{b} cuối trang: phần ký tên, không phải dữ liệu"),
-                    format!("lines {a}–{b} at the bottom left out: the signature block, not data"),
+                    format!("bỏ qua {vi} cuối trang: phần ký tên, không phải dữ liệu"),
+                    format!("{en} at the bottom left out: the signature block, not data"),
                 ),
             ));
             self.held.clear();

@@ -16,9 +16,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 
 use calamine::{Data, Range, Reader, Sheets};
 use chiase_core::Msg;
@@ -219,8 +219,8 @@ enum Inner {
 
 /// Where the rows of a table come from.
 enum Rows {
-    /// The reader, its record, and whether lines end with CRLF.
-    Csv(csv::Reader<Box<dyn Read + Send>>, csv::StringRecord, bool),
+    /// The reader, its record, and where the line breaks are.
+    Csv(csv::Reader<Box<dyn Read + Send>>, csv::StringRecord, Arc<Mutex<LineIndex>>),
     Sheet(Receiver<SheetEvent>),
 }
 
@@ -228,20 +228,15 @@ impl Rows {
     /// The next non-blank row, `None` at the end.
     fn next_row(&mut self, max_columns: usize) -> Option<Result<Row, (ReadError, bool)>> {
         match self {
-            Rows::Csv(reader, record, crlf) => loop {
+            Rows::Csv(reader, record, breaks) => loop {
                 match reader.read_record(record) {
                     Ok(false) => return None,
                     Ok(true) => {
                         if record.iter().all(|c| c.trim().is_empty()) {
                             continue;
                         }
-                        let mut line = record.position().map(|p| p.line()).unwrap_or(0);
-                        // csv counts the LF of a CRLF ending in the next record, so
-                        // that every record after the first would be one line early
-                        // (files Excel saves on Windows).
-                        if *crlf && record.position().is_some_and(|p| p.byte() > 0) {
-                            line += 1;
-                        }
+                        let byte = record.position().map(|p| p.byte()).unwrap_or(0);
+                        let line = breaks.lock().map(|mut b| b.line_of(byte)).unwrap_or(0);
                         if record.len() > max_columns {
                             return Some(Err((too_many_columns(line, max_columns), false)));
                         }
@@ -327,12 +322,13 @@ impl RecordReader {
             }
             Format::Csv | Format::Tsv => {
                 let delimiter = opts.delimiter.unwrap_or(if format == Format::Tsv { b'\t' } else { sniff_delimiter(&head) });
-                let text: Box<dyn Read + Send> =
-                    Box::new(Bounded::new(decoded(buffered, &head, declared), Framing::Csv { delimiter }, limits));
+                let breaks = Arc::new(Mutex::new(LineIndex::default()));
+                let text: Box<dyn Read + Send> = Box::new(
+                    Bounded::new(decoded(buffered, &head, declared), Framing::Csv { delimiter }, limits).with_line_index(breaks.clone()),
+                );
                 let csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(false).from_reader(text);
                 let mut r = reader(Inner::Ndjson(Box::new(io::empty()), 0), None);
-                let crlf = ends_lines_with_crlf(&head);
-                r.lay_out(Rows::Csv(csv, csv::StringRecord::new(), crlf), opts.schema.as_deref())?;
+                r.lay_out(Rows::Csv(csv, csv::StringRecord::new(), breaks), opts.schema.as_deref())?;
                 Ok(r)
             }
             Format::Json => {
@@ -483,6 +479,13 @@ struct Bounded<R> {
     record_bytes: usize,
     state: CsvState,
     failed: Option<ReadError>,
+    /// Bytes passed on so far.
+    pos: u64,
+    /// Where the line breaks passed on are, for the CSV reader's lines.
+    breaks: Option<Arc<Mutex<LineIndex>>>,
+    /// The last byte passed on, and whether it ended a line.
+    prev: u8,
+    in_run: bool,
 }
 
 impl<R> Bounded<R> {
@@ -497,7 +500,17 @@ impl<R> Bounded<R> {
             record_bytes: 0,
             state: CsvState::CellStart,
             failed: None,
+            pos: 0,
+            breaks: None,
+            prev: 0,
+            in_run: false,
         }
+    }
+
+    /// Records the line breaks passed on in `index`.
+    fn with_line_index(mut self, index: Arc<Mutex<LineIndex>>) -> Bounded<R> {
+        self.breaks = Some(index);
+        self
     }
 
     fn step(&mut self, b: u8) -> Result<(), ReadError> {
@@ -566,14 +579,66 @@ impl<R: Read> Read for Bounded<R> {
             return Err(bound_error(e.clone()));
         }
         let n = self.inner.read(buf)?;
+        let mut passed = n;
+        let mut outcome = None;
         for (i, &b) in buf[..n].iter().enumerate() {
             if let Err(e) = self.step(b) {
                 // Records before the crossing are still read; the next read fails.
                 self.failed = Some(e.clone());
-                return if i > 0 { Ok(i) } else { Err(bound_error(e)) };
+                passed = i;
+                outcome = Some(if i > 0 { Ok(i) } else { Err(bound_error(e)) });
+                break;
             }
         }
-        Ok(n)
+        if let Some(index) = &self.breaks
+            && let Ok(mut index) = index.lock()
+        {
+            for (i, &b) in buf[..passed].iter().enumerate() {
+                if b == b'\n' || b == b'\r' {
+                    // CRLF is one line break; a lone CR or LF is one too.
+                    let lines = u64::from(!(b == b'\n' && self.prev == b'\r'));
+                    match index.runs.back_mut() {
+                        Some(run) if self.in_run => run.1 += lines,
+                        _ => index.runs.push_back((self.pos + i as u64, lines)),
+                    }
+                    self.in_run = true;
+                } else {
+                    self.in_run = false;
+                }
+                self.prev = b;
+            }
+        }
+        self.pos += passed as u64;
+        outcome.unwrap_or(Ok(n))
+    }
+}
+
+/// Where the line breaks are in the text a CSV reader has been given, so
+/// that a record's line is counted from where it starts: the csv crate's
+/// own count is one short after a CRLF ending (files Excel saves on
+/// Windows) and after a blank line.
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// Runs of line-break bytes not yet passed by a record, in order: the
+    /// run's first byte and the lines it ends (`\r\n\r\n` ends two).
+    runs: VecDeque<(u64, u64)>,
+    /// Lines ended by the runs already passed.
+    passed: u64,
+}
+
+impl LineIndex {
+    /// The line (from 1) of a record the csv crate says starts at `byte`:
+    /// its first byte, or a byte of the line breaks before it (after a CRLF
+    /// or a blank line). Every run starting at or before `byte` is behind
+    /// the record. Records come in order, so those runs are forgotten.
+    fn line_of(&mut self, byte: u64) -> u64 {
+        while let Some(&(start, lines)) = self.runs.front()
+            && start <= byte
+        {
+            self.runs.pop_front();
+            self.passed += lines;
+        }
+        self.passed + 1
     }
 }
 
@@ -619,15 +684,6 @@ fn decoded(inner: BufReader<Box<dyn Read + Send>>, head: &[u8], declared: Option
 }
 
 /// The delimiter used most in the first line, outside quotes.
-/// Whether the first line of `head` ends with CRLF (UTF-8 or UTF-16LE).
-fn ends_lines_with_crlf(head: &[u8]) -> bool {
-    match head.iter().position(|b| *b == b'\n') {
-        Some(p) if p >= 1 && head[p - 1] == b'\r' => true,
-        Some(p) if p >= 2 && head[p - 1] == 0 && head[p - 2] == b'\r' => true,
-        _ => false,
-    }
-}
-
 fn sniff_delimiter(head: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;

@@ -205,7 +205,9 @@ fn csv_saved_by_excel_on_windows_is_numbered_by_its_lines() {
     let text = "Mã bản ghi,Tên chỉ tiêu (đơn vị tính),Năm,Kỳ báo cáo,Giá trị,Nguồn số liệu\r\n\
                 1,IIP,2025,Năm,\"108,5\",Sở Công Thương\r\n\
                 2,\"Giá trị\r\nsản xuất\",2025,Năm,x,Sở Công Thương\r\n\
-                3,Chợ,2025,Năm,27,Sở Công Thương\r\n";
+                \r\n\
+                3,Chợ,2025,Năm,27,Sở Công Thương\r\n\
+                4,Điện,2025,Năm,28,Sở Công Thương";
     let schema = schema();
     let opts = ReadOptions { schema: Some(schema.clone()), ..Default::default() };
     let reader = RecordReader::open(Box::new(Cursor::new(text.as_bytes().to_vec())), Some("x.csv"), None, &opts).unwrap();
@@ -213,5 +215,5 @@ fn csv_saved_by_excel_on_windows_is_numbered_by_its_lines() {
     let lf = text.replace("\r\n", "\n");
     let reader = RecordReader::open(Box::new(Cursor::new(lf.as_bytes().to_vec())), Some("x.csv"), None, &opts).unwrap();
     let lf_lines: Vec<u64> = reader.map(|r| r.unwrap().line).collect();
-    assert_eq!((lines, lf_lines), (vec![2, 3, 5], vec![2, 3, 5]), "the line each record starts on, as an editor numbers it");
+    assert_eq!((lines, lf_lines), (vec![2, 3, 6, 7], vec![2, 3, 6, 7]), "the line each record starts on, as an editor numbers it");
 }
