@@ -77,7 +77,7 @@ pub fn number(raw: &str, locale: InputLocale, decimal_only: bool) -> Option<Stri
         }
         let int = if int.is_empty() { "0" } else { int };
         match frac {
-            Some(f) if f.is_empty() => None,
+            Some("") => None,
             Some(f) => Some(format!("{sign}{int}.{f}")),
             None => Some(format!("{sign}{int}")),
         }
