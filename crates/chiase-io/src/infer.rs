@@ -703,11 +703,10 @@ pub fn infer_with(mut reader: RecordReader, limits: InferLimits) -> Result<Propo
             t = FieldType::String;
         }
         let complete = col.empty == 0 && col.present > 0 && col.present == rows;
-        // A column of ticks: its empty cells mean no, but an empty cell
-        // imports as no value (a required field would refuse it), so the
-        // field is not proposed as required and the note says so.
-        let ticks = t == FieldType::Boolean && col.kinds.all_yes && col.present > 0 && !complete;
-        let required = complete;
+        // A column of ticks: its empty cells mean no, which a required
+        // yes/no field of a schema with a locale reads them as.
+        let ticks = t == FieldType::Boolean && col.kinds.all_yes && col.present > 0 && !complete && locale.is_some();
+        let required = complete || ticks;
         let geo = if t == FieldType::Number { coordinate_role(&col.header) } else { None };
         let enum_values =
             (t == FieldType::String && !col.many && col.few.len() <= MAX_ENUM && col.present >= 50 && col.few.len() * 10 <= col.present)
@@ -753,8 +752,8 @@ pub fn infer_with(mut reader: RecordReader, limits: InferLimits) -> Result<Propo
         }
         if ticks {
             remarks.push(Msg::new(
-                "cột đánh dấu (chỉ có dấu «có» như «x» và ô trống): ô trống được nhập là không có giá trị, không phải «Không»",
-                "a column of ticks (only yes marks such as «x», and empty cells): an empty cell imports as no value, not as no",
+                "cột đánh dấu (chỉ có dấu «có» như «x» và ô trống): đề xuất bắt buộc, để ô trống được nhập là «Không»",
+                "a column of ticks (only yes marks such as «x», and empty cells): proposed as required, so that an empty cell imports as no",
             ));
         }
         let class = match &personal {
@@ -1095,7 +1094,7 @@ mod tests {
         assert_eq!(f[1].decimal_char.as_deref(), Some(","));
         assert_eq!(f[1].group_char.as_deref(), Some("."));
         assert_eq!(f[4].format.as_deref(), Some("%d/%m/%Y"));
-        assert!(!f[5].constraints.required, "an empty tick cell imports as no value, which a required field refuses");
+        assert!(f[5].constraints.required, "a column of ticks is required, so that an empty cell is no");
         assert!(f.iter().all(|f| f.personal == PersonalClass::None && !f.constraints.unique));
         let says = |needle: &str| p.warnings.iter().any(|w| w.en.contains(needle));
         assert!(says("column A «STT» numbers the rows: no field is proposed"), "{:?}", p.warnings);
@@ -1107,7 +1106,7 @@ mod tests {
         assert!(remarks(1).contains("read through the schema's «locale: vi»"), "{}", remarks(1));
         // `1.250` proves nothing by itself; with the locale it is 1250, and the note says so.
         assert!(remarks(3).contains("«1.250» reads as 1250"), "{}", remarks(3));
-        assert!(remarks(5).contains("an empty cell imports as no value, not as no"), "{}", remarks(5));
+        assert!(remarks(5).contains("so that an empty cell imports as no"), "{}", remarks(5));
 
         // The proposal imports the very file it was made from, as meant.
         let schema = chiase_core::schema::Schema::new(p.schema).unwrap();
@@ -1116,7 +1115,7 @@ mod tests {
         let rows: Vec<Vec<Value>> = reader.map(|r| crate::tabular::parse_record(&schema, Some(&map), &r.unwrap()).unwrap()).collect();
         let d = |y, m, d| Value::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap());
         assert_eq!(rows[0][1..], [Value::Num(1234567.89), Value::Num(105.2), Value::Int(1250), d(2025, 3, 15), Value::Bool(true)]);
-        assert_eq!(rows[1][1..], [Value::Num(2500000.0), Value::Num(98.75), Value::Int(320), d(2025, 4, 1), Value::Null]);
+        assert_eq!(rows[1][1..], [Value::Num(2500000.0), Value::Num(98.75), Value::Int(320), d(2025, 4, 1), Value::Bool(false)]);
         assert_eq!(rows[2][1..], [Value::Num(987.5), Value::Num(100.0), Value::Int(2400), d(2024, 12, 20), Value::Bool(true)]);
     }
 

@@ -212,7 +212,7 @@ pub struct RecordReader {
 
 enum Inner {
     /// CSV or a sheet: rows laid out under a header.
-    Table(Table),
+    Table(Box<Table>),
     Json(JsonArray<Box<dyn BufRead + Send>>),
     Ndjson(Box<dyn BufRead + Send>, u64),
 }
@@ -376,7 +376,7 @@ impl RecordReader {
         self.headers = Some(header.titles.iter().map(|h| h.trim().to_string()).collect());
         self.header_line = Some(header.line);
         self.notes = header.notes;
-        self.inner = Inner::Table(Table { rows, pending: VecDeque::new(), tail, ended: false, deferred });
+        self.inner = Inner::Table(Box::new(Table { rows, pending: VecDeque::new(), tail, ended: false, deferred }));
         // The rows read ahead go through the tail like the rest.
         if let Inner::Table(t) = &mut self.inner {
             for r in pending {

@@ -18,6 +18,10 @@ fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(t.schema).expect("a valid schema"))
 }
 
+/// A data row's text cells: chỉ tiêu, kỳ, tháng, phạm vi, giá trị, so với
+/// cùng kỳ, nguồn, ngày.
+type Line = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+
 /// The data sheet's layout (rows and columns as Excel numbers them), with
 /// the bad file's three wrong cells when `bad`.
 fn office_xlsx(bad: bool) -> Vec<u8> {
@@ -41,7 +45,7 @@ fn office_xlsx(bad: bool) -> Vec<u8> {
     s.write_string(6, 8, "So với cùng kỳ (%)").unwrap();
     s.merge_range(5, 9, 6, 9, "Nguồn số liệu", &plain).unwrap();
     s.merge_range(5, 10, 6, 10, "Ngày cập nhật", &plain).unwrap();
-    let rows: [(&str, &str, &str, &str, &str, &str, &str, &str); 5] = [
+    let rows: [Line; 5] = [
         ("Chỉ số sản xuất công nghiệp IIP (%)", "Năm", "", "Toàn tỉnh", "108,5", "105,2", "Cục Thống kê tỉnh Tuyên Quang", "15/03/2025"),
         ("Giá trị sản xuất công nghiệp (tỷ đồng)", "Quý", "1", "Toàn tỉnh", "1.234.567,89", "98,7", "Sở Công Thương", ""),
         ("Kim ngạch xuất khẩu (triệu USD)", "Tháng", "3", "Yên Sơn", "12.345", "", "Cục Hải quan", "2/4/2025"),
@@ -99,10 +103,13 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/sheets/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
 }
 
+/// A row parsed: its values, or its problems by field.
+type Parsed = Result<Vec<Value>, Vec<(usize, chiase_core::schema::FieldError)>>;
+
 /// What a file gives: its reader (exhausted) and every row parsed, by line.
 struct Read {
     reader: RecordReader,
-    rows: Vec<(u64, Result<Vec<Value>, Vec<(usize, chiase_core::schema::FieldError)>>)>,
+    rows: Vec<(u64, Parsed)>,
     map: ColumnMap,
 }
 

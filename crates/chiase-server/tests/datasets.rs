@@ -620,14 +620,15 @@ async fn inference_proposes_a_schema_and_templates_fill_with_synthetic_data() {
                 axum::http::Method::POST,
                 "/api/v1/schema/infer?name=bts.csv",
                 &[("content-type", "text/csv")],
-                bts_csv(200, 1).into_bytes(),
+                bts_csv(1200, 1).into_bytes(),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let p = r.json();
+        // A key is proposed only from a sample of 1,000 rows or more.
         assert_eq!(p["schema"]["primaryKey"], json!(["id"]));
         assert_eq!(p["schema"]["fields"][6]["geo"], "lat");
-        assert_eq!(p["rows_sampled"], 200);
+        assert_eq!(p["rows_sampled"], 1200);
         let op = app.operator();
         let demo = |rows| chiase_server::usecase::demo::load(&app.state, &op, Some(rows), 1);
         let made = demo(30).await.unwrap().filled.len();
