@@ -244,3 +244,50 @@ async fn old_xls_and_ods_files_import_too() {
         assert_eq!(count(&app).await, 5, "{engine:?}: the .ods holds the same five rows as the .xls");
     }
 }
+
+#[tokio::test]
+async fn on_error_hold_imports_the_good_rows_and_hands_back_the_bad_ones() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let token = setup(&app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bao-cao-loi.xlsx");
+        std::fs::write(&bad, workbook(true)).unwrap();
+
+        // Not with replace: the held rows would be deleted.
+        let (status, _) = curl_form(&app, &token, "?on_error=hold&mode=replace", &[], &bad).await;
+        assert_eq!(status, 400, "{engine:?}");
+
+        // The good rows (8 and 12) land; 9, 10 and 11 are held back, listed.
+        let (status, body) = curl_form(&app, &token, "", &[("on_error", "hold")], &bad).await;
+        let done: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, done["inserted"].as_u64()), (200, Some(2)), "{engine:?}: {done}");
+        assert_eq!(done["held"]["bad_rows"], 3, "{done}");
+        let held_rows: Vec<u64> = done["held"]["errors"].as_array().unwrap().iter().map(|e| e["row"].as_u64().unwrap()).collect();
+        assert_eq!(held_rows, vec![9, 10, 11]);
+        assert_eq!(count(&app).await, 2, "{engine:?}");
+
+        // The audit says rows were held, and which.
+        let audit =
+            app.request(Method::GET, "/api/v1/audit?action=import", &[("authorization", &format!("Bearer {token}"))], vec![]).await.json();
+        // (The audit keeps each event's detail as the JSON text that was chained.)
+        let details: Vec<Value> =
+            audit["results"].as_array().unwrap().iter().map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap()).collect();
+        let held = details.iter().find(|d| d["on_error"] == "hold").unwrap_or_else(|| panic!("{engine:?}: no hold in the audit: {audit}"));
+        assert_eq!((held["held_rows"].as_u64(), held["held_lines"].clone()), (Some(3), serde_json::json!([9, 10, 11])));
+
+        // Asked as a workbook: the held rows alone, each bad cell noted, the counts in headers.
+        let (status, body) = curl_form(&app, &token, "?mode=upsert&on_error=hold&report=xlsx", &[], &bad).await;
+        assert_eq!(status, 200, "{engine:?}");
+        let mut book = open_workbook_auto_from_rs(std::io::Cursor::new(body)).expect("the held rows open as a workbook");
+        let data = book.worksheet_range("Số liệu 2025").unwrap();
+        let lines: Vec<u32> = data
+            .rows()
+            .enumerate()
+            .filter(|(_, r)| r.iter().any(|c| *c != Data::Empty))
+            .map(|(i, _)| data.start().unwrap().0 + i as u32 + 1)
+            .collect();
+        assert_eq!(lines, vec![6, 9, 10, 11], "{engine:?}: the header and the held rows, on their own lines");
+        assert_eq!(count(&app).await, 2, "{engine:?}: the upsert changed nothing more");
+    }
+}

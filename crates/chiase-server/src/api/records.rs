@@ -220,8 +220,24 @@ struct ImportQuery {
     /// sheets); `json` (the default): the report as JSON.
     #[param(inline)]
     report: Option<ReportFormat>,
+    /// `refuse` (the default): a file with a bad row imports nothing.
+    /// `hold`: the good rows are imported and the bad ones held back,
+    /// listed in `held` (with `report=xlsx`, the answer is the held rows as
+    /// a workbook, each bad cell noted, and the counts in `X-Chiase-*`
+    /// headers); recorded in the history and the audit. Not with
+    /// `mode=replace`. A key clash still refuses the whole file.
+    #[param(inline)]
+    on_error: Option<OnErrorDoc>,
     #[param(inline)]
     lang: Option<Lang>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = OnError, rename_all = "lowercase")]
+enum OnErrorDoc {
+    Refuse,
+    Hold,
 }
 
 #[derive(ToSchema)]
@@ -322,7 +338,8 @@ async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, Ap
     request_body(content = Binary, description = "The file, or a multipart/form-data body with the file in a part named `file`.", content_type = "application/octet-stream"),
     security(("bearer" = []), ("session" = [], "csrf" = [])),
     responses(
-        (status = 200, description = "Imported (or, with `dry_run=true`, checked: nothing written).", body = schemas::WriteSummary),
+        (status = 200, description = "Imported (or, with `dry_run=true`, checked: nothing written); with `on_error=hold&report=xlsx` and rows held back, those rows as a workbook.",
+            content((schemas::WriteSummary = "application/json"), (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         ImportErrors,
     ),
 )]
@@ -358,13 +375,23 @@ async fn import(
             ));
         }
     };
+    let hold = match p.one("on_error")? {
+        None | Some("refuse") => false,
+        Some("hold") => true,
+        Some(o) => {
+            return Err(ApiError::bad_request(
+                format!("on_error «{o}» không hợp lệ (refuse, hold)"),
+                format!("invalid on_error «{o}» (refuse, hold)"),
+            ));
+        }
+    };
     let req = ImportRequest {
         mode,
         source_name: p.one("name")?.map(str::to_string).or(upload.file_name),
         content_type: upload.content_type,
         options: read_options(&p)?,
         allow_empty: p.bool("allow_empty")?.unwrap_or(false),
-        handling: ErrorHandling { mark },
+        handling: ErrorHandling { mark, hold },
     };
     let progress = Arc::new(Progress::default());
     let to_json = |v: Result<Value, serde_json::Error>| v.map(|v| Json(v).into_response()).map_err(|e| ApiError::internal(&e));
@@ -378,7 +405,22 @@ async fn import(
         return to_json(Ok(v));
     }
     match imports::import(&app, &caller, &id, req, upload.body, MAX_IMPORT_BYTES, progress).await? {
-        ImportOutcome::Done(imported) => to_json(serde_json::to_value(imported)),
+        ImportOutcome::Done(mut imported) => match imported.held.as_mut().and_then(|h| h.marked.take()) {
+            Some(marked) => {
+                let counts = [
+                    ("x-chiase-inserted", imported.inserted),
+                    ("x-chiase-updated", imported.updated),
+                    ("x-chiase-unchanged", imported.unchanged),
+                    ("x-chiase-held-rows", imported.held.as_ref().map_or(0, |h| h.bad_rows as i64)),
+                ];
+                let mut response = marked_workbook(StatusCode::OK, marked, "dong-bi-giu-lai.xlsx").await?;
+                for (name, n) in counts {
+                    response.headers_mut().insert(HeaderName::from_static(name), n.into());
+                }
+                Ok(response)
+            }
+            None => to_json(serde_json::to_value(imported)),
+        },
         ImportOutcome::Rejected(report) => refused(report).await,
     }
 }
@@ -387,6 +429,13 @@ async fn import(
 /// with the report as JSON.
 async fn refused(report: imports::ImportReport) -> Result<Response, ApiError> {
     let Some(marked) = report.marked.clone() else { return Err(rejected(report)) };
+    let mut response = marked_workbook(StatusCode::UNPROCESSABLE_ENTITY, marked, "bao-cao-loi.xlsx").await?;
+    response.headers_mut().insert(HeaderName::from_static("x-chiase-errors"), report.total_errors.into());
+    Ok(response)
+}
+
+/// A marked workbook as the answer, streamed from its temporary file.
+async fn marked_workbook(status: StatusCode, marked: Arc<tempfile::TempPath>, file_name: &str) -> Result<Response, ApiError> {
     let file = tokio::fs::File::open(&**marked).await.map_err(|e| ApiError::internal(&e))?;
     // The temporary file lives until the body has been sent.
     let stream = tokio_util::io::ReaderStream::new(file).map_ok(move |chunk| {
@@ -395,10 +444,9 @@ async fn refused(report: imports::ImportReport) -> Result<Response, ApiError> {
     });
     let headers = [
         (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-        (header::CONTENT_DISPOSITION, "attachment; filename=\"bao-cao-loi.xlsx\"".to_string()),
-        (HeaderName::from_static("x-chiase-errors"), report.total_errors.to_string()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
     ];
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, headers, Body::from_stream(stream)).into_response())
+    Ok((status, headers, Body::from_stream(stream)).into_response())
 }
 
 #[derive(IntoParams)]

@@ -54,8 +54,14 @@ pub struct ImportRequest {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorHandling {
     /// Write a copy of the upload with the bad cells highlighted
-    /// (`report=xlsx`): [`ImportReport::marked`].
+    /// (`report=xlsx`): [`ImportReport::marked`]; with `hold`, a copy of
+    /// the held rows only.
     pub mark: bool,
+    /// `on_error=hold`: import the good rows and hold the bad ones back
+    /// (reported, and marked when asked), instead of importing nothing.
+    /// Problems the store finds (a key already stored, a key repeated)
+    /// still refuse the whole file.
+    pub hold: bool,
 }
 
 /// One problem in a file.
@@ -125,6 +131,8 @@ impl From<RowProblem> for ReportError {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     pub rows_read: u64,
+    /// Rows with at least one problem.
+    pub bad_rows: u64,
     pub total_errors: u64,
     pub errors: Vec<ReportError>,
     /// The sheet read, for workbooks.
@@ -143,7 +151,7 @@ pub struct ImportReport {
 
 impl ImportReport {
     pub fn new(rows_read: u64, total_errors: u64, errors: Vec<ReportError>) -> ImportReport {
-        ImportReport { rows_read, total_errors, errors, sheet: None, notes: Vec::new(), marked: None }
+        ImportReport { rows_read, bad_rows: 0, total_errors, errors, sheet: None, notes: Vec::new(), marked: None }
     }
 }
 
@@ -172,6 +180,10 @@ pub struct Imported {
     pub sheet: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// With `on_error=hold`: the rows held back and why (the marked copy of
+    /// them in `held.marked` when asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<ImportReport>,
 }
 
 impl std::ops::Deref for Imported {
@@ -278,6 +290,7 @@ fn stage(
     };
     let mut errors: Vec<ReportError> = Vec::new();
     let mut total_errors = 0u64;
+    let mut bad_rows = 0u64;
     let mut rows_read = 0u64;
     for rec in reader.by_ref() {
         if stop.load(Ordering::Relaxed) {
@@ -298,11 +311,15 @@ fn stage(
                     })
                     .collect(),
             };
-            copy.row(rec.line, cells, &problems).map_err(marked_error)?;
+            // Held rows alone are copied when good rows are imported.
+            if !(req.handling.hold && problems.is_empty()) {
+                copy.row(rec.line, cells, &problems).map_err(marked_error)?;
+            }
         }
         match parsed {
-            // Once a row failed, the rest are only checked, not kept.
-            Ok(values) if total_errors == 0 => {
+            // Once a row failed, the rest are only checked, not kept
+            // (unless bad rows are held back and good ones imported).
+            Ok(values) if total_errors == 0 || req.handling.hold => {
                 spool.push(rec.line, &values).map_err(spool_error)?;
                 if spool.rows().is_multiple_of(FLUSH_EVERY) {
                     spool.flush().map_err(spool_error)?;
@@ -311,6 +328,7 @@ fn stage(
             }
             Ok(_) => {}
             Err(problems) => {
+                bad_rows += 1;
                 total_errors += problems.len() as u64;
                 for (field, e) in problems {
                     if errors.len() >= MAX_REPORTED {
@@ -335,6 +353,7 @@ fn stage(
     spool.flush().map_err(spool_error)?;
     watch.send_modify(|s| s.rows = spool.rows());
     let mut report = ImportReport::new(rows_read, total_errors, errors);
+    report.bad_rows = bad_rows;
     report.sheet = reader.sheet().map(str::to_string);
     report.notes = reader.notes();
     if let Some(copy) = marked
@@ -391,6 +410,12 @@ pub async fn import(
     limit: u64,
     progress: Arc<Progress>,
 ) -> Result<ImportOutcome, ApiError> {
+    if req.handling.hold && req.mode == ImportMode::Replace {
+        return Err(ApiError::bad_request(
+            "không dùng được on_error=hold với mode=replace: dòng lỗi bị giữ lại sẽ bị xoá khỏi tập dữ liệu",
+            "on_error=hold cannot go with mode=replace: the held rows would be deleted from the dataset",
+        ));
+    }
     let ds = find_dataset(app, id).await?;
     let permit = decide_write(&caller.subject, &ds.facts())?;
     let schema = reading_schema(app.store.schema_of(&ds)?, &req.options);
@@ -411,7 +436,8 @@ pub async fn import(
         tokio::task::spawn_blocking(move || {
             let source: Box<dyn Read + Send> = Box::new(Counting { inner: source, progress: progress.clone(), limit });
             let outcome = stage(&schema, source, &req, &mut spool, &progress, &watch_tx, &stop);
-            let valid = matches!(&outcome, Ok(report) if report.total_errors == 0);
+            // Bad rows held back do not stop the good ones.
+            let valid = matches!(&outcome, Ok(report) if report.total_errors == 0 || req.handling.hold);
             watch_tx.send_modify(|s| s.done = Some(valid));
             (outcome, spool)
         })
@@ -434,6 +460,12 @@ pub async fn import(
         }
     };
 
+    // The history says when bad rows may have been held back.
+    let source = match (&req.source_name, req.handling.hold) {
+        (Some(name), true) => Some(format!("{name} (on_error=hold)")),
+        (None, true) => Some("on_error=hold".to_string()),
+        (name, false) => name.clone(),
+    };
     // Apply (unless staging already failed), fed from the spool.
     let applied = match strategy {
         None => None,
@@ -443,7 +475,7 @@ pub async fn import(
             let feeder = tokio::task::spawn_blocking(move || feed(&feed_schema, tail, watch_rx, feed_tx));
             let applied = app
                 .store
-                .apply_import(&permit, &ds.id, req.mode, &caller.actor.name, req.source_name.as_deref(), req.allow_empty, strategy, feed_rx)
+                .apply_import(&permit, &ds.id, req.mode, &caller.actor.name, source.as_deref(), req.allow_empty, strategy, feed_rx)
                 .await;
             // The store has stopped reading: staging need not go on if it refused.
             if !matches!(applied, Ok(Applied::Done(_)) | Ok(Applied::Abandoned)) {
@@ -468,16 +500,28 @@ pub async fn import(
             Ok(ImportOutcome::Rejected(ImportReport::new(progress.rows.load(Ordering::Relaxed), total_errors, errors)))
         }
         (Err(e), _) => Err(e),
-        (Ok(report), _) if report.total_errors > 0 => {
+        (Ok(report), _) if report.total_errors > 0 && !req.handling.hold => {
             metrics::counter!("chiase_imports_total", "outcome" => "rejected").increment(1);
             Ok(ImportOutcome::Rejected(report))
         }
-        (Ok(report), Some(Ok(Applied::Done(summary)))) => {
+        (Ok(mut report), Some(Ok(Applied::Done(summary)))) => {
             metrics::counter!("chiase_imports_total", "outcome" => "done").increment(1);
-            metrics::counter!("chiase_import_rows_total").increment(report.rows_read);
-            let detail = json!({ "mode": req.mode.code(), "file": req.source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
+            metrics::counter!("chiase_import_rows_total").increment(report.rows_read - report.bad_rows);
+            let mut detail = json!({ "mode": req.mode.code(), "file": req.source_name, "inserted": summary.inserted, "updated": summary.updated, "deleted": summary.deleted, "seq": [summary.first_seq, summary.last_seq] });
+            let held = (report.bad_rows > 0).then(|| {
+                // The audit says which lines were held back (the first thousand).
+                let mut lines: Vec<u64> = report.errors.iter().map(|e| e.row).collect();
+                lines.dedup();
+                detail["on_error"] = json!("hold");
+                detail["held_rows"] = json!(report.bad_rows);
+                detail["held_lines"] = json!(lines);
+                let mut held = ImportReport::new(report.rows_read, report.total_errors, std::mem::take(&mut report.errors));
+                held.bad_rows = report.bad_rows;
+                held.marked = report.marked.take();
+                held
+            });
             record_change(app, caller, "import", Some(&ds), ds.id.clone(), detail).await?;
-            Ok(ImportOutcome::Done(Imported { summary, sheet: report.sheet, notes: report.notes }))
+            Ok(ImportOutcome::Done(Imported { summary, sheet: report.sheet, notes: report.notes, held }))
         }
         (Ok(_), _) => Err(ApiError::internal(&"an import ended without being applied or refused")),
     }
