@@ -61,6 +61,12 @@ pub enum Command {
         /// The officer the import is done for (a username): the audit names them beside the operator
         #[arg(long = "as", value_name = "USER")]
         as_user: Option<String>,
+        /// refuse (a bad row imports nothing) or hold (import the good rows, hold the bad ones back)
+        #[arg(long, default_value = "refuse")]
+        on_error: String,
+        /// Write the bad rows as a workbook here, each bad cell highlighted with a note
+        #[arg(long, value_name = "FILE.xlsx")]
+        report: Option<PathBuf>,
     },
     /// Propose a Table Schema from a sample of a file
     #[command(subcommand)]

@@ -22,12 +22,38 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { demo } => commands::serve::run(cfg, demo).await,
         Command::Dataset(c) => commands::dataset::run(cfg, c).await,
-        Command::Import { dataset, file, mode, encoding, delimiter, format, allow_empty, sheet, locale, check, as_user } => {
+        Command::Import {
+            dataset,
+            file,
+            mode,
+            encoding,
+            delimiter,
+            format,
+            allow_empty,
+            sheet,
+            locale,
+            check,
+            as_user,
+            on_error,
+            report,
+        } => {
             commands::dataset::import(
                 cfg,
                 &dataset,
                 &file,
-                commands::dataset::ImportArgs { mode, encoding, delimiter, format, allow_empty, sheet, locale, check, as_user },
+                commands::dataset::ImportArgs {
+                    mode,
+                    encoding,
+                    delimiter,
+                    format,
+                    allow_empty,
+                    sheet,
+                    locale,
+                    check,
+                    as_user,
+                    on_error,
+                    report,
+                },
             )
             .await
         }

@@ -144,12 +144,21 @@ pub struct ImportArgs {
     pub check: bool,
     /// The officer the import is done for.
     pub as_user: Option<String>,
+    /// `refuse` or `hold`.
+    pub on_error: String,
+    /// Where to write the marked copy of the bad rows.
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// `chiase import DATASET FILE`: with a progress bar (rows, rows/s, ETA).
 pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -> anyhow::Result<()> {
     let mode: ImportMode =
         args.mode.parse().map_err(|m| anyhow::anyhow!("chế độ không hợp lệ / invalid mode «{m}» (append, upsert, replace)"))?;
+    let hold = match args.on_error.as_str() {
+        "refuse" => false,
+        "hold" => true,
+        o => anyhow::bail!("--on-error không hợp lệ / invalid --on-error «{o}» (refuse, hold)"),
+    };
     let mut options = options(args.encoding, args.delimiter, args.format)?;
     options.sheet = args.sheet;
     options.locale = args
@@ -199,7 +208,7 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
         content_type: None,
         options,
         allow_empty: args.allow_empty,
-        handling: Default::default(),
+        handling: imports::ErrorHandling { mark: args.report.is_some(), hold },
     };
     let outcome = if args.check {
         match imports::check(&app, &op, dataset, req, Box::new(f), u64::MAX, progress.clone()).await {
@@ -227,27 +236,53 @@ pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -
             let msg = imports::summary_msg(dataset, &s);
             outln!("{}; {:.1} s ({:.0} dòng/s)", msg.vi, secs, progress.rows.load(Ordering::Relaxed) as f64 / secs.max(0.001))?;
             outln!("{}.", msg.en)?;
+            for n in &s.notes {
+                eprintln!("  ghi chú / note: {} / {}", n.message, n.message_en);
+            }
+            if let Some(held) = &s.held {
+                eprintln!(
+                    "Giữ lại {} dòng lỗi (không nhập) / {} rows with problems held back (not imported):",
+                    held.bad_rows, held.bad_rows
+                );
+                print_errors(held);
+                save_marked(held, args.report.as_deref())?;
+            }
             Ok(())
         }
         ImportOutcome::Rejected(report) => {
             print_notes(&report);
+            save_marked(&report, args.report.as_deref())?;
             eprintln!(
                 "Không nhập gì: {} lỗi trong {} dòng đã đọc / Nothing imported: {} problems in {} rows read",
                 report.total_errors, report.rows_read, report.total_errors, report.rows_read
             );
-            for e in &report.errors {
-                eprintln!(
-                    "  dòng/row {}{}{}: {} / {}",
-                    e.row,
-                    e.column.as_ref().map(|c| format!(", cột/column «{c}»")).unwrap_or_default(),
-                    e.value.as_ref().map(|v| format!(", giá trị/value «{v}»")).unwrap_or_default(),
-                    e.message,
-                    e.message_en
-                );
-            }
+            print_errors(&report);
             Err(Exit(1).into())
         }
     }
+}
+
+/// The problems of a report, one per line (the message names the column
+/// as the file does).
+fn print_errors(report: &imports::ImportReport) {
+    for e in &report.errors {
+        eprintln!(
+            "  dòng/row {}{}: {} / {}",
+            e.row,
+            e.value.as_ref().map(|v| format!(", giá trị/value «{v}»")).unwrap_or_default(),
+            e.message,
+            e.message_en
+        );
+    }
+}
+
+/// Copies the marked workbook of a report to `dest`, when both exist.
+fn save_marked(report: &imports::ImportReport, dest: Option<&Path>) -> anyhow::Result<()> {
+    if let (Some(marked), Some(dest)) = (&report.marked, dest) {
+        std::fs::copy(&***marked, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        eprintln!("  các ô lỗi được tô màu trong / the bad cells are highlighted in: {}", dest.display());
+    }
+    Ok(())
 }
 
 /// What the reader left out or understood (a title block, a totals row).
