@@ -350,6 +350,41 @@ proptest! {
         prop_assert_eq!(texts(&recs), rows);
     }
 
+    /// Each record is numbered with the line it starts on, as an editor
+    /// numbers it, whatever the line endings (LF, CRLF, mixed), blank lines,
+    /// quoted line breaks and the reader's buffer boundaries (long cells).
+    #[test]
+    fn csv_records_are_numbered_by_the_line_they_start_on(
+        rows in proptest::collection::vec((
+            prop_oneof![
+                "[a-z]{1,6}".prop_map(|s| s),
+                "[a-z]{1,3}".prop_map(|s| format!("\"{s}\n{s}\"")),
+                "[a-z]{1,3}".prop_map(|s| format!("\"{s}\r\n{s}\r\n\"")),
+                (1000usize..9000).prop_map(|n| "x".repeat(n)),
+            ],
+            "[a-z]{1,4}",
+            prop_oneof![Just("\n"), Just("\r\n")],
+            0usize..3,
+        ), 1..40),
+    ) {
+        let mut text = String::from("h1,h2\r\n");
+        let mut line = 2u64;
+        let mut expected = Vec::new();
+        for (a, b, end, blanks) in &rows {
+            for _ in 0..*blanks {
+                text.push_str(end);
+                line += 1;
+            }
+            expected.push(line);
+            let record = format!("{a},{b}{end}");
+            line += record.matches('\n').count() as u64;
+            text.push_str(&record);
+        }
+        let recs = read_all(text.as_bytes(), "x.csv", None, ReadLimits::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let lines: Vec<u64> = recs.iter().map(|r| r.as_ref().expect("a record").line).collect();
+        prop_assert_eq!(lines, expected);
+    }
+
     /// A field of `len` bytes on one line passes a line bound of `max`
     /// exactly when it fits.
     #[test]
