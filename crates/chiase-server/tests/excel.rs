@@ -291,3 +291,61 @@ async fn on_error_hold_imports_the_good_rows_and_hands_back_the_bad_ones() {
         assert_eq!(count(&app).await, 2, "{engine:?}: the upsert changed nothing more");
     }
 }
+
+/// `chiase` on a fresh data directory.
+fn cli(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chiase"));
+    c.arg("--data").arg(data);
+    c
+}
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().expect("chiase runs");
+    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_cli_checks_marks_and_imports_for_an_officer_named_in_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let fixtures = format!("{}/../chiase-io/tests/fixtures/sheets", env!("CARGO_MANIFEST_DIR"));
+    let catalog = format!("{}/../chiase-io/catalogs/641-QD-UBND-2022-tuyen-quang.txt", env!("CARGO_MANIFEST_DIR"));
+    let mut c = cli(&data);
+    c.args(["catalog", "import", &catalog, "--decision", "641/QĐ-UBND", "--date", "2022-06-06"]);
+    run_ok(c);
+    let mut c = cli(&data);
+    c.args(["dataset", "create", "--template", DATASET]);
+    run_ok(c);
+    let mut c = cli(&data);
+    c.args(["user", "add", "congthuong.canbo", "--agency", "so-cong-thuong", "--role", "steward", "--password-stdin"]);
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), "mật-khẩu-đủ-dài-2025\n".as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+
+    // The check of the bad file fails, names the cells and writes the marked copy.
+    let marked = dir.path().join("loi.xlsx");
+    let mut c = cli(&data);
+    c.args(["import", DATASET, &format!("{fixtures}/cong-thuong-2025-loi.xls"), "--check", "--report"]).arg(&marked);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cột H «Giá trị»") && said.contains("dòng/row 10"), "{said}");
+    let mut book = calamine::open_workbook_auto(&marked).expect("the marked copy opens");
+    assert_eq!(book.sheet_names()[1], "Báo cáo lỗi");
+    assert!(book.worksheet_range("Báo cáo lỗi").unwrap().rows().count() >= 4);
+
+    // The good file, for the officer: the audit names them beside the operator.
+    let mut c = cli(&data);
+    c.args(["import", DATASET, &format!("{fixtures}/cong-thuong-2025.xls"), "--as", "congthuong.canbo"]);
+    assert!(run_ok(c).contains("5 thêm"));
+    let mut c = cli(&data);
+    c.args(["audit", "export"]);
+    let events = run_ok(c);
+    let import =
+        events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|e| e["action"] == "import").expect("the import is audited");
+    assert_eq!(import["actor"], "operator for user:congthuong.canbo", "{import}");
+    assert!(import["user_id"].as_i64().is_some() && import["agency_id"].as_i64().is_some(), "{import}");
+}

@@ -339,7 +339,7 @@ async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, Ap
     security(("bearer" = []), ("session" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Imported (or, with `dry_run=true`, checked: nothing written); with `on_error=hold&report=xlsx` and rows held back, those rows as a workbook.",
-            content((schemas::WriteSummary = "application/json"), (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+            content((schemas::ImportResult = "application/json"), (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         ImportErrors,
     ),
 )]

@@ -454,6 +454,45 @@ pub struct WriteSummary {
     pub row_count: i64,
 }
 
+/// Something the reader of an uploaded file left out or understood (a
+/// title block, a two-row header, a totals row, a signature block).
+#[derive(ToSchema)]
+pub struct ReadNote {
+    pub line: u64,
+    pub message: String,
+    pub message_en: String,
+}
+
+/// What an import answers: what it wrote (the counts, with the reader's
+/// notes and, with `on_error=hold`, the rows held back), or with
+/// `dry_run=true` what it read (`dry_run`, `rows_read`, no errors).
+#[derive(ToSchema)]
+pub struct ImportResult {
+    pub dataset: Option<String>,
+    pub mode: Option<String>,
+    pub inserted: Option<i64>,
+    pub updated: Option<i64>,
+    pub deleted: Option<i64>,
+    pub unchanged: Option<i64>,
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
+    pub row_count: Option<i64>,
+    /// The sheet read, for workbooks.
+    pub sheet: Option<String>,
+    pub notes: Option<Vec<ReadNote>>,
+    /// `on_error=hold`: the report of the rows held back (`bad_rows`,
+    /// `errors` by row and column).
+    #[schema(value_type = Option<Object>)]
+    pub held: Option<serde_json::Value>,
+    /// `true` for a check that wrote nothing.
+    pub dry_run: Option<bool>,
+    pub rows_read: Option<u64>,
+    pub bad_rows: Option<u64>,
+    pub total_errors: Option<u64>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Vec<serde_json::Value>>,
+}
+
 /// A file attached to a dataset.
 #[derive(ToSchema)]
 pub struct FileInfo {
