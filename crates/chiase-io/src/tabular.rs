@@ -88,16 +88,14 @@ impl Format {
         self != Format::Xlsx
     }
 
-    /// From a content type, a file name, or else the first bytes.
+    /// From the first bytes when they are a workbook's (a zip or an OLE
+    /// file: definitive), else the file name's extension, else the content
+    /// type, else the first bytes. The name comes before the type because
+    /// browsers on Windows send a CSV as `application/vnd.ms-excel` when
+    /// Excel is installed.
     pub fn detect(content_type: Option<&str>, file_name: Option<&str>, head: &[u8]) -> Format {
-        let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        match ct.as_str() {
-            "text/csv" => return Format::Csv,
-            "text/tab-separated-values" => return Format::Tsv,
-            "application/json" => return Format::Json,
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => return Format::Ndjson,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" | "application/vnd.ms-excel" => return Format::Xlsx,
-            _ => {}
+        if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+            return Format::Xlsx;
         }
         let name = file_name.unwrap_or("").to_ascii_lowercase();
         for (ext, f) in [
@@ -115,8 +113,16 @@ impl Format {
                 return f;
             }
         }
-        if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-            return Format::Xlsx;
+        let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match ct.as_str() {
+            "text/csv" => return Format::Csv,
+            "text/tab-separated-values" => return Format::Tsv,
+            "application/json" => return Format::Json,
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => return Format::Ndjson,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.ms-excel"
+            | "application/vnd.oasis.opendocument.spreadsheet" => return Format::Xlsx,
+            _ => {}
         }
         let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
@@ -1185,6 +1191,10 @@ pub(crate) mod tests {
         assert_eq!(Format::detect(None, None, b"{\"a\":1}\n"), Format::Ndjson);
         assert_eq!(Format::detect(None, None, b"PK\x03\x04...."), Format::Xlsx);
         assert_eq!(Format::detect(None, None, b"a,b\n1,2"), Format::Csv);
+        // A browser on Windows sends a CSV as an Excel type: the name wins.
+        assert_eq!(Format::detect(Some("application/vnd.ms-excel"), Some("bao-cao.csv"), b"a,b\n"), Format::Csv);
+        // A workbook is a workbook whatever it is called.
+        assert_eq!(Format::detect(Some("text/csv"), Some("x.csv"), b"PK\x03\x04...."), Format::Xlsx);
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub fn read_options(p: &Params) -> Result<chiase_io::tabular::ReadOptions, ApiEr
         None => None,
         Some("csv") => Some(Format::Csv),
         Some("tsv") => Some(Format::Tsv),
-        Some("xlsx") => Some(Format::Xlsx),
+        Some("xlsx" | "xls" | "ods") => Some(Format::Xlsx),
         Some("json") => Some(Format::Json),
         Some("ndjson") => Some(Format::Ndjson),
         Some(f) => return Err(ApiError::bad_request(format!("định dạng «{f}» không được hỗ trợ"), format!("unsupported format «{f}»"))),

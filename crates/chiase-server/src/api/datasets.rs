@@ -223,7 +223,10 @@ pub enum LocaleDoc {
 pub enum FileFormat {
     Csv,
     Tsv,
+    /// Any workbook: XLSX, XLS or ODS (told apart by their content).
     Xlsx,
+    Xls,
+    Ods,
     Json,
     Ndjson,
 }

@@ -123,7 +123,7 @@ fn options(encoding: Option<String>, delimiter: Option<String>, format: Option<S
         None => None,
         Some("csv") => Some(Format::Csv),
         Some("tsv") => Some(Format::Tsv),
-        Some("xlsx") => Some(Format::Xlsx),
+        Some("xlsx" | "xls" | "ods") => Some(Format::Xlsx),
         Some("json") => Some(Format::Json),
         Some("ndjson") => Some(Format::Ndjson),
         Some(f) => anyhow::bail!("định dạng không hỗ trợ / unsupported format «{f}»"),
