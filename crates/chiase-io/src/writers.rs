@@ -1522,17 +1522,15 @@ mod tests {
         assert_eq!(fields[10][..3], ["vi_tri", "Vị trí", "geopoint (tọa độ)"]);
 
         // Back through the importer: the same values.
-        let reader = crate::tabular::RecordReader::open(
-            Box::new(std::io::Cursor::new(bytes)),
-            Some("x.xlsx"),
-            None,
-            &crate::tabular::ReadOptions::default(),
-        )
-        .unwrap();
-        let map = crate::tabular::ColumnMap::new(reader.headers().unwrap(), columns.schema()).unwrap();
-        let back: Vec<Vec<Value>> =
-            reader.map(|r| crate::tabular::parse_record(columns.schema(), Some(&map), &r.unwrap()).unwrap()).collect();
-        assert_eq!(back, rows);
+        assert_eq!(import_back(bytes, columns.schema()), rows);
+    }
+
+    /// A workbook read back through the importer, row by row.
+    fn import_back(bytes: Vec<u8>, schema: &Schema) -> Vec<Vec<Value>> {
+        let opts = crate::tabular::ReadOptions::default();
+        let reader = crate::tabular::RecordReader::open(Box::new(std::io::Cursor::new(bytes)), Some("x.xlsx"), None, &opts).unwrap();
+        let map = crate::tabular::ColumnMap::new(reader.headers().unwrap(), schema).unwrap();
+        reader.map(|r| crate::tabular::parse_record(schema, Some(&map), &r.unwrap()).unwrap()).collect()
     }
 
     #[test]
@@ -1562,17 +1560,7 @@ mod tests {
         assert_eq!(range.get((1, 0)), Some(&Data::String("1234,5".into())));
         assert_eq!(range.get((1, 1)), Some(&Data::Float(-0.25)));
         assert!(matches!(range.get((1, 2)), Some(Data::DateTime(_))));
-        let reader = crate::tabular::RecordReader::open(
-            Box::new(std::io::Cursor::new(bytes)),
-            Some("x.xlsx"),
-            None,
-            &crate::tabular::ReadOptions::default(),
-        )
-        .unwrap();
-        let map = crate::tabular::ColumnMap::new(reader.headers().unwrap(), columns.schema()).unwrap();
-        let back: Vec<Vec<Value>> =
-            reader.map(|r| crate::tabular::parse_record(columns.schema(), Some(&map), &r.unwrap()).unwrap()).collect();
-        assert_eq!(back, rows);
+        assert_eq!(import_back(bytes, columns.schema()), rows);
     }
 
     #[test]

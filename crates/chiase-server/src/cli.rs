@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Flags;
 
@@ -29,45 +29,7 @@ pub enum Command {
     #[command(subcommand)]
     Dataset(DatasetCommand),
     /// Import a file (CSV, TSV, XLSX, XLS, ODS, JSON, NDJSON) into a dataset: all rows or none
-    Import {
-        /// The dataset id
-        dataset: String,
-        /// The file
-        file: PathBuf,
-        /// append, upsert or replace
-        #[arg(long, default_value = "append")]
-        mode: String,
-        /// The file's encoding when it has no byte-order mark (e.g. windows-1258, utf-16le)
-        #[arg(long)]
-        encoding: Option<String>,
-        /// The CSV delimiter (detected when absent): "," ";" or "tab"
-        #[arg(long)]
-        delimiter: Option<String>,
-        /// The format (detected from the name and content when absent)
-        #[arg(long)]
-        format: Option<String>,
-        /// With --mode replace, allow a file without rows (it empties the dataset)
-        #[arg(long)]
-        allow_empty: bool,
-        /// The sheet of a workbook, by name or number from 1 [default: the first whose header names the dataset's fields]
-        #[arg(long)]
-        sheet: Option<String>,
-        /// How people wrote numbers in the file: vi (1.234,5) or en (1,234.5) [default: the dataset's setting]
-        #[arg(long)]
-        locale: Option<String>,
-        /// Check the whole file and print the report; write nothing
-        #[arg(long)]
-        check: bool,
-        /// The officer the import is done for (a username): the audit names them beside the operator
-        #[arg(long = "as", value_name = "USER")]
-        as_user: Option<String>,
-        /// refuse (a bad row imports nothing) or hold (import the good rows, hold the bad ones back)
-        #[arg(long, default_value = "refuse")]
-        on_error: String,
-        /// Write the bad rows as a workbook here, each bad cell highlighted with a note
-        #[arg(long, value_name = "FILE.xlsx")]
-        report: Option<PathBuf>,
-    },
+    Import(ImportArgs),
     /// Propose a Table Schema from a sample of a file
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -249,6 +211,48 @@ pub enum SchemaCommand {
         #[arg(long)]
         encoding: Option<String>,
     },
+}
+
+/// What `chiase import` is asked.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The dataset id
+    pub dataset: String,
+    /// The file
+    pub file: PathBuf,
+    /// append, upsert or replace
+    #[arg(long, default_value = "append")]
+    pub mode: String,
+    /// The file's encoding when it has no byte-order mark (e.g. windows-1258, utf-16le)
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// The CSV delimiter (detected when absent): "," ";" or "tab"
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The format (detected from the name and content when absent)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// With --mode replace, allow a file without rows (it empties the dataset)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// The sheet of a workbook, by name or number from 1 [default: the first whose header names the dataset's fields]
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// How people wrote numbers in the file: vi (1.234,5) or en (1,234.5) [default: the dataset's setting]
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// Check the whole file and print the report; write nothing
+    #[arg(long)]
+    pub check: bool,
+    /// The officer the import is done for (a username): the audit names them beside the operator
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// refuse (a bad row imports nothing) or hold (import the good rows, hold the bad ones back)
+    #[arg(long, default_value = "refuse")]
+    pub on_error: String,
+    /// Write the bad rows as a workbook here, each bad cell highlighted with a note
+    #[arg(long, value_name = "FILE.xlsx")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

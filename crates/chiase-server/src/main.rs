@@ -22,41 +22,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { demo } => commands::serve::run(cfg, demo).await,
         Command::Dataset(c) => commands::dataset::run(cfg, c).await,
-        Command::Import {
-            dataset,
-            file,
-            mode,
-            encoding,
-            delimiter,
-            format,
-            allow_empty,
-            sheet,
-            locale,
-            check,
-            as_user,
-            on_error,
-            report,
-        } => {
-            commands::dataset::import(
-                cfg,
-                &dataset,
-                &file,
-                commands::dataset::ImportArgs {
-                    mode,
-                    encoding,
-                    delimiter,
-                    format,
-                    allow_empty,
-                    sheet,
-                    locale,
-                    check,
-                    as_user,
-                    on_error,
-                    report,
-                },
-            )
-            .await
-        }
+        Command::Import(args) => commands::dataset::import(cfg, args).await,
         Command::Schema(c) => commands::dataset::schema(c).await,
         Command::Demo { rows, seed } => commands::dataset::demo_command(cfg, rows, seed).await,
         Command::User(c) => commands::access::user(cfg, c).await,

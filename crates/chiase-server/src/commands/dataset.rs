@@ -15,7 +15,7 @@ use chiase_store::datasets::import::ImportMode;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Exit, context, said};
-use crate::cli::{DatasetCommand, SchemaCommand};
+use crate::cli::{DatasetCommand, ImportArgs, SchemaCommand};
 use crate::config::Config;
 use crate::outln;
 use crate::usecase::datasets::{self, CreateDataset};
@@ -131,27 +131,9 @@ fn options(encoding: Option<String>, delimiter: Option<String>, format: Option<S
     Ok(ReadOptions { format, encoding, delimiter, ..Default::default() })
 }
 
-/// What `chiase import` is asked.
-pub struct ImportArgs {
-    pub mode: String,
-    pub encoding: Option<String>,
-    pub delimiter: Option<String>,
-    pub format: Option<String>,
-    pub allow_empty: bool,
-    pub sheet: Option<String>,
-    pub locale: Option<String>,
-    /// Check only: write nothing.
-    pub check: bool,
-    /// The officer the import is done for.
-    pub as_user: Option<String>,
-    /// `refuse` or `hold`.
-    pub on_error: String,
-    /// Where to write the marked copy of the bad rows.
-    pub report: Option<std::path::PathBuf>,
-}
-
 /// `chiase import DATASET FILE`: with a progress bar (rows, rows/s, ETA).
-pub async fn import(cfg: Config, dataset: &str, file: &Path, args: ImportArgs) -> anyhow::Result<()> {
+pub async fn import(cfg: Config, args: ImportArgs) -> anyhow::Result<()> {
+    let (dataset, file) = (args.dataset.as_str(), args.file.as_path());
     let mode: ImportMode =
         args.mode.parse().map_err(|m| anyhow::anyhow!("chế độ không hợp lệ / invalid mode «{m}» (append, upsert, replace)"))?;
     let hold = match args.on_error.as_str() {
