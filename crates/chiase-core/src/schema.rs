@@ -34,6 +34,23 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// What the type is, in words (`vi` or `en`), for pages and files
+    /// people read.
+    pub fn label(self, lang: &str) -> &'static str {
+        let (vi, en) = match self {
+            FieldType::String => ("chuỗi", "text"),
+            FieldType::Integer => ("số nguyên", "integer"),
+            FieldType::Number => ("số", "number"),
+            FieldType::Boolean => ("đúng/sai", "yes/no"),
+            FieldType::Date => ("ngày", "date"),
+            FieldType::Datetime => ("thời điểm", "date and time"),
+            FieldType::Year => ("năm", "year"),
+            FieldType::Geopoint => ("tọa độ", "point"),
+            FieldType::Geojson => ("hình học GeoJSON", "GeoJSON geometry"),
+        };
+        if lang == "en" { en } else { vi }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             FieldType::String => "string",
@@ -77,6 +94,16 @@ pub enum PersonalClass {
 }
 
 impl PersonalClass {
+    /// The class in words (`vi` or `en`).
+    pub fn label(self, lang: &str) -> &'static str {
+        let (vi, en) = match self {
+            PersonalClass::None => ("không", "none"),
+            PersonalClass::Basic => ("cơ bản", "basic"),
+            PersonalClass::Sensitive => ("nhạy cảm", "sensitive"),
+        };
+        if lang == "en" { en } else { vi }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             PersonalClass::None => "none",

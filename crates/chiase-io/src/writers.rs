@@ -758,27 +758,15 @@ fn excel_instant(t: &chrono::DateTime<chrono::Utc>) -> Option<ExcelDateTime> {
 /// The words of a field type on the fields sheet: its code and what it is
 /// in Vietnamese.
 fn type_words(t: FieldType) -> String {
-    let vi = match t {
-        FieldType::String => "chuỗi",
-        FieldType::Integer => "số nguyên",
-        FieldType::Number => "số",
-        FieldType::Boolean => "đúng/sai",
-        FieldType::Date => "ngày",
+    match t {
         // The cells show the stored instant in UTC; say so.
-        FieldType::Datetime => "thời điểm, giờ UTC",
-        FieldType::Year => "năm",
-        FieldType::Geopoint => "tọa độ",
-        FieldType::Geojson => "GeoJSON",
-    };
-    format!("{} ({vi})", t.code())
+        FieldType::Datetime => format!("{} (thời điểm, giờ UTC)", t.code()),
+        _ => format!("{} ({})", t.code(), t.label("vi")),
+    }
 }
 
 fn personal_words(p: PersonalClass) -> &'static str {
-    match p {
-        PersonalClass::None => "không",
-        PersonalClass::Basic => "cơ bản",
-        PersonalClass::Sensitive => "nhạy cảm",
-    }
+    p.label("vi")
 }
 
 /// The values a field allows, as the fields sheet lists them: its enum, or

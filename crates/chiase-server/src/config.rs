@@ -291,6 +291,10 @@ settings! {
     /// Where imports are staged before they are written (unset: `DATA/tmp`).
     /// Nơi chứa tệp tạm của các lần nhập trước khi ghi vào cơ sở dữ liệu (để trống: `DATA/tmp`).
     import_spool_dir: Option<PathBuf> = "", value_name = "DIR";
+
+    /// The portal's name, in page titles and the header.
+    /// Tên cổng dữ liệu, trên tiêu đề trang và đầu trang.
+    site_name: String = "Cổng dữ liệu tỉnh Tuyên Quang", value_name = "TEXT";
 }
 
 /// A setting as the reference describes it: one entry of the table, with

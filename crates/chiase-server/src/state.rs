@@ -19,6 +19,9 @@ pub struct AppState {
     /// The key and checkpoint file that anchor the audit chain (`None`: no
     /// key yet, only `serve` creates one).
     pub anchor: Option<Arc<chiase_store::audit_anchor::Anchor>>,
+    /// The portal's name (`site_name`), kept for the life of the process so
+    /// that every page's words can borrow it.
+    pub site_name: &'static str,
 }
 
 impl AppState {
@@ -38,7 +41,9 @@ impl AppState {
     pub fn for_command(store: Store, config: Config) -> anyhow::Result<AppState> {
         let files = crate::usecase::files::open(config.files_url.as_deref(), &config.data_dir)?;
         let anchor = crate::audit_anchor::open(&config)?.map(Arc::new);
-        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor })
+        // One small string per state made (a process makes one; tests a few hundred).
+        let site_name: &'static str = Box::leak(config.site_name.clone().into_boxed_str());
+        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, site_name })
     }
 }
 

@@ -22,6 +22,9 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 const NOT_API: &[&str] = &[
     "/",
     "/databases/{key}",
+    "/datasets/{id}",
+    "/robots.txt",
+    "/sitemap.xml",
     "/assets/chiase.css",
     "/login",
     "/logout",

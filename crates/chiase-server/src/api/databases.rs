@@ -7,14 +7,15 @@ use axum::extract::State;
 use axum::http::Uri;
 use chiase_core::catalog::Cadence;
 use chiase_core::sharing::SharingMode;
-use chiase_store::databases::{DatabaseDetail, DatabasePage, DatabaseQuery};
+use chiase_store::databases::{DatabaseDetail, DatabaseKey, DatabasePage, DatabaseQuery};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::{PublicErrors, PublicItemErrors};
+use super::openapi::{PublicErrors, ReadErrors};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::params::{Lang, Params};
@@ -101,24 +102,29 @@ struct ShowQuery {
 }
 
 /// One database: its text as the decision published it, the fields derived
-/// from it, and its ownership history.
+/// from it, its ownership history, and the datasets it holds (each marked
+/// readable or not for the caller, as in `/api/v1/datasets`).
 #[utoipa::path(
     get,
     path = "/api/v1/databases/{key}",
     tag = "databases",
     operation_id = "databases_show",
     params(("key" = String, Path, description = "Its number in the current decision, or its id."), ShowQuery),
+    security((), ("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The database.", body = super::schemas::DatabaseDetail),
-        PublicItemErrors,
+        ReadErrors,
     ),
 )]
-async fn show(State(app): State<AppState>, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
+async fn show(State(app): State<AppState>, caller: Caller, ApiPath(key): ApiPath<String>, uri: Uri) -> Result<Json<Value>, ApiError> {
     let p = Params::parse_as::<ShowQuery>(uri.query())?;
     let lang = p.lang()?;
     let as_of = p.date("as_of")?;
     let detail = crate::usecase::catalog::find_database(&app, &key).await?;
-    Ok(Json(detail_json(&detail, as_of, lang)))
+    let datasets = crate::usecase::datasets::list(&app, &caller, Some(&DatabaseKey::Id(detail.id.clone()))).await?;
+    let mut v = detail_json(&detail, as_of, lang);
+    v["datasets"] = Value::Array(datasets.iter().map(super::render::dataset_json).collect());
+    Ok(Json(v))
 }
 
 /// The owner on a date, from the ownership history (`None` before the

@@ -153,6 +153,8 @@ pub struct DatabaseDetail {
     pub listed_in: Vec<VersionRef>,
     /// With `as_of`: who owned it on that date.
     pub owner_as_of: Option<OwnerAsOf>,
+    /// The datasets it holds, each marked readable or not for the caller.
+    pub datasets: Vec<Dataset>,
 }
 
 /// Keeps [`EntryFields`] in the components for clients that read the

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chiase_core::catalog::Cadence;
 use chiase_core::sharing::SharingMode;
-use chiase_store::databases::{DatabaseDetail, DatabaseQuery, MatchMode};
+use chiase_store::databases::{DatabaseDetail, DatabaseKey, DatabaseQuery, MatchMode};
 
 use super::{Tr, query_string};
 use crate::auth::Caller;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::usecase::catalog::find_database;
 
 /// The signed-in name and CSRF token for the page header.
-fn who(caller: Option<&Caller>) -> (Option<String>, String) {
+pub(super) fn who(caller: Option<&Caller>) -> (Option<String>, String) {
     match caller.and_then(|c| c.user.as_ref().map(|u| (u.display_name.clone(), c.csrf.clone().unwrap_or_default()))) {
         Some((name, csrf)) => (Some(name), csrf),
         None => (None, String::new()),
@@ -94,8 +94,7 @@ fn toggled(query: &DatabaseQuery, lang: &str, key: &'static str, value: &str) ->
     (format!("/{}", query_string(&p)), selected)
 }
 
-pub async fn index(State(app): State<AppState>, caller: Result<Caller, ApiError>, uri: Uri) -> Result<Response, Response> {
-    let tr = Tr::from_query(uri.query());
+pub async fn index(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>, uri: Uri) -> Result<Response, Response> {
     let p = Params::parse(uri.query(), &["q", "agency", "sharing", "cadence", "offset", "lang"]).map_err(|e| error_page(tr, e))?;
     let mut query = catalog_query(&p, PAGE_SIZE).map_err(|e| error_page(tr, e))?;
     query.limit = PAGE_SIZE;
@@ -147,9 +146,7 @@ pub async fn index(State(app): State<AppState>, caller: Result<Caller, ApiError>
         format!("/{}", query_string(&p))
     };
     let mut lang_pairs: Vec<(&str, String)> = base.iter().filter(|(k, _)| *k != "lang").cloned().collect();
-    if lang == "vi" {
-        lang_pairs.push(("lang", "en".into()));
-    }
+    lang_pairs.push(("lang", tr.other().into()));
     let versions = app.store.catalog_versions().await.map_err(|e| error_page(tr, e.into()))?;
     let version = versions.last().map(|v| format!("{} {} {}", v.decision_no, tr.t("ngày", "of"), tr.date(&v.decision_date)));
     let hidden = base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -206,28 +203,58 @@ struct DatabasePage {
     channels: Vec<&'static str>,
     lang_href: String,
     back_href: String,
+    datasets: Vec<HostedView>,
+}
+
+/// A dataset the database holds, as its page lists it.
+struct HostedView {
+    href: String,
+    title: String,
+    mode_code: &'static str,
+    mode: &'static str,
+    /// Rows and last update, for a reader who may read them.
+    rows: Option<i64>,
+    updated: Option<String>,
 }
 
 pub async fn database(
     State(app): State<AppState>,
+    tr: Tr,
     caller: Result<Caller, ApiError>,
     ApiPath(key): ApiPath<String>,
     uri: Uri,
 ) -> Result<Response, Response> {
-    let tr = Tr::from_query(uri.query());
     Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
     let d = find_database(&app, &key).await.map_err(|e| error_page(tr, e))?;
     let lang = tr.lang;
     let (who, session_csrf) = who(caller.as_ref().ok());
+    let viewer = caller.unwrap_or_else(|_| Caller::anonymous(None));
+    let hosted =
+        crate::usecase::datasets::list(&app, &viewer, Some(&DatabaseKey::Id(d.id.clone()))).await.map_err(|e| error_page(tr, e))?;
+    let datasets = hosted
+        .iter()
+        .map(|l| HostedView {
+            href: format!("/datasets/{}{}", l.dataset.id, if tr.is_en() { "?lang=en" } else { "" }),
+            title: match (&l.dataset.title_en, tr.is_en()) {
+                (Some(en), true) => en.clone(),
+                _ => l.dataset.title.clone(),
+            },
+            mode_code: l.dataset.sharing_mode.code(),
+            mode: l.dataset.sharing_mode.label(lang),
+            rows: l.activity.as_ref().map(|a| a.row_count),
+            updated: l.activity.as_ref().and_then(|a| a.data_updated_at).map(|t| tr.date(&t.date_naive())),
+        })
+        .collect();
     let page = DatabasePage {
         tr,
         who,
         session_csrf,
         modes: d.sharing_modes.iter().map(|m| (m.code(), m.label(lang))).collect(),
         channels: d.fields.channels.iter().map(|c| c.label(lang)).collect(),
-        lang_href: format!("/databases/{}{}", d.id, if lang == "en" { "" } else { "?lang=en" }),
+        lang_href: format!("/databases/{}?lang={}", d.id, tr.other()),
         back_href: if lang == "en" { "/?lang=en".into() } else { "/".into() },
         d,
+        datasets,
     };
     Ok(page.into_response())
 }
@@ -243,7 +270,7 @@ struct ErrorPage {
 }
 
 /// An API error shown as a page in the reader's language.
-fn error_page(tr: Tr, e: ApiError) -> Response {
+pub(super) fn error_page(tr: Tr, e: ApiError) -> Response {
     let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
     let message = if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() };
     (status, ErrorPage { tr, who: None, session_csrf: String::new(), status: status.as_u16(), message }).into_response()

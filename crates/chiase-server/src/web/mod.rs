@@ -3,10 +3,12 @@
 //! Dates on Vietnamese pages are dd/mm/yyyy.
 
 mod catalog;
+mod datasets;
 mod session;
+mod site;
 
 use axum::Router;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
@@ -17,22 +19,41 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalog::index))
         .route("/databases/{key}", get(catalog::database))
+        .route("/datasets/{id}", get(datasets::dataset))
+        .route("/robots.txt", get(site::robots))
+        .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))
         .route("/login", get(session::show).post(session::submit))
         .route("/logout", axum::routing::post(session::logout))
         .route("/setup", get(session::setup_show).post(session::setup_submit))
 }
 
-/// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`.
+/// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`,
+/// and carries the portal's name. A handler takes it as an extractor.
 #[derive(Debug, Clone, Copy)]
 pub struct Tr {
     pub lang: &'static str,
+    /// The portal's name (`site_name`).
+    pub site: &'static str,
 }
 
 impl Tr {
-    pub fn from_query(query: Option<&str>) -> Tr {
-        let en = query.is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "lang" && v == "en"));
-        Tr { lang: if en { "en" } else { "vi" } }
+    /// The language asked for: `?lang=en|vi`, else the reader's
+    /// `Accept-Language` (the preferred of Vietnamese and English), else
+    /// Vietnamese.
+    pub fn new(site: &'static str, query: Option<&str>, accept_language: Option<&str>) -> Tr {
+        let asked = query.and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").map(|(_, v)| v.into_owned()));
+        let en = match asked.as_deref() {
+            Some("en") => true,
+            Some(_) => false,
+            None => accept_language.is_some_and(prefers_english),
+        };
+        Tr { lang: if en { "en" } else { "vi" }, site }
+    }
+
+    /// The other language's code, for the switch link (`?lang=`).
+    pub fn other(&self) -> &'static str {
+        if self.is_en() { "vi" } else { "en" }
     }
 
     pub fn t<'a>(&self, vi: &'a str, en: &'a str) -> &'a str {
@@ -47,6 +68,47 @@ impl Tr {
     pub fn is_en(&self) -> bool {
         self.lang == "en"
     }
+}
+
+/// Whether an `Accept-Language` header ranks English above Vietnamese
+/// (quality values honoured; neither named: Vietnamese).
+fn prefers_english(header: &str) -> bool {
+    let rank = |want: &str| {
+        header
+            .split(',')
+            .filter_map(|part| {
+                let mut bits = part.split(';');
+                let tag = bits.next()?.trim().to_ascii_lowercase();
+                let q = bits.find_map(|b| b.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+                (tag == want || tag.starts_with(&format!("{want}-"))).then_some(q)
+            })
+            .fold(None, |best: Option<f32>, q| Some(best.map_or(q, |b| b.max(q))))
+    };
+    match (rank("en"), rank("vi")) {
+        (Some(en), Some(vi)) => en > vi,
+        (Some(en), None) => en > 0.0,
+        _ => false,
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Tr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &AppState) -> Result<Tr, Self::Rejection> {
+        let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Ok(Tr::new(app.site_name, parts.uri.query(), accept))
+    }
+}
+
+/// Where the reader reached this server, for links outside a page (API examples, the sitemap): the Host
+/// they asked for (the scheme a proxy says it served, else http).
+pub(crate) fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| !h.is_empty() && !h.contains(['/', ' ', '\'', '"']));
+    let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{}", host.unwrap_or("127.0.0.1:8080"))
 }
 
 /// Builds a query string from pairs, skipping empty values.
@@ -75,7 +137,7 @@ struct NotFoundPage {
 }
 
 /// The 404 page for paths outside the API.
-pub async fn not_found(uri: Uri) -> Response {
-    let page = NotFoundPage { tr: Tr::from_query(uri.query()), who: None, session_csrf: String::new(), path: uri.path().to_string() };
+pub async fn not_found(tr: Tr, uri: Uri) -> Response {
+    let page = NotFoundPage { tr, who: None, session_csrf: String::new(), path: uri.path().to_string() };
     (StatusCode::NOT_FOUND, page).into_response()
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::Tr;
@@ -73,18 +73,17 @@ fn login_page(tr: Tr, error: Option<String>, status: StatusCode) -> Response {
     with_form_cookie(resp, &csrf, "/login")
 }
 
-pub async fn show(uri: Uri) -> Response {
-    login_page(Tr::from_query(uri.query()), None, StatusCode::OK)
+pub async fn show(tr: Tr) -> Response {
+    login_page(tr, None, StatusCode::OK)
 }
 
 pub async fn submit(
     State(app): State<AppState>,
     ClientAddr(source): ClientAddr,
-    uri: Uri,
+    tr: Tr,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let tr = Tr::from_query(uri.query());
     if !form_ok(&headers, &form) {
         return login_page(
             tr,
@@ -140,8 +139,7 @@ fn setup_page(tr: Tr, open: bool, error: Option<String>, username: String, statu
 
 /// `GET /setup`: the form to create the first administrator with the
 /// one-time token the server printed, while no administrator exists.
-pub async fn setup_show(State(app): State<AppState>, uri: Uri) -> Response {
-    let tr = Tr::from_query(uri.query());
+pub async fn setup_show(State(app): State<AppState>, tr: Tr) -> Response {
     match accounts::setup_open(&app).await {
         Ok(open) => setup_page(tr, open, None, String::new(), StatusCode::OK),
         Err(e) => e.into_response(),
@@ -152,11 +150,10 @@ pub async fn setup_show(State(app): State<AppState>, uri: Uri) -> Response {
 pub async fn setup_submit(
     State(app): State<AppState>,
     ClientAddr(source): ClientAddr,
-    uri: Uri,
+    tr: Tr,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let tr = Tr::from_query(uri.query());
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let username = get("username").trim().to_string();
     if !form_ok(&headers, &form) {

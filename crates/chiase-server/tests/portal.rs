@@ -1,0 +1,146 @@
+//! The portal's public pages, as a citizen and a crawler meet them (issue
+//! 11, first part): a database page lists the datasets it holds; an open
+//! dataset's page shows its fields, a grid of its rows that filters, sorts
+//! and pages, and download links for the view; a restricted dataset's page
+//! shows no row; `robots.txt` and `sitemap.xml`; the site's name and the
+//! reader's language.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use chiase_server::usecase::datasets::CreateDataset;
+use chiase_store::databases::DatabaseKey;
+use chiase_store::datasets::import::ImportMode;
+use common::{TestApp, engines};
+use serde_json::json;
+
+async fn setup(app: &TestApp) {
+    let schema = json!({
+        "locale": "vi",
+        "fields": [
+            {"name": "ma", "title": "Mã trường", "type": "string"},
+            {"name": "ten", "title": "Tên trường", "type": "string", "searchable": true},
+            {"name": "cap_hoc", "title": "Cấp học", "type": "string", "constraints": {"enum": ["Mầm non", "Tiểu học"]}},
+            {"name": "so_hoc_sinh", "title": "Số học sinh", "type": "integer"},
+            {"name": "ngay", "title": "Ngày cập nhật", "type": "date"},
+            {"name": "ho_ten_hieu_truong", "title": "Hiệu trưởng", "type": "string", "personal": "basic"}
+        ],
+        "primaryKey": "ma"
+    });
+    for (id, entry, mode) in [("truong-hoc", 13, "open"), ("can-bo", 4, "specific")] {
+        app.create_dataset(CreateDataset {
+            id: id.into(),
+            database: DatabaseKey::No(entry),
+            title: format!("Tập {id}"),
+            title_en: Some(format!("Set {id}")),
+            description: "Mô tả".into(),
+            licence: None,
+            sharing_mode: mode.parse().unwrap(),
+            cadence: None,
+            schema: serde_json::from_value(schema.clone()).unwrap(),
+            template: None,
+            synthetic: false,
+        })
+        .await;
+        let csv = "ma,ten,cap_hoc,so_hoc_sinh,ngay,ho_ten_hieu_truong\n\
+                   T1,Trường Mầm non Xã A,Mầm non,1234,15/03/2025,Nguyễn Văn Bí Mật\n\
+                   T2,Trường Tiểu học Xã B,Tiểu học,80,2025-04-01,Trần Thị C\n\
+                   T3,Trường Tiểu học Xã D,Tiểu học,300,,\n";
+        let done = app.import(id, "x.csv", csv.as_bytes().to_vec(), ImportMode::Append).await;
+        assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_citizen_finds_the_data_of_a_database_filters_it_and_downloads_the_view() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+
+        // The database page and its API list the datasets it holds.
+        let db = app.get("/databases/13").await;
+        assert_eq!(db.status, StatusCode::OK);
+        assert!(db.text().contains("href=\"/datasets/truong-hoc\""), "{engine:?}: the database page links its dataset");
+        let api = app.get_ok("/api/v1/databases/13").await;
+        assert_eq!(api["datasets"][0]["id"], "truong-hoc");
+        assert_eq!(api["datasets"][0]["readable"], true);
+
+        // The dataset page: title with the site's name, fields, the grid in Vietnamese forms.
+        let page = app.get("/datasets/truong-hoc").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(html.contains("<title>Tập truong-hoc · Cổng dữ liệu tỉnh Tuyên Quang</title>"), "{html}");
+        for text in ["Mã trường", "Trường Mầm non Xã A", "1.234", "15/03/2025", "Dữ liệu mở", "3 bản ghi khớp"] {
+            assert!(html.contains(text), "{engine:?}: «{text}» on the page");
+        }
+        // The CSV link is the view, with a BOM for Excel.
+        assert!(html.contains("/api/v1/datasets/truong-hoc/export.csv?bom=true"), "{engine:?}");
+
+        // Filtered (a word of the name), sorted, the links keep the view.
+        let page = app.get(&format!("/datasets/truong-hoc?ten%5Bcontains%5D={}&sort=-so_hoc_sinh", common::enc("Tiểu"))).await;
+        let html = page.text();
+        assert_eq!(page.status, StatusCode::OK, "{html}");
+        assert!(html.contains("2 bản ghi khớp"), "{engine:?}");
+        assert!(!html.contains("Trường Mầm non Xã A"), "{engine:?}: filtered out");
+        let d = html.find("Xã D").unwrap();
+        let b = html.find("Xã B").unwrap();
+        assert!(d < b, "{engine:?}: 300 pupils before 80");
+        let csv_link = html.split("href=\"").find(|s| s.starts_with("/api/v1/datasets/truong-hoc/export.csv")).unwrap();
+        let csv_link = csv_link[..csv_link.find('"').unwrap()].replace("&#38;", "&");
+        let csv = app.get(&csv_link).await;
+        assert_eq!(csv.status, StatusCode::OK, "{csv_link}");
+        let body = csv.text();
+        assert!(body.starts_with('\u{feff}'), "{engine:?}: a BOM for Excel: {csv_link} {:?}", body.chars().take(20).collect::<String>());
+        assert_eq!(body.lines().count(), 3, "{engine:?}: the header and the two filtered rows: {body}");
+
+        // Facets link to their value; an empty value is a facet of its own.
+        let page = app.get("/datasets/truong-hoc").await.text();
+        assert!(page.contains("cap_hoc=Ti%E1%BB%83u+h%E1%BB%8Dc"), "{engine:?}: a facet link");
+
+        // English on request, or when the browser prefers it.
+        let en = app.request(Method::GET, "/datasets/truong-hoc", &[("accept-language", "en-US,en;q=0.9,vi;q=0.5")], vec![]).await.text();
+        assert!(en.contains("<h1>Set truong-hoc</h1>") && en.contains("Open data"), "{engine:?}");
+        let vi = app.request(Method::GET, "/datasets/truong-hoc?lang=vi", &[("accept-language", "en")], vec![]).await.text();
+        assert!(vi.contains("<h1>Tập truong-hoc</h1>"), "{engine:?}: ?lang wins over the header");
+    }
+}
+
+#[tokio::test]
+async fn a_restricted_datasets_page_shows_no_row_and_says_how_to_ask() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        let page = app.get("/datasets/can-bo").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(html.contains("gửi yêu cầu khai thác"), "{engine:?}");
+        for secret in ["Nguyễn Văn Bí Mật", "Trường Mầm non Xã A", "export.csv", "bản ghi khớp"] {
+            assert!(!html.contains(secret), "{engine:?}: «{secret}» must not be on a restricted page");
+        }
+        // Nor do filters, sorts or cursors get anything out of it.
+        let probe = app.get("/datasets/can-bo?ho_ten_hieu_truong=Nguy%E1%BB%85n&sort=ma").await.text();
+        assert!(!probe.contains("Bí Mật") && !probe.contains("bản ghi khớp"), "{engine:?}");
+        // The field list says which fields hold personal data.
+        assert!(html.contains("Hiệu trưởng") && html.contains("cơ bản"), "{engine:?}");
+        // An unknown dataset is a 404 page, not a 500.
+        assert_eq!(app.get("/datasets/khong-co").await.status, StatusCode::NOT_FOUND);
+        // A filter on an unknown field is a 400 page.
+        assert_eq!(app.get("/datasets/truong-hoc?khong_co=1").await.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn crawlers_get_robots_and_a_sitemap_of_what_anyone_may_read() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        let robots = app.get("/robots.txt").await.text();
+        assert!(robots.contains("Disallow: /api/") && robots.contains("/sitemap.xml"), "{robots}");
+        let sitemap = app.get("/sitemap.xml").await;
+        assert_eq!(sitemap.status, StatusCode::OK);
+        let xml = sitemap.text();
+        assert!(xml.contains("/datasets/truong-hoc</loc>"), "{engine:?}: the open dataset is listed");
+        assert!(!xml.contains("/datasets/can-bo"), "{engine:?}: the restricted one is not");
+        assert_eq!(xml.matches("/databases/").count(), 31, "{engine:?}: every database of the decision");
+    }
+}
