@@ -164,7 +164,8 @@ pub async fn dataset(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let caller = caller.map_err(|e| error_page(tr, e))?;
+    // A page is read as the public when the session has expired, as the catalog's are.
+    let caller = caller.unwrap_or_else(|_| Caller::anonymous(None));
     let listed = datasets::show(&app, &caller, &id).await.map_err(|e| error_page(tr, e))?;
     let ds = &listed.dataset;
     let schema = app.store.schema_of(ds).map_err(|e| error_page(tr, e.into()))?;
