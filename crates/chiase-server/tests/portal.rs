@@ -57,6 +57,14 @@ async fn a_citizen_finds_the_data_of_a_database_filters_it_and_downloads_the_vie
         let app = TestApp::spawn(engine).await;
         setup(&app).await;
 
+        // The home page shows the open dataset among the recently updated, not the restricted one.
+        let home = app.get("/").await.text();
+        assert!(home.contains("href=\"/datasets/truong-hoc\"") && !home.contains("/datasets/can-bo"), "{engine:?}");
+        // A page that does not exist offers the search.
+        let missing = app.get("/khong-co-trang-nay").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(missing.text().contains("role=\"search\""), "{engine:?}");
+
         // The database page and its API list the datasets it holds.
         let db = app.get("/databases/13").await;
         assert_eq!(db.status, StatusCode::OK);

@@ -69,7 +69,13 @@ struct CatalogPage {
     lang_href: String,
     version: Option<String>,
     hidden: Vec<(String, String)>,
+    /// On the unfiltered home page: open datasets, most recently updated
+    /// first (link, title, owner, date).
+    recent: Vec<(String, String, String, String)>,
 }
+
+/// Datasets shown as recently updated on the home page.
+const RECENT: usize = 5;
 
 /// The current filters as query pairs, for links that change one of them.
 fn pairs(query: &DatabaseQuery, lang: &str) -> Vec<(&'static str, String)> {
@@ -152,7 +158,27 @@ pub async fn index(State(app): State<AppState>, tr: Tr, caller: Result<Caller, A
     let hidden = base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| (k.to_string(), v.clone())).collect();
     let filters_active = !(query.agencies.is_empty() && query.sharing.is_empty() && query.cadences.is_empty() && query.q.is_none());
     let (who, session_csrf) = who(caller.as_ref().ok());
+    let recent = if filters_active || query.offset > 0 {
+        Vec::new()
+    } else {
+        let mut open = crate::usecase::datasets::list(&app, &Caller::anonymous(None), None).await.map_err(|e| error_page(tr, e))?;
+        open.retain(|l| l.activity.is_some());
+        open.sort_by_key(|l| std::cmp::Reverse(l.activity.as_ref().and_then(|a| a.data_updated_at)));
+        open.into_iter()
+            .take(RECENT)
+            .map(|l| {
+                let d = &l.dataset;
+                let title = match (&d.title_en, tr.is_en()) {
+                    (Some(en), true) => en.clone(),
+                    _ => d.title.clone(),
+                };
+                let updated = l.activity.as_ref().and_then(|a| a.data_updated_at).map(|t| tr.date(&t.date_naive())).unwrap_or_default();
+                (format!("/datasets/{}{}", d.id, if tr.is_en() { "?lang=en" } else { "" }), title, d.owner.name.clone(), updated)
+            })
+            .collect()
+    };
     let page = CatalogPage {
+        recent,
         tr,
         who,
         session_csrf,
