@@ -295,6 +295,10 @@ settings! {
     /// The portal's name, in page titles and the header.
     /// Tên cổng dữ liệu, trên tiêu đề trang và đầu trang.
     site_name: String = "Cổng dữ liệu tỉnh Tuyên Quang", value_name = "TEXT";
+
+    /// The province's map tile server for the dataset maps, as a URL template (`https://tiles.example.vn/{z}/{x}/{y}.png`); unset: points on a plain background.
+    /// Máy chủ ảnh nền bản đồ của tỉnh cho bản đồ các tập dữ liệu, dạng mẫu URL; để trống: các điểm trên nền trơn.
+    map_tiles: Option<String> = "", value_name = "URL";
 }
 
 /// A setting as the reference describes it: one entry of the table, with

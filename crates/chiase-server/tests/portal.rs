@@ -23,7 +23,9 @@ async fn setup(app: &TestApp) {
             {"name": "cap_hoc", "title": "Cấp học", "type": "string", "constraints": {"enum": ["Mầm non", "Tiểu học"]}},
             {"name": "so_hoc_sinh", "title": "Số học sinh", "type": "integer"},
             {"name": "ngay", "title": "Ngày cập nhật", "type": "date"},
-            {"name": "ho_ten_hieu_truong", "title": "Hiệu trưởng", "type": "string", "personal": "basic"}
+            {"name": "ho_ten_hieu_truong", "title": "Hiệu trưởng", "type": "string", "personal": "basic"},
+            {"name": "lat", "title": "Vĩ độ", "type": "number", "geo": "lat"},
+            {"name": "lon", "title": "Kinh độ", "type": "number", "geo": "lon"}
         ],
         "primaryKey": "ma"
     });
@@ -42,10 +44,10 @@ async fn setup(app: &TestApp) {
             synthetic: false,
         })
         .await;
-        let csv = "ma,ten,cap_hoc,so_hoc_sinh,ngay,ho_ten_hieu_truong\n\
-                   T1,Trường Mầm non Xã A,Mầm non,1234,15/03/2025,Nguyễn Văn Bí Mật\n\
-                   T2,Trường Tiểu học Xã B,Tiểu học,80,2025-04-01,Trần Thị C\n\
-                   T3,Trường Tiểu học Xã D,Tiểu học,300,,\n";
+        let csv = "ma,ten,cap_hoc,so_hoc_sinh,ngay,ho_ten_hieu_truong,lat,lon\n\
+                   T1,Trường Mầm non Xã A,Mầm non,1234,15/03/2025,Nguyễn Văn Bí Mật,21.82,105.21\n\
+                   T2,Trường Tiểu học Xã B,Tiểu học,80,2025-04-01,Trần Thị C,22.10,105.30\n\
+                   T3,Trường Tiểu học Xã D,Tiểu học,300,,,,\n";
         let done = app.import(id, "x.csv", csv.as_bytes().to_vec(), ImportMode::Append).await;
         assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))), "{id}");
     }
@@ -101,6 +103,22 @@ async fn a_citizen_finds_the_data_of_a_database_filters_it_and_downloads_the_vie
         assert!(body.starts_with('\u{feff}'), "{engine:?}: a BOM for Excel: {csv_link} {:?}", body.chars().take(20).collect::<String>());
         assert_eq!(body.lines().count(), 3, "{engine:?}: the header and the two filtered rows: {body}");
 
+        // The map asks the record API for the view's points, and the API answers.
+        let filtered = app.get(&format!("/datasets/truong-hoc?cap_hoc={}", common::enc("Tiểu học"))).await.text();
+        let records = filtered.split("data-records=\"").nth(1).expect("a map on a dataset with points");
+        let records = records[..records.find('"').unwrap()].replace("&#38;", "&");
+        assert!(records.contains("fields=lat%2Clon%2Cten") && records.contains("cap_hoc="), "{records}");
+        let points = app.get_ok(&format!("{records}&limit=500")).await;
+        let got: Vec<(String, f64)> = points["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| Some((r["ten"].as_str()?.to_string(), r["lat"].as_f64()?)))
+            .collect();
+        assert_eq!(got, vec![("Trường Tiểu học Xã B".to_string(), 22.10)], "{engine:?}: the filtered points with coordinates");
+        assert!(filtered.contains("/assets/leaflet.js") && filtered.contains("/assets/chiase-map.js"));
+        assert_eq!(app.get("/assets/leaflet.js").await.status, StatusCode::OK);
+
         // Facets link to their value; an empty value is a facet of its own.
         let page = app.get("/datasets/truong-hoc").await.text();
         assert!(page.contains("cap_hoc=Ti%E1%BB%83u+h%E1%BB%8Dc"), "{engine:?}: a facet link");
@@ -122,7 +140,8 @@ async fn a_restricted_datasets_page_shows_no_row_and_says_how_to_ask() {
         assert_eq!(page.status, StatusCode::OK);
         let html = page.text();
         assert!(html.contains("gửi yêu cầu khai thác"), "{engine:?}");
-        for secret in ["Nguyễn Văn Bí Mật", "Trường Mầm non Xã A", "export.csv", "bản ghi khớp"] {
+        for secret in ["Nguyễn Văn Bí Mật", "Trường Mầm non Xã A", "export.csv", "bản ghi khớp", "data-records", "leaflet.js"]
+        {
             assert!(!html.contains(secret), "{engine:?}: «{secret}» must not be on a restricted page");
         }
         // Nor do filters, sorts or cursors get anything out of it.
@@ -151,4 +170,18 @@ async fn crawlers_get_robots_and_a_sitemap_of_what_anyone_may_read() {
         assert!(!xml.contains("/datasets/can-bo"), "{engine:?}: the restricted one is not");
         assert_eq!(xml.matches("/databases/").count(), 31, "{engine:?}: every database of the decision");
     }
+}
+
+#[tokio::test]
+async fn a_configured_tile_server_is_named_to_the_map_and_allowed_by_the_page() {
+    let app =
+        TestApp::spawn_with(common::Engine::Sqlite, |cfg| cfg.map_tiles = Some("https://tiles.example.vn/{z}/{x}/{y}.png".into())).await;
+    setup(&app).await;
+    let page = app.get("/datasets/truong-hoc").await;
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    assert!(csp.contains("img-src 'self' data: https://tiles.example.vn;"), "{csp}");
+    assert!(page.text().contains("data-tiles=\"https://tiles.example.vn/{z}/{x}/{y}.png\""));
+    // Other pages keep the policy without it.
+    let home = app.get("/").await;
+    assert!(!home.headers.get("content-security-policy").unwrap().to_str().unwrap().contains("tiles.example.vn"));
 }

@@ -99,6 +99,65 @@ struct Grid {
     hidden: Vec<(String, String)>,
     /// A column filter is set (the filter boxes start open).
     filtering: bool,
+    /// For a dataset with points the reader may see: what the map draws.
+    map: Option<MapView>,
+}
+
+/// What the map script needs (data attributes of `#map`).
+struct MapView {
+    /// The record API for the view, with only the fields the map shows.
+    records: String,
+    /// The latitude and longitude fields, or one geopoint field.
+    lat: String,
+    lon: String,
+    point: String,
+    /// The field named in a point's popup.
+    label: String,
+    tiles: String,
+}
+
+/// The map of a view, when the reader sees a point of it: lat and lon
+/// fields or a geopoint field among the visible ones; the popup names the
+/// first visible text field.
+fn map_view(app: &AppState, schema: &Schema, visible: &[usize], id: &str, view: &[(String, String)]) -> Option<MapView> {
+    let name = |i: usize| schema.fields[i].spec.name.clone();
+    let (lat, lon, point) = match schema.point {
+        Some((la, lo)) if visible.contains(&la) && visible.contains(&lo) => (name(la), name(lo), String::new()),
+        _ => {
+            let p = visible.iter().find(|i| schema.fields[**i].spec.field_type == FieldType::Geopoint)?;
+            (String::new(), String::new(), name(*p))
+        }
+    };
+    let label = visible
+        .iter()
+        .find(|i| schema.fields[**i].spec.field_type == FieldType::String && !schema.key.contains(i))
+        .or_else(|| visible.first())
+        .map(|i| name(*i))
+        .unwrap_or_default();
+    let fields: Vec<&str> = [lat.as_str(), lon.as_str(), point.as_str(), label.as_str()].into_iter().filter(|f| !f.is_empty()).collect();
+    // The view's filters, without its paging, sort or projection.
+    let mut p: Vec<(&str, String)> =
+        view.iter().filter(|(k, _)| !matches!(k.as_str(), "sort" | "fields" | "bbox")).map(|(k, v)| (k.as_str(), v.clone())).collect();
+    p.push(("fields", fields.join(",")));
+    Some(MapView {
+        records: format!("/api/v1/datasets/{id}/records{}", query_string(&p)),
+        lat,
+        lon,
+        point,
+        label,
+        tiles: app.config.map_tiles.clone().unwrap_or_default(),
+    })
+}
+
+/// The origin a tile URL template names (`https://tiles.example.vn`), for
+/// the page's Content-Security-Policy.
+fn tile_origin(template: &str) -> Option<String> {
+    let (scheme, rest) = template.split_once("://")?;
+    let host = rest.split('/').next()?;
+    let ok = matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}'));
+    ok.then(|| format!("{scheme}://{host}"))
 }
 
 /// A value as a person reads it: dates dd/mm/yyyy in Vietnamese, numbers
@@ -237,7 +296,16 @@ pub async fn dataset(
         grid,
         denied,
     };
-    Ok(page.into_response())
+    let mut response = page.into_response();
+    // Tiles from the province's own server are images from another origin.
+    if let Some(origin) = app.config.map_tiles.as_deref().and_then(tile_origin)
+        && let Ok(v) = axum::http::HeaderValue::from_str(
+            &crate::app::CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")),
+        )
+    {
+        response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    Ok(response)
 }
 
 /// The grid of the view `pairs` asks for, with its links.
@@ -361,7 +429,9 @@ async fn grid_of(
     let first_href = pairs.iter().any(|(k, _)| k == "after").then(|| href(&[], &|_| false));
     let hidden = view.iter().filter(|(k, _)| k == "sort" || k == "q").cloned().chain(lang_pair()).collect();
     let filtering = view.iter().any(|(k, _)| k != "sort" && k != "q");
+    let map = map_view(app, &page.schema, &page.page.fields, id, &view);
     Ok(Grid {
+        map,
         filtering,
         columns,
         cells,

@@ -23,6 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/robots.txt", get(site::robots))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))
+        .route("/assets/leaflet.js", get(|| asset(LEAFLET_JS, "text/javascript; charset=utf-8")))
+        .route("/assets/leaflet.css", get(|| asset(LEAFLET_CSS, "text/css; charset=utf-8")))
+        .route("/assets/chiase-map.js", get(|| asset(MAP_JS, "text/javascript; charset=utf-8")))
         .route("/login", get(session::show).post(session::submit))
         .route("/logout", axum::routing::post(session::logout))
         .route("/setup", get(session::setup_show).post(session::setup_submit))
@@ -122,6 +125,16 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
 }
 
 const STYLESHEET: &str = include_str!("../../assets/chiase.css");
+
+/// Leaflet, vendored (assets/vendor/README.md), and the script that draws a
+/// dataset's map with it.
+const LEAFLET_JS: &str = include_str!("../../assets/vendor/leaflet-1.9.4/leaflet.js");
+const LEAFLET_CSS: &str = include_str!("../../assets/vendor/leaflet-1.9.4/leaflet.css");
+const MAP_JS: &str = include_str!("../../assets/chiase-map.js");
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET).into_response()
