@@ -185,3 +185,33 @@ async fn a_configured_tile_server_is_named_to_the_map_and_allowed_by_the_page() 
     let home = app.get("/").await;
     assert!(!home.headers.get("content-security-policy").unwrap().to_str().unwrap().contains("tiles.example.vn"));
 }
+
+#[tokio::test]
+async fn an_agency_page_tells_its_names_its_merger_and_its_databases() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let on = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        chiase_server::usecase::agencies::merge(
+            &app.state,
+            &app.operator(),
+            "so-khoa-hoc-va-cong-nghe",
+            "so-thong-tin-va-truyen-thong",
+            on,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("merge: {}", e.msg));
+        let gone = app.get("/agencies/so-khoa-hoc-va-cong-nghe").await;
+        assert_eq!(gone.status, StatusCode::OK);
+        let gone = gone.text();
+        assert!(gone.contains("đã sáp nhập (01/03/2025)"), "{engine:?}: {gone}");
+        assert!(gone.contains("href=\"/agencies/so-thong-tin-va-truyen-thong\""), "{engine:?}: a link to where it went");
+        let now = app.get("/agencies/so-thong-tin-va-truyen-thong").await.text();
+        assert!(now.contains("href=\"/agencies/so-khoa-hoc-va-cong-nghe\""), "{engine:?}: the predecessor is named");
+        let owned = now.split("Cơ sở dữ liệu đang quản lý").nth(1).unwrap().split("</ul>").next().unwrap();
+        assert!(owned.contains("CSDL Khoa học Công nghệ"), "{engine:?}: the database it took over is listed: {owned}");
+        // The database page names the new owner and links the agencies.
+        let db = app.get("/databases/28").await.text();
+        assert!(db.contains("href=\"/agencies/so-thong-tin-va-truyen-thong\""), "{engine:?}");
+        assert_eq!(app.get("/agencies/khong-co").await.status, StatusCode::NOT_FOUND);
+    }
+}

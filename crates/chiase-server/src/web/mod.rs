@@ -2,6 +2,7 @@
 //! binary (askama), in Vietnamese first and English on request (`?lang=en`).
 //! Dates on Vietnamese pages are dd/mm/yyyy.
 
+mod agencies;
 mod catalog;
 mod datasets;
 mod session;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(catalog::index))
         .route("/databases/{key}", get(catalog::database))
         .route("/datasets/{id}", get(datasets::dataset))
+        .route("/agencies/{id}", get(agencies::agency))
         .route("/robots.txt", get(site::robots))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))
