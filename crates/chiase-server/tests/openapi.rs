@@ -24,6 +24,8 @@ const NOT_API: &[&str] = &[
     "/databases/{key}",
     "/datasets/{id}",
     "/agencies/{id}",
+    "/datasets/{id}/request",
+    "/requests",
     "/robots.txt",
     "/sitemap.xml",
     "/assets/chiase.css",

@@ -215,3 +215,63 @@ async fn an_agency_page_tells_its_names_its_merger_and_its_databases() {
         assert_eq!(app.get("/agencies/khong-co").await.status, StatusCode::NOT_FOUND);
     }
 }
+
+/// A signed-in browser: the session cookie and its anti-forgery token.
+async fn session_of(app: &TestApp, username: &str) -> (String, String) {
+    let user = app.store().user(username).await.unwrap().expect("the user");
+    let (sid, csrf) = app.store().create_session(&user).await.unwrap();
+    (format!("{}={sid}", chiase_server::auth::SESSION_COOKIE), csrf)
+}
+
+#[tokio::test]
+async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_sees_it_to_decide() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        app.person("tttt.canbo", Some("so-thong-tin-va-truyen-thong"), Role::Member, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (cookie, csrf) = session_of(&app, "tttt.canbo").await;
+
+        // The restricted dataset's page offers the request; the form lists its fields.
+        let page = app.request(Method::GET, "/datasets/can-bo", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(page.contains("href=\"/datasets/can-bo/request\""), "{engine:?}");
+        let form = app.request(Method::GET, "/datasets/can-bo/request", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(form.contains("name=\"purpose\"") && form.contains("value=\"ho_ten_hieu_truong\""), "{engine:?}");
+        // Without sign-in the form is not shown.
+        assert!(!app.get("/datasets/can-bo/request").await.text().contains("name=\"purpose\""));
+
+        let body = |token: &str| {
+            format!(
+                "csrf={token}&fields=ma&fields=ten&purpose={}&legal_basis=&from=2026-12-01&to=2027-06-30",
+                common::enc("Đối chiếu danh sách trường học")
+            )
+            .into_bytes()
+        };
+        let form_type = ("content-type", "application/x-www-form-urlencoded");
+        // A post without the session's token changes nothing.
+        let forged = app.request(Method::POST, "/datasets/can-bo/request", &[("cookie", &cookie), form_type], body("sai")).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let sent = app.request(Method::POST, "/datasets/can-bo/request", &[("cookie", &cookie), form_type], body(&csrf)).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{engine:?}: {}", sent.text());
+        assert_eq!(sent.headers.get("location").unwrap(), "/requests?filed=1");
+        let mine = app.request(Method::GET, "/requests?filed=1", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(mine.contains("Đã gửi yêu cầu") && mine.contains("đang chờ quyết định") && mine.contains("Tập can-bo"), "{engine:?}");
+        assert!(
+            mine.contains("01/12/2026 – 30/06/2027"),
+            "{engine:?}: the period in dd/mm/yyyy: {}",
+            mine.split("Tập can-bo").nth(1).unwrap_or("")
+        );
+
+        // The owner's steward sees it waiting, counted.
+        let (steward, _) = session_of(&app, "noivu.steward").await;
+        let inbox = app.request(Method::GET, "/requests", &[("cookie", &steward)], vec![]).await.text();
+        let waiting = inbox.split("id=\"to-decide\"").nth(1).unwrap().split("</section>").next().unwrap();
+        assert!(waiting.contains("(1)") && waiting.contains("Sở Thông tin và Truyền thông"), "{engine:?}: {waiting}");
+        // A purpose left empty is refused with the reason, on the form.
+        let empty = format!("csrf={csrf}&fields=ma&purpose=&from=2026-12-01&to=2027-01-01").into_bytes();
+        let refused = app.request(Method::POST, "/datasets/can-bo/request", &[("cookie", &cookie), form_type], empty).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?}");
+        assert!(refused.text().contains("mục đích sử dụng"), "{engine:?}");
+    }
+}

@@ -5,6 +5,7 @@
 mod agencies;
 mod catalog;
 mod datasets;
+mod requests;
 mod session;
 mod site;
 
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/databases/{key}", get(catalog::database))
         .route("/datasets/{id}", get(datasets::dataset))
         .route("/agencies/{id}", get(agencies::agency))
+        .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
+        .route("/requests", get(requests::list))
         .route("/robots.txt", get(site::robots))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))

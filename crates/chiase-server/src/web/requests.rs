@@ -1,0 +1,262 @@
+//! Asking for data from the portal: `/datasets/{id}/request` (a signed-in
+//! officer's request form: fields, purpose, legal basis, period) and
+//! `/requests` (what my agency asked for and, for stewards, what it must
+//! decide, overdue first). Filing goes through the same use case and
+//! policy as `POST /api/v1/requests`; a form's anti-forgery token is the
+//! session's, checked by the same extractor as the API's header.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chiase_core::policy::RequestBox;
+use chiase_core::schema::PersonalClass;
+use chiase_store::requests::SharingRequest;
+use chrono::{Duration, Utc};
+
+use super::Tr;
+use super::catalog::{error_page, who};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::state::AppState;
+use crate::usecase::requests::{self, Filed, Filing};
+
+/// The largest form accepted (a purpose of 2,000 characters and the fields).
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+struct FieldChoice {
+    name: String,
+    title: String,
+    personal: &'static str,
+    checked: bool,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "request_form.html")]
+struct RequestForm {
+    tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
+    lang_href: String,
+    id: String,
+    title: String,
+    owner: String,
+    fields: Vec<FieldChoice>,
+    purpose: String,
+    legal_basis: String,
+    from: String,
+    to: String,
+    error: Option<String>,
+    /// Not signed in, or signed in without an agency: why the form is not shown.
+    blocked: Option<String>,
+}
+
+/// The form's values, as sent.
+#[derive(Default)]
+struct Sent {
+    fields: Vec<String>,
+    purpose: String,
+    legal_basis: String,
+    from: String,
+    to: String,
+    csrf: String,
+}
+
+fn parse_sent(body: &[u8]) -> Sent {
+    let mut s = Sent::default();
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "fields" => s.fields.push(v.into_owned()),
+            "purpose" => s.purpose = v.into_owned(),
+            "legal_basis" => s.legal_basis = v.into_owned(),
+            "from" => s.from = v.into_owned(),
+            "to" => s.to = v.into_owned(),
+            "csrf" => s.csrf = v.into_owned(),
+            _ => {}
+        }
+    }
+    s
+}
+
+async fn form_page(app: &AppState, tr: Tr, caller: &Caller, id: &str, sent: &Sent, error: Option<String>, status: StatusCode) -> Response {
+    let ds = match crate::usecase::find_dataset(app, id).await {
+        Ok(d) => d,
+        Err(e) => return error_page(tr, e),
+    };
+    let blocked = match (&caller.user, caller.subject.state_agency()) {
+        (None, _) => Some(tr.t(
+            "Hãy đăng nhập bằng tài khoản của cơ quan để gửi yêu cầu khai thác dữ liệu.",
+            "Sign in with your agency's account to request data.",
+        )),
+        (Some(_), None) => Some(tr.t(
+            "Tài khoản của bạn không thuộc cơ quan nhà nước nào; chỉ cơ quan mới gửi được yêu cầu khai thác.",
+            "Your account belongs to no state agency; only agencies can request data.",
+        )),
+        _ => None,
+    }
+    .map(str::to_string);
+    let today = Utc::now().date_naive();
+    let fields = ds
+        .schema
+        .fields
+        .iter()
+        .map(|f| FieldChoice {
+            name: f.name.clone(),
+            title: f.title.clone().unwrap_or_else(|| f.name.clone()),
+            personal: if f.personal == PersonalClass::None { "" } else { f.personal.label(tr.lang) },
+            checked: sent.fields.contains(&f.name) || (sent.fields.is_empty() && f.personal == PersonalClass::None),
+        })
+        .collect();
+    let (who, session_csrf) = who(Some(caller));
+    let page = RequestForm {
+        tr,
+        who,
+        session_csrf,
+        lang_href: format!("/datasets/{}/request?lang={}", ds.id, tr.other()),
+        id: ds.id.clone(),
+        title: match (&ds.title_en, tr.is_en()) {
+            (Some(en), true) => en.clone(),
+            _ => ds.title.clone(),
+        },
+        owner: ds.owner.name.clone(),
+        fields,
+        purpose: sent.purpose.clone(),
+        legal_basis: sent.legal_basis.clone(),
+        from: if sent.from.is_empty() { today.to_string() } else { sent.from.clone() },
+        to: if sent.to.is_empty() { (today + Duration::days(365)).to_string() } else { sent.to.clone() },
+        error,
+        blocked,
+    };
+    (status, page).into_response()
+}
+
+/// `GET /datasets/{id}/request`.
+pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>, ApiPath(id): ApiPath<String>) -> Response {
+    let caller = caller.unwrap_or_else(|_| Caller::anonymous(None));
+    form_page(&app, tr, &caller, &id, &Sent::default(), None, StatusCode::OK).await
+}
+
+/// `POST /datasets/{id}/request`: files the request, then shows my requests.
+pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<String>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
+    };
+    let sent = parse_sent(&bytes);
+    // The form carries the session's anti-forgery token; the extractor
+    // checks it as it checks the API's header.
+    if let Ok(v) = HeaderValue::from_str(&sent.csrf) {
+        parts.headers.insert("x-csrf-token", v);
+    }
+    let caller = match Caller::from_request_parts(&mut parts, &app).await {
+        Ok(c) => c,
+        Err(e) => return error_page(tr, e),
+    };
+    let date = |s: &str| crate::params::parse_date(s.trim());
+    let (Some(from), Some(to)) = (date(&sent.from), date(&sent.to)) else {
+        let msg = tr.t("Ngày không hợp lệ: ghi dd/mm/yyyy.", "Invalid date: write dd/mm/yyyy.").to_string();
+        return form_page(&app, tr, &caller, &id, &sent, Some(msg), StatusCode::BAD_REQUEST).await;
+    };
+    let filing = Filing {
+        dataset: id.clone(),
+        fields: Some(sent.fields.clone()).filter(|f| !f.is_empty()),
+        purpose: Some(sent.purpose.clone()),
+        legal_basis: Some(sent.legal_basis.clone()).filter(|b| !b.trim().is_empty()),
+        from,
+        to,
+    };
+    match requests::file(&app, &caller, filing).await {
+        Ok(Filed::Request(_)) => Redirect::to(if tr.is_en() { "/requests?filed=1&lang=en" } else { "/requests?filed=1" }).into_response(),
+        Ok(Filed::NotNeeded(_)) => {
+            let msg = tr.t(
+                "Cơ quan của bạn đã được xem các trường này; không cần gửi yêu cầu.",
+                "Your agency can read these fields already; no request is needed.",
+            );
+            form_page(&app, tr, &caller, &id, &sent, Some(msg.to_string()), StatusCode::OK).await
+        }
+        Err(e) => {
+            let status = e.status;
+            let msg = if tr.is_en() { e.msg.en } else { e.msg.vi };
+            form_page(&app, tr, &caller, &id, &sent, Some(msg), status).await
+        }
+    }
+}
+
+struct RequestRow {
+    id: i64,
+    dataset_href: String,
+    dataset: String,
+    party: String,
+    status: String,
+    created: String,
+    deadline: String,
+    overdue: bool,
+    period: String,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
+    lang_href: String,
+    filed: bool,
+    mine: Vec<RequestRow>,
+    to_decide: Option<Vec<RequestRow>>,
+}
+
+fn status_words(tr: Tr, r: &SharingRequest) -> String {
+    let s = match r.status.code() {
+        "pending" => tr.t("đang chờ quyết định", "waiting for a decision"),
+        "approved" if r.expired => tr.t("đã duyệt, hết hạn", "approved, expired"),
+        "approved" => tr.t("đã duyệt", "approved"),
+        "refused" => tr.t("bị từ chối", "refused"),
+        "withdrawn" => tr.t("đã rút", "withdrawn"),
+        "revoked" => tr.t("đã thu hồi", "revoked"),
+        other => other,
+    };
+    s.to_string()
+}
+
+fn rows(tr: Tr, list: Vec<SharingRequest>, theirs: bool) -> Vec<RequestRow> {
+    let d = |t: chrono::DateTime<Utc>| tr.date(&t.date_naive());
+    let mut rows: Vec<(bool, chrono::DateTime<Utc>, RequestRow)> = list
+        .into_iter()
+        .map(|r| {
+            let row = RequestRow {
+                id: r.id.get(),
+                dataset_href: format!("/datasets/{}{}", r.dataset, if tr.is_en() { "?lang=en" } else { "" }),
+                dataset: r.dataset_title.clone(),
+                party: if theirs { r.agency.name.clone() } else { r.owner.name.clone() },
+                status: status_words(tr, &r),
+                created: d(r.created_at),
+                deadline: d(r.deadline_at),
+                overdue: r.overdue,
+                // The period's end is exclusive (midnight after its last day): show the last day.
+                period: format!("{} – {}", d(r.period_from), d(r.period_to - Duration::seconds(1))),
+            };
+            (r.overdue, r.deadline_at, row)
+        })
+        .collect();
+    // Overdue first, then the nearest deadline.
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    rows.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// `GET /requests`: my agency's requests, and those it must decide.
+pub async fn list(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>, uri: axum::http::Uri) -> Response {
+    let caller = match caller {
+        Ok(c) if c.user.is_some() => c,
+        _ => return Redirect::to(if tr.is_en() { "/login?lang=en" } else { "/login" }).into_response(),
+    };
+    let mine = match requests::list(&app, &caller, RequestBox::Mine, None).await {
+        Ok(l) => rows(tr, l, false),
+        Err(_) => Vec::new(),
+    };
+    let to_decide = requests::list(&app, &caller, RequestBox::ToDecide, None).await.ok().map(|l| rows(tr, l, true));
+    let (who, session_csrf) = who(Some(&caller));
+    let filed = uri.query().is_some_and(|q| q.contains("filed=1"));
+    let page = RequestsPage { tr, who, session_csrf, lang_href: format!("/requests?lang={}", tr.other()), filed, mine, to_decide };
+    page.into_response()
+}
