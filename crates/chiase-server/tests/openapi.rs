@@ -26,6 +26,8 @@ const NOT_API: &[&str] = &[
     "/agencies/{id}",
     "/datasets/{id}/request",
     "/requests",
+    "/requests/{id}",
+    "/requests/{id}/{action}",
     "/robots.txt",
     "/sitemap.xml",
     "/assets/chiase.css",

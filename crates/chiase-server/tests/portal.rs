@@ -241,9 +241,12 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
         // Without sign-in the form is not shown.
         assert!(!app.get("/datasets/can-bo/request").await.text().contains("name=\"purpose\""));
 
+        let today = chrono::Utc::now().date_naive();
+        let (start, end) = (today.format("%Y-%m-%d").to_string(), (today + chrono::Duration::days(100)).format("%Y-%m-%d").to_string());
+        let shown = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
         let body = |token: &str| {
             format!(
-                "csrf={token}&fields=ma&fields=ten&purpose={}&legal_basis=&from=2026-12-01&to=2027-06-30",
+                "csrf={token}&fields=ma&fields=ten&purpose={}&legal_basis=&from={start}&to={end}",
                 common::enc("Đối chiếu danh sách trường học")
             )
             .into_bytes()
@@ -257,17 +260,50 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
         assert_eq!(sent.headers.get("location").unwrap(), "/requests?filed=1");
         let mine = app.request(Method::GET, "/requests?filed=1", &[("cookie", &cookie)], vec![]).await.text();
         assert!(mine.contains("Đã gửi yêu cầu") && mine.contains("đang chờ quyết định") && mine.contains("Tập can-bo"), "{engine:?}");
-        assert!(
-            mine.contains("01/12/2026 – 30/06/2027"),
-            "{engine:?}: the period in dd/mm/yyyy: {}",
-            mine.split("Tập can-bo").nth(1).unwrap_or("")
-        );
+        let period = format!("{} – {}", shown(today), shown(today + chrono::Duration::days(100)));
+        assert!(mine.contains(&period), "{engine:?}: the period in dd/mm/yyyy: {}", mine.split("Tập can-bo").nth(1).unwrap_or(""));
 
         // The owner's steward sees it waiting, counted.
         let (steward, _) = session_of(&app, "noivu.steward").await;
         let inbox = app.request(Method::GET, "/requests", &[("cookie", &steward)], vec![]).await.text();
         let waiting = inbox.split("id=\"to-decide\"").nth(1).unwrap().split("</section>").next().unwrap();
         assert!(waiting.contains("(1)") && waiting.contains("Sở Thông tin và Truyền thông"), "{engine:?}: {waiting}");
+        // The steward opens it and approves it with fewer fields; a forged decision changes nothing.
+        let link = waiting.split("href=\"/requests/").nth(1).unwrap();
+        let id: i64 = link[..link.find('"').unwrap()].parse().unwrap();
+        let (steward_cookie, steward_csrf) = session_of(&app, "noivu.steward").await;
+        let detail = app.request(Method::GET, &format!("/requests/{id}"), &[("cookie", &steward_cookie)], vec![]).await.text();
+        assert!(detail.contains("Duyệt yêu cầu") && detail.contains("Đối chiếu danh sách trường học"), "{engine:?}");
+        let granted_to = today + chrono::Duration::days(30);
+        let approve = |token: &str| {
+            format!(
+                "csrf={token}&fields=ma&from={start}&to={}&decision_no=12%2FQ%C4%90-SNV&decision_date={start}",
+                granted_to.format("%Y-%m-%d")
+            )
+            .into_bytes()
+        };
+        let forged =
+            app.request(Method::POST, &format!("/requests/{id}/approve"), &[("cookie", &steward_cookie), form_type], approve("sai")).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // The requester cannot decide its own request.
+        let own = app.request(Method::POST, &format!("/requests/{id}/approve"), &[("cookie", &cookie), form_type], approve(&csrf)).await;
+        assert_eq!(own.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let done = app
+            .request(Method::POST, &format!("/requests/{id}/approve"), &[("cookie", &steward_cookie), form_type], approve(&steward_csrf))
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{engine:?}: {}", done.text());
+        let decided = app.request(Method::GET, &format!("/requests/{id}"), &[("cookie", &cookie)], vec![]).await.text();
+        let granted = format!("{} – {}", shown(today), shown(granted_to));
+        assert!(decided.contains("đã duyệt") && decided.contains("12/QĐ-SNV") && decided.contains(&granted), "{engine:?}: {decided}");
+        // The officer now reads the rows, the granted field only.
+        let grid = app.request(Method::GET, "/datasets/can-bo", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(
+            grid.contains("<td>T1</td>") && grid.contains("3 bản ghi khớp"),
+            "{engine:?}: the granted field's values: {}",
+            grid.split("<h1>").nth(1).unwrap_or("").chars().take(1500).collect::<String>()
+        );
+        assert!(!grid.contains("Trường Mầm non Xã A") && !grid.contains("Bí Mật"), "{engine:?}: nothing beyond the grant");
+
         // A purpose left empty is refused with the reason, on the form.
         let empty = format!("csrf={csrf}&fields=ma&purpose=&from=2026-12-01&to=2027-01-01").into_bytes();
         let refused = app.request(Method::POST, "/datasets/can-bo/request", &[("cookie", &cookie), form_type], empty).await;

@@ -322,10 +322,14 @@ async fn grid_of(
 ) -> Result<Grid, ApiError> {
     let mut query: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "limit" && k != "facet").cloned().collect();
     query.push(("limit".into(), GRID_ROWS.to_string()));
-    // Facets for the fields with a short list of allowed values.
-    let faceted: Vec<&Field> = schema
-        .fields
+    // Facets for the fields with a short list of allowed values, among
+    // those the reader may see (a facet of a hidden field is refused).
+    let ds = crate::usecase::find_dataset_for_read(app, id).await?;
+    let permit = crate::usecase::read_permit(app, caller, &ds).await?;
+    let faceted: Vec<&Field> = permit
+        .visible()
         .iter()
+        .map(|i| &schema.fields[*i])
         .filter(|f| f.spec.constraints.enum_values.as_ref().is_some_and(|v| v.len() <= 20) || f.spec.field_type == FieldType::Boolean)
         .take(4)
         .collect();

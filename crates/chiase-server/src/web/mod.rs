@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/requests", get(requests::list))
+        .route("/requests/{id}", get(requests::detail))
+        .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))

@@ -260,3 +260,159 @@ pub async fn list(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
     let page = RequestsPage { tr, who, session_csrf, lang_href: format!("/requests?lang={}", tr.other()), filed, mine, to_decide };
     page.into_response()
 }
+
+/// A field of a request's page: its title, whether it was asked and granted.
+struct AskedField {
+    name: String,
+    title: String,
+    personal: &'static str,
+    granted: bool,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "request.html")]
+struct RequestPage {
+    tr: Tr,
+    who: Option<String>,
+    session_csrf: String,
+    lang_href: String,
+    id: i64,
+    dataset_href: String,
+    dataset: String,
+    owner: String,
+    agency: String,
+    requester: String,
+    status: String,
+    created: String,
+    deadline: String,
+    overdue: bool,
+    period: String,
+    purpose: String,
+    legal_basis: String,
+    /// The fields asked (all non-personal fields when none were named).
+    fields: Vec<AskedField>,
+    decision: Option<String>,
+    refusal: Option<(String, String)>,
+    /// The caller may approve or refuse it now.
+    can_decide: bool,
+    from: String,
+    to: String,
+    error: Option<String>,
+}
+
+async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: Option<String>, status: StatusCode) -> Response {
+    let r = match requests::show(app, caller, chiase_core::ids::RequestId(id)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(tr, e),
+    };
+    let ds = match crate::usecase::find_dataset(app, &r.dataset).await {
+        Ok(d) => d,
+        Err(e) => return error_page(tr, e),
+    };
+    let d = |t: chrono::DateTime<Utc>| tr.date(&t.date_naive());
+    let asked: Vec<String> = match &r.fields {
+        Some(f) => f.clone(),
+        None => ds.schema.fields.iter().filter(|f| f.personal == PersonalClass::None).map(|f| f.name.clone()).collect(),
+    };
+    let fields = ds
+        .schema
+        .fields
+        .iter()
+        .filter(|f| asked.contains(&f.name))
+        .map(|f| AskedField {
+            name: f.name.clone(),
+            title: f.title.clone().unwrap_or_else(|| f.name.clone()),
+            personal: if f.personal == PersonalClass::None { "" } else { f.personal.label(tr.lang) },
+            granted: r.granted_fields.as_ref().is_some_and(|g| g.contains(&f.name)),
+        })
+        .collect();
+    let pending = r.status.code() == "pending";
+    let can_decide = pending && chiase_core::policy::decide_step(&caller.subject, &r.facts(), chiase_core::requests::Step::Approve).is_ok();
+    let decision = match (&r.decision_no, r.decision_date, r.granted_from, r.granted_to) {
+        (no, date, Some(from), Some(to)) => Some(format!(
+            "{}{}{} {} – {}",
+            no.as_deref().map(|n| format!("{} {n}", tr.t("Quyết định số", "Decision"))).unwrap_or_default(),
+            date.map(|dd| format!(" {} {}", tr.t("ngày", "of"), tr.date(&dd))).unwrap_or_default(),
+            if no.is_some() || date.is_some() { ";" } else { "" },
+            d(from),
+            d(to - Duration::seconds(1)),
+        )),
+        _ => None,
+    };
+    let (who, session_csrf) = who(Some(caller));
+    let page = RequestPage {
+        tr,
+        who,
+        session_csrf,
+        lang_href: format!("/requests/{id}?lang={}", tr.other()),
+        id,
+        dataset_href: format!("/datasets/{}{}", r.dataset, if tr.is_en() { "?lang=en" } else { "" }),
+        dataset: r.dataset_title.clone(),
+        owner: r.owner.name.clone(),
+        agency: r.agency.name.clone(),
+        requester: r.requester.clone(),
+        status: status_words(tr, &r),
+        created: d(r.created_at),
+        deadline: d(r.deadline_at),
+        overdue: r.overdue,
+        period: format!("{} – {}", d(r.period_from), d(r.period_to - Duration::seconds(1))),
+        purpose: r.purpose.clone(),
+        legal_basis: r.legal_basis.clone().unwrap_or_default(),
+        fields,
+        decision,
+        refusal: r.refusal_reason.clone().map(|why| (why, r.refusal_legal_basis.clone().unwrap_or_default())),
+        can_decide,
+        from: r.period_from.date_naive().to_string(),
+        to: (r.period_to - Duration::seconds(1)).date_naive().to_string(),
+        error,
+    };
+    (status, page).into_response()
+}
+
+/// `GET /requests/{id}`: a request for its parties; its owner's stewards
+/// decide it here.
+pub async fn detail(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>, ApiPath(id): ApiPath<i64>) -> Response {
+    match caller {
+        Ok(c) if c.user.is_some() => request_page(&app, tr, &c, id, None, StatusCode::OK).await,
+        _ => Redirect::to(if tr.is_en() { "/login?lang=en" } else { "/login" }).into_response(),
+    }
+}
+
+/// `POST /requests/{id}/approve` and `…/refuse`: a steward's decision.
+pub async fn decide(State(app): State<AppState>, tr: Tr, ApiPath((id, action)): ApiPath<(i64, String)>, request: Request) -> Response {
+    let step = match action.as_str() {
+        "approve" => chiase_core::requests::Step::Approve,
+        "refuse" => chiase_core::requests::Step::Refuse,
+        _ => return super::not_found(tr, axum::http::Uri::from_static("/requests")).await,
+    };
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
+    };
+    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let one = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
+    if let Some(v) = one("csrf").and_then(|t| HeaderValue::from_str(&t).ok()) {
+        parts.headers.insert("x-csrf-token", v);
+    }
+    let caller = match Caller::from_request_parts(&mut parts, &app).await {
+        Ok(c) => c,
+        Err(e) => return error_page(tr, e),
+    };
+    let date = |k: &str| one(k).and_then(|s| crate::params::parse_date(&s));
+    let details = requests::StepDetails {
+        fields: Some(form.iter().filter(|(k, _)| k == "fields").map(|(_, v)| v.clone()).collect()),
+        period: date("from").zip(date("to")),
+        decision_no: one("decision_no"),
+        decision_date: date("decision_date"),
+        reason: one("reason"),
+        legal_basis: one("legal_basis"),
+    };
+    match requests::step(&app, &caller, chiase_core::ids::RequestId(id), step, details).await {
+        Ok(_) => Redirect::to(&format!("/requests/{id}{}", if tr.is_en() { "?lang=en" } else { "" })).into_response(),
+        Err(e) => {
+            let status = e.status;
+            let msg = if tr.is_en() { e.msg.en } else { e.msg.vi };
+            request_page(&app, tr, &caller, id, Some(msg), status).await
+        }
+    }
+}
