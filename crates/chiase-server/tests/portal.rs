@@ -268,6 +268,11 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
         let inbox = app.request(Method::GET, "/requests", &[("cookie", &steward)], vec![]).await.text();
         let waiting = inbox.split("id=\"to-decide\"").nth(1).unwrap().split("</section>").next().unwrap();
         assert!(waiting.contains("(1)") && waiting.contains("Sở Thông tin và Truyền thông"), "{engine:?}: {waiting}");
+        // Every page's header counts it for the steward, not for the officer who asked.
+        let home = app.request(Method::GET, "/", &[("cookie", &steward)], vec![]).await.text();
+        assert!(home.contains("1 yêu cầu chờ quyết định\">1</span>"), "{engine:?}: the count in the header");
+        let theirs = app.request(Method::GET, "/", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(!theirs.contains("class=\"badge\""), "{engine:?}");
         // The steward opens it and approves it with fewer fields; a forged decision changes nothing.
         let link = waiting.split("href=\"/requests/").nth(1).unwrap();
         let id: i64 = link[..link.find('"').unwrap()].parse().unwrap();

@@ -18,7 +18,7 @@ use crate::state::AppState;
 #[template(path = "agency.html")]
 struct AgencyPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     lang_href: String,
     /// `?lang=en` for links, in English.
@@ -44,7 +44,7 @@ pub async fn agency(
         "dissolved" => tr.t("đã giải thể", "dissolved"),
         _ => tr.t("không rõ", "unknown"),
     };
-    let (who, session_csrf) = who(caller.as_ref().ok());
+    let (who, session_csrf) = who(&app, caller.as_ref().ok()).await;
     let page = AgencyPage {
         tr,
         who,

@@ -15,12 +15,21 @@ use crate::params::catalog_query;
 use crate::state::AppState;
 use crate::usecase::catalog::find_database;
 
-/// The signed-in name and CSRF token for the page header.
-pub(super) fn who(caller: Option<&Caller>) -> (Option<String>, String) {
-    match caller.and_then(|c| c.user.as_ref().map(|u| (u.display_name.clone(), c.csrf.clone().unwrap_or_default()))) {
-        Some((name, csrf)) => (Some(name), csrf),
-        None => (None, String::new()),
-    }
+/// The signed-in reader for the page header: their name, the session's
+/// anti-forgery token, and the requests their agency must decide.
+pub(super) async fn who(app: &AppState, caller: Option<&Caller>) -> (Option<super::Who>, String) {
+    let Some((c, user)) = caller.and_then(|c| c.user.as_ref().map(|u| (c, u))) else { return (None, String::new()) };
+    // Only stewards have a box to decide; for others the listing is refused and the count is none.
+    let waiting = crate::usecase::requests::list(
+        app,
+        c,
+        chiase_core::policy::RequestBox::ToDecide,
+        Some(chiase_core::requests::RequestStatus::Pending),
+    )
+    .await
+    .map(|l| l.len())
+    .unwrap_or(0);
+    (Some(super::Who { name: user.display_name.clone(), waiting }), c.csrf.clone().unwrap_or_default())
 }
 use crate::extract::ApiPath;
 use crate::params::Params;
@@ -53,7 +62,7 @@ struct ResultView {
 #[template(path = "catalog.html")]
 struct CatalogPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     q: String,
     count: i64,
@@ -157,7 +166,7 @@ pub async fn index(State(app): State<AppState>, tr: Tr, caller: Result<Caller, A
     let version = versions.last().map(|v| format!("{} {} {}", v.decision_no, tr.t("ngày", "of"), tr.date(&v.decision_date)));
     let hidden = base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| (k.to_string(), v.clone())).collect();
     let filters_active = !(query.agencies.is_empty() && query.sharing.is_empty() && query.cadences.is_empty() && query.q.is_none());
-    let (who, session_csrf) = who(caller.as_ref().ok());
+    let (who, session_csrf) = who(&app, caller.as_ref().ok()).await;
     let recent = if filters_active || query.offset > 0 {
         Vec::new()
     } else {
@@ -222,7 +231,7 @@ impl Labelled for Cadence {
 #[template(path = "database.html")]
 struct DatabasePage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     d: DatabaseDetail,
     modes: Vec<(&'static str, &'static str)>,
@@ -253,7 +262,7 @@ pub async fn database(
     Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
     let d = find_database(&app, &key).await.map_err(|e| error_page(tr, e))?;
     let lang = tr.lang;
-    let (who, session_csrf) = who(caller.as_ref().ok());
+    let (who, session_csrf) = who(&app, caller.as_ref().ok()).await;
     let viewer = caller.unwrap_or_else(|_| Caller::anonymous(None));
     let hosted =
         crate::usecase::datasets::list(&app, &viewer, Some(&DatabaseKey::Id(d.id.clone()))).await.map_err(|e| error_page(tr, e))?;
@@ -289,7 +298,7 @@ pub async fn database(
 #[template(path = "error.html")]
 struct ErrorPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     status: u16,
     message: String,

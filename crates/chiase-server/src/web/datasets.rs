@@ -61,7 +61,7 @@ struct Download {
 #[template(path = "dataset.html")]
 struct DatasetPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     lang_href: String,
     id: String,
@@ -233,7 +233,7 @@ pub async fn dataset(
     // The record query: every pair but the page's own, empty boxes dropped.
     let pairs: Vec<(String, String)> =
         crate::params::pairs(&uri).into_iter().filter(|(k, v)| !PAGE_PARAMS.contains(&k.as_str()) && !v.trim().is_empty()).collect();
-    let (who, session_csrf) = who(Some(&caller));
+    let (who, session_csrf) = who(&app, Some(&caller)).await;
     let mut grid = None;
     let mut denied = None;
     if listed.activity.is_some() {

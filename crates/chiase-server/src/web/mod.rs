@@ -38,6 +38,14 @@ pub fn router() -> Router<AppState> {
         .route("/setup", get(session::setup_show).post(session::setup_submit))
 }
 
+/// The signed-in reader, as the page header shows them.
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub name: String,
+    /// Requests waiting for their agency's decision (stewards).
+    pub waiting: usize,
+}
+
 /// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`,
 /// and carries the portal's name. A handler takes it as an extractor.
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +159,7 @@ async fn stylesheet() -> Response {
 #[template(path = "not_found.html")]
 struct NotFoundPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<Who>,
     session_csrf: String,
     path: String,
 }

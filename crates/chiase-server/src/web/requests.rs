@@ -35,7 +35,7 @@ struct FieldChoice {
 #[template(path = "request_form.html")]
 struct RequestForm {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     lang_href: String,
     id: String,
@@ -107,7 +107,7 @@ async fn form_page(app: &AppState, tr: Tr, caller: &Caller, id: &str, sent: &Sen
             checked: sent.fields.contains(&f.name) || (sent.fields.is_empty() && f.personal == PersonalClass::None),
         })
         .collect();
-    let (who, session_csrf) = who(Some(caller));
+    let (who, session_csrf) = who(&app, Some(caller)).await;
     let page = RequestForm {
         tr,
         who,
@@ -198,7 +198,7 @@ struct RequestRow {
 #[template(path = "requests.html")]
 struct RequestsPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     lang_href: String,
     filed: bool,
@@ -255,7 +255,7 @@ pub async fn list(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
         Err(_) => Vec::new(),
     };
     let to_decide = requests::list(&app, &caller, RequestBox::ToDecide, None).await.ok().map(|l| rows(tr, l, true));
-    let (who, session_csrf) = who(Some(&caller));
+    let (who, session_csrf) = who(&app, Some(&caller)).await;
     let filed = uri.query().is_some_and(|q| q.contains("filed=1"));
     let page = RequestsPage { tr, who, session_csrf, lang_href: format!("/requests?lang={}", tr.other()), filed, mine, to_decide };
     page.into_response()
@@ -273,7 +273,7 @@ struct AskedField {
 #[template(path = "request.html")]
 struct RequestPage {
     tr: Tr,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
     lang_href: String,
     id: i64,
@@ -339,7 +339,7 @@ async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: O
         )),
         _ => None,
     };
-    let (who, session_csrf) = who(Some(caller));
+    let (who, session_csrf) = who(&app, Some(caller)).await;
     let page = RequestPage {
         tr,
         who,

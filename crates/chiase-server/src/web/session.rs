@@ -37,7 +37,7 @@ struct LoginPage {
     tr: Tr,
     csrf: String,
     error: Option<String>,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
 }
 
@@ -49,7 +49,7 @@ struct SetupPage {
     error: Option<String>,
     open: bool,
     username: String,
-    who: Option<String>,
+    who: Option<super::Who>,
     session_csrf: String,
 }
 
