@@ -107,7 +107,7 @@ async fn form_page(app: &AppState, tr: Tr, caller: &Caller, id: &str, sent: &Sen
             checked: sent.fields.contains(&f.name) || (sent.fields.is_empty() && f.personal == PersonalClass::None),
         })
         .collect();
-    let (who, session_csrf) = who(&app, Some(caller)).await;
+    let (who, session_csrf) = who(app, Some(caller)).await;
     let page = RequestForm {
         tr,
         who,
@@ -339,7 +339,7 @@ async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: O
         )),
         _ => None,
     };
-    let (who, session_csrf) = who(&app, Some(caller)).await;
+    let (who, session_csrf) = who(app, Some(caller)).await;
     let page = RequestPage {
         tr,
         who,
