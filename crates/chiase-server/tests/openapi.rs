@@ -29,6 +29,7 @@ const NOT_API: &[&str] = &[
     "/requests/{id}",
     "/requests/{id}/{action}",
     "/robots.txt",
+    "/huong-dan-khai-thac",
     "/sitemap.xml",
     "/assets/chiase.css",
     "/assets/leaflet.js",

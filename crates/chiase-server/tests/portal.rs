@@ -144,6 +144,10 @@ async fn a_restricted_datasets_page_shows_no_row_and_says_how_to_ask() {
         {
             assert!(!html.contains(secret), "{engine:?}: «{secret}» must not be on a restricted page");
         }
+        // It links the page on how to ask, which names this installation's deadline.
+        assert!(html.contains("href=\"/huong-dan-khai-thac\""), "{engine:?}");
+        let how = app.get("/huong-dan-khai-thac").await.text();
+        assert!(how.contains("trả lời trong 10 ngày") && how.contains("Dữ liệu mở"), "{engine:?}");
         // Nor do filters, sorts or cursors get anything out of it.
         let probe = app.get("/datasets/can-bo?ho_ten_hieu_truong=Nguy%E1%BB%85n&sort=ma").await.text();
         assert!(!probe.contains("Bí Mật") && !probe.contains("bản ghi khớp"), "{engine:?}");

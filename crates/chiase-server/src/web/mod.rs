@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))
+        .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))
         .route("/assets/leaflet.js", get(|| asset(LEAFLET_JS, "text/javascript; charset=utf-8")))

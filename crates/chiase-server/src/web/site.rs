@@ -22,6 +22,32 @@ pub async fn robots(headers: HeaderMap) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "how_to_ask.html")]
+struct HowToAsk {
+    tr: super::Tr,
+    who: Option<super::Who>,
+    session_csrf: String,
+    lang_href: String,
+    deadline_days: i64,
+    max_days: i64,
+}
+
+/// `/huong-dan-khai-thac`: how to ask for data, in plain words, with the
+/// deadlines this installation is configured with.
+pub async fn how_to_ask(State(app): State<AppState>, tr: super::Tr, caller: Result<Caller, crate::error::ApiError>) -> Response {
+    let (who, session_csrf) = super::catalog::who(&app, caller.as_ref().ok()).await;
+    let page = HowToAsk {
+        tr,
+        who,
+        session_csrf,
+        lang_href: format!("/huong-dan-khai-thac?lang={}", tr.other()),
+        deadline_days: app.config.request_deadline_days,
+        max_days: app.config.max_grant_days,
+    };
+    page.into_response()
+}
+
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
