@@ -25,7 +25,11 @@ for path in "/" "/?q=dat%20dai" "/databases/13" "/datasets/truong-hoc" "/dataset
   html=$(curl -s "$base$path" | wc -c)
   extra=$css
   if curl -s "$base$path" | grep -q chiase-map.js; then extra=$((css + mapjs)); fi
-  python3 -c "print(f'| \`$path\` | {float('$med')*1000:.1f} | {float('$max')*1000:.1f} | {$html/1024:.1f} | {($html+$extra)/1024:.1f} |')"
+  python3 - "$path" "$med" "$max" "$html" "$extra" <<'PY'
+import sys
+path, med, mx, html, extra = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print(f"| `{path}` | {med * 1000:.1f} | {mx * 1000:.1f} | {html / 1024:.1f} | {(html + extra) / 1024:.1f} |")
+PY
 done
 echo
 python3 -c "print(f'map library (Leaflet 1.9.4, JS and CSS, loaded only by pages with a map): {$leaflet/1024:.0f} KB')"
