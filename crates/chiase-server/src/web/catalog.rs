@@ -177,12 +177,8 @@ pub async fn index(State(app): State<AppState>, tr: Tr, caller: Result<Caller, A
             .take(RECENT)
             .map(|l| {
                 let d = &l.dataset;
-                let title = match (&d.title_en, tr.is_en()) {
-                    (Some(en), true) => en.clone(),
-                    _ => d.title.clone(),
-                };
                 let updated = l.activity.as_ref().and_then(|a| a.data_updated_at).map(|t| tr.date(&t.date_naive())).unwrap_or_default();
-                (format!("/datasets/{}{}", d.id, if tr.is_en() { "?lang=en" } else { "" }), title, d.owner.name.clone(), updated)
+                (tr.link(&format!("/datasets/{}", d.id)), tr.title(&d.title, d.title_en.as_deref()), d.owner.name.clone(), updated)
             })
             .collect()
     };
@@ -269,11 +265,8 @@ pub async fn database(
     let datasets = hosted
         .iter()
         .map(|l| HostedView {
-            href: format!("/datasets/{}{}", l.dataset.id, if tr.is_en() { "?lang=en" } else { "" }),
-            title: match (&l.dataset.title_en, tr.is_en()) {
-                (Some(en), true) => en.clone(),
-                _ => l.dataset.title.clone(),
-            },
+            href: tr.link(&format!("/datasets/{}", l.dataset.id)),
+            title: tr.title(&l.dataset.title, l.dataset.title_en.as_deref()),
             mode_code: l.dataset.sharing_mode.code(),
             mode: l.dataset.sharing_mode.label(lang),
             rows: l.activity.as_ref().map(|a| a.row_count),

@@ -247,10 +247,7 @@ pub async fn dataset(
             .to_string(),
         );
     }
-    let title = match (&ds.title_en, tr.is_en()) {
-        (Some(en), true) => en.clone(),
-        _ => ds.title.clone(),
-    };
+    let title = tr.title(&ds.title, ds.title_en.as_deref());
     let page_url = format!("/datasets/{}", ds.id);
     let today = tr.date(&Utc::now().date_naive());
     let citation = format!(
@@ -445,7 +442,7 @@ async fn grid_of(
         total_exact: page.page.total_exact,
         next_href,
         first_href,
-        clear_href: format!("/datasets/{id}{}", if tr.is_en() { "?lang=en" } else { "" }),
+        clear_href: tr.link(&format!("/datasets/{id}")),
         facets,
         downloads,
         curl: format!("curl '{origin}{api_path}'"),

@@ -70,6 +70,20 @@ impl Tr {
         Tr { lang: if en { "en" } else { "vi" }, site }
     }
 
+    /// A title in the reader's language: the English one when there is one
+    /// and English is asked for, else the Vietnamese.
+    pub fn title(&self, vi: &str, en: Option<&str>) -> String {
+        match (en, self.is_en()) {
+            (Some(en), true) => en.to_string(),
+            _ => vi.to_string(),
+        }
+    }
+
+    /// A link to a page in the reader's language (`?lang=en` in English).
+    pub fn link(&self, path: &str) -> String {
+        if self.is_en() { format!("{path}?lang=en") } else { path.to_string() }
+    }
+
     /// The other language's code, for the switch link (`?lang=`).
     pub fn other(&self) -> &'static str {
         if self.is_en() { "vi" } else { "en" }

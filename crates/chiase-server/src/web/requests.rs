@@ -114,10 +114,7 @@ async fn form_page(app: &AppState, tr: Tr, caller: &Caller, id: &str, sent: &Sen
         session_csrf,
         lang_href: format!("/datasets/{}/request?lang={}", ds.id, tr.other()),
         id: ds.id.clone(),
-        title: match (&ds.title_en, tr.is_en()) {
-            (Some(en), true) => en.clone(),
-            _ => ds.title.clone(),
-        },
+        title: tr.title(&ds.title, ds.title_en.as_deref()),
         owner: ds.owner.name.clone(),
         fields,
         purpose: sent.purpose.clone(),
@@ -226,7 +223,7 @@ fn rows(tr: Tr, list: Vec<SharingRequest>, theirs: bool) -> Vec<RequestRow> {
         .map(|r| {
             let row = RequestRow {
                 id: r.id.get(),
-                dataset_href: format!("/datasets/{}{}", r.dataset, if tr.is_en() { "?lang=en" } else { "" }),
+                dataset_href: tr.link(&format!("/datasets/{}", r.dataset)),
                 dataset: r.dataset_title.clone(),
                 party: if theirs { r.agency.name.clone() } else { r.owner.name.clone() },
                 status: status_words(tr, &r),
@@ -346,7 +343,7 @@ async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: O
         session_csrf,
         lang_href: format!("/requests/{id}?lang={}", tr.other()),
         id,
-        dataset_href: format!("/datasets/{}{}", r.dataset, if tr.is_en() { "?lang=en" } else { "" }),
+        dataset_href: tr.link(&format!("/datasets/{}", r.dataset)),
         dataset: r.dataset_title.clone(),
         owner: r.owner.name.clone(),
         agency: r.agency.name.clone(),
@@ -408,7 +405,7 @@ pub async fn decide(State(app): State<AppState>, tr: Tr, ApiPath((id, action)): 
         legal_basis: one("legal_basis"),
     };
     match requests::step(&app, &caller, chiase_core::ids::RequestId(id), step, details).await {
-        Ok(_) => Redirect::to(&format!("/requests/{id}{}", if tr.is_en() { "?lang=en" } else { "" })).into_response(),
+        Ok(_) => Redirect::to(&tr.link(&format!("/requests/{id}"))).into_response(),
         Err(e) => {
             let status = e.status;
             let msg = if tr.is_en() { e.msg.en } else { e.msg.vi };
