@@ -26,6 +26,7 @@ const NOT_API: &[&str] = &[
     "/agencies/{id}",
     "/datasets/{id}/request",
     "/requests",
+    "/audit",
     "/requests/{id}",
     "/requests/{id}/{action}",
     "/robots.txt",

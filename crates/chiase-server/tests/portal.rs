@@ -312,6 +312,18 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
             grid.split("<h1>").nth(1).unwrap_or("").chars().take(1500).collect::<String>()
         );
         assert!(!grid.contains("Trường Mầm non Xã A") && !grid.contains("Bí Mật"), "{engine:?}: nothing beyond the grant");
+        // The steward's audit page shows that read, and its CSV is the same view.
+        let log = app.request(Method::GET, "/audit?dataset=can-bo&action=read", &[("cookie", &steward_cookie)], vec![]).await;
+        assert_eq!(log.status, StatusCode::OK);
+        let log = log.text();
+        assert!(log.contains("user:tttt.canbo") && log.contains("xem dữ liệu (read)"), "{engine:?}: the officer's read is logged");
+        let csv_link = log.split("href=\"/api/v1/audit").nth(1).unwrap();
+        let csv_link = format!("/api/v1/audit{}", csv_link[..csv_link.find('"').unwrap()].replace("&#38;", "&"));
+        let csv = app.request(Method::GET, &csv_link, &[("cookie", &steward_cookie)], vec![]).await;
+        assert_eq!(csv.status, StatusCode::OK, "{csv_link}");
+        assert!(csv.text().contains("user:tttt.canbo"), "{engine:?}");
+        // An officer without a steward's role may not read the log.
+        assert_eq!(app.request(Method::GET, "/audit", &[("cookie", &cookie)], vec![]).await.status, StatusCode::FORBIDDEN);
 
         // A purpose left empty is refused with the reason, on the form.
         let empty = format!("csrf={csrf}&fields=ma&purpose=&from=2026-12-01&to=2027-01-01").into_bytes();

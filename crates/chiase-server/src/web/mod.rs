@@ -3,6 +3,7 @@
 //! Dates on Vietnamese pages are dd/mm/yyyy.
 
 mod agencies;
+mod audit;
 mod catalog;
 mod datasets;
 mod requests;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/requests", get(requests::list))
+        .route("/audit", get(audit::audit_log))
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))
