@@ -27,6 +27,7 @@ const NOT_API: &[&str] = &[
     "/datasets/{id}/request",
     "/requests",
     "/audit",
+    "/my-access",
     "/requests/{id}",
     "/requests/{id}/{action}",
     "/robots.txt",

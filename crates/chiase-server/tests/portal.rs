@@ -312,6 +312,14 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
             grid.split("<h1>").nth(1).unwrap_or("").chars().take(1500).collect::<String>()
         );
         assert!(!grid.contains("Trường Mầm non Xã A") && !grid.contains("Bí Mật"), "{engine:?}: nothing beyond the grant");
+        // "What I can read" says why, until when, and how many fields.
+        let access = app.request(Method::GET, "/my-access", &[("cookie", &cookie)], vec![]).await.text();
+        let row = access.split("Tập can-bo").nth(1).unwrap().split("</tr>").next().unwrap();
+        assert!(
+            row.contains("theo yêu cầu chia sẻ đã được phê duyệt") && row.contains(&format!("đến hết ngày {}", shown(granted_to))),
+            "{engine:?}: {row}"
+        );
+        assert!(row.contains("1 / 8"), "{engine:?}: one field of eight: {row}");
         // The steward's audit page shows that read, and its CSV is the same view.
         let log = app.request(Method::GET, "/audit?dataset=can-bo&action=read", &[("cookie", &steward_cookie)], vec![]).await;
         assert_eq!(log.status, StatusCode::OK);

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))
+        .route("/my-access", get(requests::my_access))
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))

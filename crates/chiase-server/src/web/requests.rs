@@ -413,3 +413,83 @@ pub async fn decide(State(app): State<AppState>, tr: Tr, ApiPath((id, action)): 
         }
     }
 }
+
+/// A dataset as `/my-access` lists it: whether the reader may read its rows
+/// and why.
+struct AccessRow {
+    href: String,
+    title: String,
+    owner: String,
+    mode_code: &'static str,
+    mode: &'static str,
+    /// Why the rows can be read (or why not).
+    why: String,
+    readable: bool,
+    /// Fields visible of all.
+    fields: String,
+    /// The grant's last day, when a grant is why.
+    until: Option<String>,
+    request_href: Option<String>,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "my_access.html")]
+struct MyAccess {
+    tr: Tr,
+    who: Option<super::Who>,
+    session_csrf: String,
+    lang_href: String,
+    rows: Vec<AccessRow>,
+}
+
+/// `GET /my-access`: every dataset, whether the signed-in reader's agency
+/// may read its rows, why (the sharing mode, ownership or a grant and its
+/// end), and how many of its fields.
+pub async fn my_access(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match caller {
+        Ok(c) if c.user.is_some() => c,
+        _ => return Redirect::to(&tr.link("/login")).into_response(),
+    };
+    let listed = match crate::usecase::datasets::list(&app, &caller, None).await {
+        Ok(l) => l,
+        Err(e) => return error_page(tr, e),
+    };
+    let grants = match caller.subject.state_agency() {
+        Some(a) => app.store.grants_of(a).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut rows = Vec::new();
+    for l in &listed {
+        let ds = &l.dataset;
+        let permit = crate::usecase::read_permit(&app, &caller, ds).await;
+        let (readable, why, fields, until) = match &permit {
+            Ok(p) => {
+                let until = (p.reason() == chiase_core::policy::Reason::Grant)
+                    .then(|| grants.iter().filter(|g| g.dataset_id == ds.pk).map(|g| g.valid_to).max())
+                    .flatten()
+                    .map(|t| tr.date(&(t - Duration::seconds(1)).date_naive()));
+                let m = p.reason().msg();
+                (true, if tr.is_en() { m.en } else { m.vi }, format!("{} / {}", p.visible().len(), ds.schema.fields.len()), until)
+            }
+            Err(e) => {
+                (false, if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() }, format!("0 / {}", ds.schema.fields.len()), None)
+            }
+        };
+        rows.push(AccessRow {
+            href: tr.link(&format!("/datasets/{}", ds.id)),
+            title: tr.title(&ds.title, ds.title_en.as_deref()),
+            owner: ds.owner.name.clone(),
+            mode_code: ds.sharing_mode.code(),
+            mode: ds.sharing_mode.label(tr.lang),
+            why,
+            readable,
+            fields,
+            until,
+            request_href: (ds.sharing_mode.code() != "open").then(|| tr.link(&format!("/datasets/{}/request", ds.id))),
+        });
+    }
+    // What cannot be read last.
+    rows.sort_by_key(|r| !r.readable);
+    let (who, session_csrf) = who(&app, Some(&caller)).await;
+    MyAccess { tr, who, session_csrf, lang_href: format!("/my-access?lang={}", tr.other()), rows }.into_response()
+}
