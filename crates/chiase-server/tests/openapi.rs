@@ -32,6 +32,7 @@ const NOT_API: &[&str] = &[
     "/requests/{id}/{action}",
     "/robots.txt",
     "/huong-dan-khai-thac",
+    "/freshness",
     "/sitemap.xml",
     "/assets/chiase.css",
     "/assets/leaflet.js",

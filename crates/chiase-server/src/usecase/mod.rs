@@ -16,6 +16,7 @@ pub mod datasets;
 pub mod demo;
 pub mod exports;
 pub mod files;
+pub mod freshness;
 pub mod imports;
 pub mod records;
 pub mod requests;

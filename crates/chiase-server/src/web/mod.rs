@@ -6,6 +6,7 @@ mod agencies;
 mod audit;
 mod catalog;
 mod datasets;
+mod freshness;
 mod requests;
 mod session;
 mod site;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
+        .route("/freshness", get(freshness::dashboard))
         .route("/sitemap.xml", get(site::sitemap))
         .route("/assets/chiase.css", get(stylesheet))
         .route("/assets/leaflet.js", get(|| asset(LEAFLET_JS, "text/javascript; charset=utf-8")))

@@ -9,6 +9,7 @@
 pub mod ddl;
 pub mod import;
 pub mod plan;
+pub mod quality;
 pub mod records;
 pub mod rows;
 
