@@ -129,9 +129,14 @@ pub enum UserCommand {
         /// Read a password from standard input (one line)
         #[arg(long)]
         password_stdin: bool,
+        /// Where the account's notifications are mailed
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List accounts
     List,
+    /// Set the address an account's notifications are mailed to (none given: remove it)
+    Email { username: String, address: Option<String> },
     /// Set a password, read from standard input
     Passwd { username: String },
     /// Disable an account: its sessions and tokens end at once

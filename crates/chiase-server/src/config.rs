@@ -299,6 +299,14 @@ settings! {
     /// The province's map tile server for the dataset maps, as a URL template (`https://tiles.example.vn/{z}/{x}/{y}.png`); unset: points on a plain background.
     /// Máy chủ ảnh nền bản đồ của tỉnh cho bản đồ các tập dữ liệu, dạng mẫu URL; để trống: các điểm trên nền trơn.
     map_tiles: Option<String> = "", value_name = "URL";
+
+    /// The SMTP server that mails notifications: `smtp://HOST:PORT` (plain, a local relay), `smtp://HOST?tls=required` (STARTTLS), `smtps://USER:PASSWORD@HOST` (TLS); unset: notifications stay in the portal.
+    /// Máy chủ SMTP gửi thư thông báo: `smtp://MÁY:CỔNG` (không mã hoá, máy chuyển thư nội bộ), `smtp://MÁY?tls=required` (STARTTLS), `smtps://TÊN:MẬT_KHẨU@MÁY` (TLS); để trống: thông báo chỉ hiện trên cổng.
+    smtp_url: Option<String> = "", value_name = "URL", secret = true;
+
+    /// The sender of notification e-mails: an address, or `Name <address>`.
+    /// Người gửi thư thông báo: một địa chỉ, hoặc `Tên <địa chỉ>`.
+    mail_from: String = "chiase <noreply@localhost>", value_name = "ADDRESS";
 }
 
 /// A setting as the reference describes it: one entry of the table, with
@@ -991,7 +999,7 @@ mod tests {
         for reserved in [CONFIG_ENV, "CHIASE_LOG", "CHIASE_ADMIN_SETUP_TOKEN", "CHIASE_TEST_DATABASE_URL", "--config"] {
             assert!(!seen.contains(reserved), "{reserved} is not a setting");
         }
-        assert!(SETTINGS.iter().filter(|s| s.secret).map(|s| s.key).eq(["database_url"]));
+        assert!(SETTINGS.iter().filter(|s| s.secret).map(|s| s.key).eq(["database_url", "smtp_url"]));
     }
 
     #[test]
@@ -1129,6 +1137,8 @@ mod tests {
         assert!(!shown.contains("hunter2") && shown.contains("database_url: Some(<hidden>)"), "{shown}");
         let cli = crate::cli::Cli::try_parse_from(["chiase", "--database", secret, "serve"]).unwrap();
         assert!(!format!("{cli:?}").contains("hunter2"));
+        let mail = load(&["--smtp-url", "smtps://chiase:hunter2@mail.example.vn", "serve"], &[]).unwrap();
+        assert!(!format!("{mail:?}").contains("hunter2") && format!("{mail:?}").contains("smtp_url: Some(<hidden>)"));
         let dir = data_with("database_url = 5432\n");
         let err = error(&["--data", dir.path().to_str().unwrap(), "serve"], &[]);
         assert!(err.contains("key database_url: a string expected, not an integer"), "{err}");

@@ -25,14 +25,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a running server: starts the recorder, metrics and the
-    /// periodic housekeeping.
+    /// The state of a running server: starts the recorder, metrics, the
+    /// periodic housekeeping and the notification scans.
     pub fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
+        crate::usecase::notifications::check_mail_config(&config)?;
         crate::metrics::install();
         let anchor = crate::audit_anchor::start(&store, &config)?;
         let mut state = AppState::for_command(store, config)?;
         state.anchor = Some(anchor);
         start_housekeeping(state.store.clone());
+        crate::usecase::notifications::start_scans(state.clone());
         Ok(state)
     }
 

@@ -32,6 +32,8 @@ const NOT_API: &[&str] = &[
     "/requests/{id}/{action}",
     "/robots.txt",
     "/huong-dan-khai-thac",
+    "/notifications",
+    "/notifications/read",
     "/freshness",
     "/sitemap.xml",
     "/assets/chiase.css",

@@ -15,6 +15,7 @@ pub mod db;
 mod direct;
 pub mod files;
 pub mod jobs;
+pub mod notifications;
 pub mod ops;
 pub mod recorder;
 pub mod requests;

@@ -36,6 +36,7 @@ const TABLES: &[(&str, &str)] = &[
     ("login_attempts", "id"),
     ("setup_tokens", "token_hash"),
     ("sharing_requests", "id"),
+    ("notifications", "id"),
     ("audit_events", "seq"),
     ("audit_head", "id"),
     ("audit_checkpoints", "seq, hash"),

@@ -45,6 +45,8 @@ pub struct User {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Where notifications are mailed (none: the portal only).
+    pub email: Option<String>,
 }
 
 impl User {
@@ -67,10 +69,11 @@ struct UserRow {
     status: String,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    email: Option<String>,
 }
 
 const USER_SELECT: &str = "SELECT u.id AS pk, u.username, u.display_name, a.slug AS agency_slug, a.name AS agency_name, a.id AS agency_pk, \
-     a.status AS agency_status, u.role, u.status, u.created_at, u.last_login_at FROM users u LEFT JOIN agencies a ON a.id = u.agency_id";
+     a.status AS agency_status, u.role, u.status, u.created_at, u.last_login_at, u.email FROM users u LEFT JOIN agencies a ON a.id = u.agency_id";
 
 impl UserRow {
     fn into_user(self) -> Result<User, StoreError> {
@@ -85,6 +88,7 @@ impl UserRow {
             status: self.status,
             created_at: self.created_at,
             last_login_at: self.last_login_at,
+            email: self.email,
         })
     }
 }
@@ -98,6 +102,8 @@ pub struct NewUser {
     pub agency: Option<String>,
     pub role: Role,
     pub password: Option<String>,
+    /// Where notifications are mailed; checked by the caller.
+    pub email: Option<String>,
 }
 
 /// An API token as listed (never the token itself).
@@ -188,13 +194,16 @@ async fn insert_user(conn: &mut Conn<'_>, new: &NewUser, display: &str, hash: Op
         None => None,
     };
     conn.execute(
-        Sql::new("INSERT INTO users (username, display_name, agency_id, role, password_hash, status, created_at) VALUES (?, ?, ?, ?, ?, 'active', ?)")
-            .bind(new.username.as_str())
-            .bind(display)
-            .bind(agency_pk.map(AgencyId::get))
-            .bind(new.role.code())
-            .bind(hash)
-            .bind(now()),
+        Sql::new(
+            "INSERT INTO users (username, display_name, agency_id, role, password_hash, status, created_at, email) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+        )
+        .bind(new.username.as_str())
+        .bind(display)
+        .bind(agency_pk.map(AgencyId::get))
+        .bind(new.role.code())
+        .bind(hash)
+        .bind(now())
+        .bind(new.email.clone()),
     )
     .await
     .on_unique(|| format!("đã có tài khoản «{}»", new.username), || format!("account «{}» exists already", new.username))?;
@@ -244,6 +253,18 @@ impl Store {
         conn.execute(Sql::new("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(user.pk.get())).await?;
         conn.execute(Sql::new("DELETE FROM sessions WHERE user_id = ?").bind(user.pk.get())).await?;
         tx.commit().await
+    }
+
+    /// Sets (or, with `None`, removes) the address an account's
+    /// notifications are mailed to; checked by the caller.
+    pub async fn set_user_email(&self, _permit: &UserAdminPermit, username: &str, email: Option<&str>) -> Result<User, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let user = require_user(&mut conn, username).await?;
+        conn.execute(Sql::new("UPDATE users SET email = ? WHERE id = ?").bind(email.map(str::to_string)).bind(user.pk.get())).await?;
+        let user = require_user(&mut conn, username).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Disables (or enables again) an account. Disabling ends its sessions

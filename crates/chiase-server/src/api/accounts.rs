@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(move_user))
+        .routes(routes!(set_user_email))
         .routes(routes!(sign_in, sign_out))
 }
 
@@ -190,6 +191,8 @@ struct UserBody {
     agency: Option<String>,
     role: Role,
     password: Option<String>,
+    /// Where the account's notifications are mailed.
+    email: Option<String>,
 }
 
 /// Creates an account (administrators). Without `password`, the account
@@ -211,7 +214,14 @@ async fn create_user(
     caller: Caller,
     JsonBody(b): JsonBody<UserBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let new = NewUser { username: b.username, display_name: b.display_name, agency: b.agency, role: b.role, password: b.password };
+    let new = NewUser {
+        username: b.username,
+        display_name: b.display_name,
+        agency: b.agency,
+        role: b.role,
+        password: b.password,
+        email: b.email,
+    };
     Ok((StatusCode::CREATED, to_json(accounts::create_user(&app, &caller, new).await?)?))
 }
 
@@ -280,6 +290,38 @@ async fn move_user(
     JsonBody(b): JsonBody<MoveBody>,
 ) -> Result<Json<Value>, ApiError> {
     to_json(accounts::move_user(&app, &caller, &username, b.agency.as_deref(), b.role).await?)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(as = UserEmail)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    /// The address notifications are mailed to; `null` or empty: none (the portal only).
+    email: Option<String>,
+}
+
+/// Sets the address an account's notifications are mailed to
+/// (administrators); `null` removes it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/email",
+    tag = "accounts",
+    operation_id = "users_set_email",
+    params(("username" = String, Path, description = "The account's name.")),
+    request_body = EmailBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The account.", body = schemas::User),
+        ChangeErrors,
+    ),
+)]
+async fn set_user_email(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(username): ApiPath<String>,
+    JsonBody(b): JsonBody<EmailBody>,
+) -> Result<Json<Value>, ApiError> {
+    to_json(accounts::set_email(&app, &caller, &username, b.email.as_deref()).await?)
 }
 
 #[derive(Deserialize, ToSchema)]

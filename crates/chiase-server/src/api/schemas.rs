@@ -530,6 +530,8 @@ pub struct User {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Where the account's notifications are mailed (none: the portal only).
+    pub email: Option<String>,
 }
 
 #[derive(ToSchema)]

@@ -35,9 +35,9 @@ fn role(r: &str) -> anyhow::Result<Role> {
 pub async fn user(cfg: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (app, op) = context(cfg).await?;
     match cmd {
-        UserCommand::Add { username, agency, role: r, display_name, password_stdin } => {
+        UserCommand::Add { username, agency, role: r, display_name, password_stdin, email } => {
             let password = if password_stdin { Some(read_password()?) } else { None };
-            let u = accounts::create_user(&app, &op, NewUser { username, display_name, agency, role: role(&r)?, password })
+            let u = accounts::create_user(&app, &op, NewUser { username, display_name, agency, role: role(&r)?, password, email })
                 .await
                 .map_err(said)?;
             outln!("{}  {}  {}", u.username, u.role.code(), u.agency.map(|a| a.name).unwrap_or_default())?;
@@ -48,6 +48,10 @@ pub async fn user(cfg: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 let ended = if u.agency.is_some() && !u.agency_active { " (cơ quan đã kết thúc / agency ended)" } else { "" };
                 outln!("{:<24} {:<8} {:<9} {agency}{ended}", u.username, u.role.code(), u.status)?;
             }
+        }
+        UserCommand::Email { username, address } => {
+            let u = accounts::set_email(&app, &op, &username, address.as_deref()).await.map_err(said)?;
+            outln!("{}: {}", u.username, u.email.as_deref().unwrap_or("— (chỉ thông báo trên cổng / portal only)"))?;
         }
         UserCommand::Passwd { username } => {
             accounts::set_password(&app, &op, &username, &read_password()?).await.map_err(said)?;

@@ -21,8 +21,14 @@ pub async fn setup(
     display_name: Option<String>,
     password: &str,
 ) -> Result<User, ApiError> {
-    let new =
-        NewUser { username: username.to_string(), display_name, agency: None, role: Role::Admin, password: Some(password.to_string()) };
+    let new = NewUser {
+        username: username.to_string(),
+        display_name,
+        agency: None,
+        role: Role::Admin,
+        password: Some(password.to_string()),
+        email: None,
+    };
     let user = app.store.setup_admin(token, &new).await?;
     let mut e = caller.actor.event("admin_created", user.username.clone(), json!({ "by": "setup token" }));
     e.user_id = Some(user.pk.get());
@@ -86,8 +92,9 @@ pub async fn users(app: &AppState, caller: &Caller) -> Result<Vec<User>, ApiErro
 }
 
 /// Creates an account (administrators).
-pub async fn create_user(app: &AppState, caller: &Caller, new: NewUser) -> Result<User, ApiError> {
+pub async fn create_user(app: &AppState, caller: &Caller, mut new: NewUser) -> Result<User, ApiError> {
     let permit = policy::decide_user_admin(&caller.subject)?;
+    new.email = super::notifications::check_email(new.email.as_deref())?;
     let user = app.store.create_user(&permit, &new).await?;
     record_change(app, caller, "user_created", None, user.username.clone(), json!({ "role": user.role, "agency": user.agency })).await?;
     Ok(user)
@@ -115,6 +122,17 @@ pub async fn move_user(
     let permit = policy::decide_user_admin(&caller.subject)?;
     let user = app.store.move_user(&permit, username, agency, role).await?;
     record_change(app, caller, "user_moved", None, user.username.clone(), json!({ "agency": user.agency, "role": user.role })).await?;
+    Ok(user)
+}
+
+/// Sets (or, with none, removes) the address an account's notifications
+/// are mailed to (administrators). The audit event says whether one is set,
+/// not the address.
+pub async fn set_email(app: &AppState, caller: &Caller, username: &str, email: Option<&str>) -> Result<User, ApiError> {
+    let permit = policy::decide_user_admin(&caller.subject)?;
+    let email = super::notifications::check_email(email)?;
+    let user = app.store.set_user_email(&permit, username, email.as_deref()).await?;
+    record_change(app, caller, "user_email_set", None, user.username.clone(), json!({ "email": user.email.is_some() })).await?;
     Ok(user)
 }
 

@@ -18,6 +18,7 @@ pub mod exports;
 pub mod files;
 pub mod freshness;
 pub mod imports;
+pub mod notifications;
 pub mod records;
 pub mod requests;
 

@@ -70,6 +70,8 @@ pub async fn file(app: &AppState, caller: &Caller, f: Filing) -> Result<Filed, A
         json!({ "fields": r.fields, "period": [r.period_from, r.period_to] }),
     )
     .await?;
+    // The owner's stewards are told; a failure there is logged, not the request's.
+    super::notifications::request_filed(app, &r).await;
     Ok(Filed::Request(Box::new(r)))
 }
 
@@ -162,5 +164,9 @@ pub async fn step(app: &AppState, caller: &Caller, id: RequestId, step: Step, d:
         json!({ "fields": updated.granted_fields, "period": [updated.granted_from, updated.granted_to], "decision_no": updated.decision_no, "reason": updated.refusal_reason.clone().or(updated.revoke_reason.clone()), "legal_basis": updated.refusal_legal_basis, "basis": permit.reason() }),
     )
     .await?;
+    // The officer who filed it is told of a decision; a failure there is logged, not the step's.
+    if matches!(step, Step::Approve | Step::Refuse) {
+        super::notifications::request_decided(app, &updated).await;
+    }
     Ok(updated)
 }

@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod datasets;
 mod freshness;
+mod notifications;
 mod requests;
 mod session;
 mod site;
@@ -17,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))
         .route("/my-access", get(requests::my_access))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/read", axum::routing::post(notifications::mark_read))
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/robots.txt", get(site::robots))
@@ -50,6 +55,8 @@ pub struct Who {
     pub name: String,
     /// Requests waiting for their agency's decision (stewards).
     pub waiting: usize,
+    /// Their unread notifications.
+    pub unread: usize,
 }
 
 /// Chooses words by language in templates: `{{ tr.t("Tìm kiếm", "Search") }}`,
@@ -147,6 +154,17 @@ pub(crate) fn origin(headers: &HeaderMap) -> String {
         _ => "http",
     };
     format!("{scheme}://{}", host.unwrap_or("127.0.0.1:8080"))
+}
+
+/// The signed-in caller of a form post: the form carries the session's
+/// anti-forgery token in a field, checked by the same extractor as the
+/// API's `X-CSRF-Token` header.
+pub(crate) async fn form_caller(app: &AppState, parts: &mut axum::http::request::Parts, csrf: &str) -> Result<Caller, ApiError> {
+    use axum::extract::FromRequestParts;
+    if let Ok(v) = axum::http::HeaderValue::from_str(csrf) {
+        parts.headers.insert("x-csrf-token", v);
+    }
+    Caller::from_request_parts(parts, app).await
 }
 
 /// Builds a query string from pairs, skipping empty values.

@@ -99,6 +99,7 @@ impl TestApp {
             agency: agency.map(str::to_string),
             role,
             password: Some(password.into()),
+            email: None,
         };
         chiase_server::usecase::accounts::create_user(&self.state, &op, new)
             .await
