@@ -340,3 +340,161 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
         assert!(refused.text().contains("mục đích sử dụng"), "{engine:?}");
     }
 }
+
+async fn post_admin(app: &TestApp, cookie: &str, body: Vec<u8>) -> common::Resp {
+    app.request(Method::POST, "/admin/agencies", &[("cookie", cookie), ("content-type", "application/x-www-form-urlencoded")], body).await
+}
+
+async fn rows_of(app: &TestApp, id: &str) -> i64 {
+    chiase_store::testing::row_count(&app.store().dataset(id).await.unwrap().unwrap())
+}
+
+/// Posts the upload form of dataset truong-hoc.
+async fn upload(app: &TestApp, cookie: &str, csrf: &str, mode: &str, file: &str) -> common::Resp {
+    let (content_type, body) = upload_form(csrf, mode, "truong.csv", file.as_bytes());
+    app.request(Method::POST, "/datasets/truong-hoc/upload", &[("cookie", cookie), ("content-type", &content_type)], body).await
+}
+
+/// A multipart body as a browser's upload form sends it: text parts, then the file.
+fn upload_form(csrf: &str, mode: &str, name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----chiase-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in [("csrf", csrf), ("mode", mode)] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_upload_page_imports_for_the_owners_steward_only_and_shows_a_refused_file_row_by_row() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        app.person("gd.steward", Some("so-giao-duc-va-dao-tao"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (cookie, csrf) = session_of(&app, "gd.steward").await;
+        let (other, other_csrf) = session_of(&app, "noivu.steward").await;
+        let before = rows_of(&app, "truong-hoc").await;
+
+        // The dataset page offers the upload to its owner's steward only.
+        let page = app.request(Method::GET, "/datasets/truong-hoc", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(page.contains("href=\"/datasets/truong-hoc/upload\""), "{engine:?}");
+        let page = app.request(Method::GET, "/datasets/truong-hoc", &[("cookie", &other)], vec![]).await.text();
+        assert!(!page.contains("/upload\""), "{engine:?}");
+        assert!(!app.get("/datasets/truong-hoc").await.text().contains("/upload\""), "{engine:?}");
+        let form = app.request(Method::GET, "/datasets/truong-hoc/upload", &[("cookie", &other)], vec![]).await.text();
+        assert!(!form.contains("type=\"file\"") && form.contains("Chỉ cán bộ quản lý dữ liệu của cơ quan chủ quản"), "{engine:?}");
+
+        let good = "ma,ten,cap_hoc,so_hoc_sinh,ngay\nT9,Trường Tiểu học Xã E,Tiểu học,\"1.250\",01/09/2025\n";
+        let bad = "ma,ten,cap_hoc,so_hoc_sinh,ngay\nT9,Trường Tiểu học Xã E,Tiểu học,nhiều,01/09/2025\n";
+        // A forged form, another agency's steward and an unknown mode change nothing.
+        assert_eq!(upload(&app, &cookie, "sai", "append", good).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        assert_eq!(upload(&app, &other, &other_csrf, "append", good).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        assert_eq!(upload(&app, &cookie, &csrf, "xoa-het", good).await.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        // A bad row: the report as a table, nothing written.
+        let refused = upload(&app, &cookie, &csrf, "append", bad).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?}");
+        let report = refused.text();
+        assert!(report.contains("<table class=\"report\">") && report.contains("<code>nhiều</code>"), "{engine:?}: {report}");
+        assert_eq!(rows_of(&app, "truong-hoc").await, before, "{engine:?}");
+        // The right file goes in, Vietnamese number and date as written.
+        let done = upload(&app, &cookie, &csrf, "append", good).await;
+        assert_eq!(done.status, StatusCode::OK, "{engine:?}: {}", done.text());
+        assert!(done.text().contains("Đã nhập xong"), "{engine:?}");
+        assert_eq!(rows_of(&app, "truong-hoc").await, before + 1, "{engine:?}");
+        let t9 = app.get_ok("/api/v1/datasets/truong-hoc/records/T9").await;
+        assert_eq!(t9["so_hoc_sinh"], 1250, "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn agency_administration_is_for_administrators_with_the_sessions_token() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        app.person("quantri", None, Role::Admin, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (admin, csrf) = session_of(&app, "quantri").await;
+        let (steward, steward_csrf) = session_of(&app, "noivu.steward").await;
+        let rename = |token: &str| {
+            format!("csrf={token}&action=rename&agency=so-noi-vu&name={}&on=2025-07-01", common::enc("Sở Nội vụ tỉnh Tuyên Quang"))
+                .into_bytes()
+        };
+
+        assert_eq!(app.get("/admin/agencies").await.status, StatusCode::SEE_OTHER, "{engine:?}: the public is sent to sign in");
+        assert_eq!(app.request(Method::GET, "/admin/agencies", &[("cookie", &steward)], vec![]).await.status, StatusCode::FORBIDDEN);
+        let page = app.request(Method::GET, "/admin/agencies", &[("cookie", &admin)], vec![]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("id=\"merge-into\""), "{engine:?}");
+        assert_eq!(post_admin(&app, &steward, rename(&steward_csrf)).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        assert_eq!(post_admin(&app, &admin, rename("sai")).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let bad_date = format!("csrf={csrf}&action=rename&agency=so-noi-vu&name=X&on=31/02/2025").into_bytes();
+        let refused = post_admin(&app, &admin, bad_date).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        assert!(refused.text().contains("ngày «31/02/2025» không hợp lệ"), "{engine:?}");
+        assert!(app.get("/agencies/so-noi-vu").await.text().contains("<h1>Sở Nội vụ</h1>"), "{engine:?}: nothing changed");
+
+        let done = post_admin(&app, &admin, rename(&csrf)).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{engine:?}: {}", done.text());
+        let agency = app.get("/agencies/so-noi-vu").await.text();
+        assert!(agency.contains("<h1>Sở Nội vụ tỉnh Tuyên Quang</h1>") && agency.contains("01/07/2025"), "{engine:?}");
+        let events = app.get_ok("/api/v1/agencies/so-noi-vu").await;
+        assert_eq!(events["name"], "Sở Nội vụ tỉnh Tuyên Quang");
+    }
+}
+
+#[tokio::test]
+async fn my_agency_lists_its_datasets_and_shows_stewards_how_much_they_were_read() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        app.person("gd.steward", Some("so-giao-duc-va-dao-tao"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        app.person("gd.canbo", Some("so-giao-duc-va-dao-tao"), Role::Member, "mật-khẩu-đủ-dài-2025").await;
+        let steward_token = app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (steward, _) = session_of(&app, "gd.steward").await;
+        let (member, _) = session_of(&app, "gd.canbo").await;
+        // Three reads of the open schools, one audited read of the staff list by its owner's steward.
+        for _ in 0..3 {
+            app.get_ok("/api/v1/datasets/truong-hoc/records").await;
+        }
+        let auth = format!("Bearer {steward_token}");
+        let read = app.request(Method::GET, "/api/v1/datasets/can-bo/records", &[("authorization", &auth)], vec![]).await;
+        assert_eq!(read.status, StatusCode::OK, "{engine:?}");
+
+        assert_eq!(app.get("/my-agency").await.status, StatusCode::SEE_OTHER, "{engine:?}: the public is sent to sign in");
+        let page = app.request(Method::GET, "/my-agency", &[("cookie", &steward)], vec![]).await;
+        assert_eq!(page.status, StatusCode::OK, "{engine:?}");
+        let page = page.text();
+        assert!(page.contains("Sở Giáo dục và Đào tạo") && page.contains("href=\"/datasets/truong-hoc\""), "{engine:?}");
+        assert!(!page.contains("href=\"/datasets/can-bo\""), "{engine:?}: another agency's dataset is not ours");
+        assert!(page.contains("href=\"/datasets/truong-hoc/upload\""), "{engine:?}: the steward may upload");
+        // The chart counts this week's three open reads.
+        assert!(page.contains("<svg") && page.contains("<td class=\"num\">3</td>"), "{engine:?}: {page}");
+        // An officer sees the list, no chart and no upload link.
+        let plain = app.request(Method::GET, "/my-agency", &[("cookie", &member)], vec![]).await.text();
+        assert!(plain.contains("href=\"/datasets/truong-hoc\"") && !plain.contains("<svg") && !plain.contains("/upload\""), "{engine:?}");
+
+        // The staff list's steward sees its own audited read.
+        let (noivu, _) = session_of(&app, "noivu.steward").await;
+        let mut seen = false;
+        for _ in 0..50 {
+            let p = app.request(Method::GET, "/my-agency", &[("cookie", &noivu)], vec![]).await.text();
+            if p.contains("<td>0</td><td class=\"num\">0</td><td class=\"num\">1</td>")
+                || p.contains("<td class=\"num\">0</td><td class=\"num\">1</td>")
+            {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(seen, "{engine:?}: the audited read is counted in its week");
+    }
+}

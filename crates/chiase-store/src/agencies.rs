@@ -596,6 +596,12 @@ pub(crate) async fn move_ownership(conn: &mut Conn<'_>, database: i64, to: i64, 
 
 impl Store {
     /// The internal key of an agency (for policy facts).
+    /// An agency's identifier and current name, from its key.
+    pub async fn agency_ref(&self, agency: AgencyId) -> Result<Option<AgencyRef>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        c.conn().fetch_optional::<AgencyRef>(Sql::new("SELECT slug, name FROM agencies WHERE id = ?").bind(agency.get())).await
+    }
+
     pub async fn agency_pk(&self, slug: &str) -> Result<Option<AgencyId>, StoreError> {
         let mut c = self.pools.reader().await?;
         Ok(c.conn().fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ?").bind(slug)).await?.map(|Id(id)| AgencyId(id)))

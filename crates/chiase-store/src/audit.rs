@@ -254,6 +254,22 @@ pub struct OpenReads {
     pub rows: i64,
 }
 
+/// How much a dataset was read on one day: reads of open data (counted)
+/// and audited reads of restricted data (one event each).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Usage {
+    pub dataset: String,
+    /// The day, `yyyy-mm-dd` (UTC, as both counts are kept).
+    pub day: String,
+    pub open_reads: i64,
+    pub audited_reads: i64,
+}
+
+/// Midnight (UTC) of a day, as the log writes times.
+fn day_start(d: NaiveDate) -> String {
+    stamp(d.and_hms_opt(0, 0, 0).expect("BUG: midnight exists").and_utc())
+}
+
 /// A timestamp as the log writes it (microseconds, UTC): the same text on
 /// both engines, since it is hashed.
 pub fn stamp(t: DateTime<Utc>) -> String {
@@ -662,6 +678,35 @@ impl Store {
             .await?;
         }
         tx.commit().await
+    }
+
+    /// Reads per dataset and day from `from` to the day before `until`,
+    /// open and audited together, for the datasets the permit covers (an
+    /// agency's stewards: the datasets of the databases it owns).
+    pub async fn usage(
+        &self,
+        permit: &chiase_core::policy::AuditPermit,
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<Usage>, StoreError> {
+        let (start, end) = (day_start(from), day_start(until));
+        let mut sql = String::from(
+            "SELECT s.slug AS dataset, u.day AS day, CAST(SUM(u.open_reads) AS BIGINT) AS open_reads, \
+             CAST(SUM(u.audited_reads) AS BIGINT) AS audited_reads FROM ( \
+               SELECT dataset_id, CAST(day AS TEXT) AS day, reads AS open_reads, 0 AS audited_reads FROM open_read_counts WHERE day >= ? AND day < ? \
+               UNION ALL \
+               SELECT dataset_id, SUBSTR(at, 1, 10) AS day, 0 AS open_reads, 1 AS audited_reads FROM audit_events \
+                 WHERE action = 'read' AND dataset_id IS NOT NULL AND at >= ? AND at < ? \
+             ) u JOIN datasets s ON s.id = u.dataset_id JOIN databases d ON d.id = s.database_id",
+        );
+        let mut values: Vec<sea_query::Value> = vec![from.into(), until.into(), start.into(), end.into()];
+        if let chiase_core::policy::AuditScope::Agency(a) = permit.scope() {
+            sql.push_str(" WHERE d.owner_id = ?");
+            values.push(a.get().into());
+        }
+        sql.push_str(" GROUP BY s.slug, u.day ORDER BY u.day, s.slug");
+        let mut c = self.pools.reader().await?;
+        c.conn().fetch_all(values.into_iter().fold(Sql::assembled(sql), Sql::bind)).await
     }
 
     /// Counted reads of open data, per dataset and day.

@@ -261,12 +261,12 @@ enum ImportModeDoc {
 const MAX_FORM_FIELD_BYTES: usize = 1024;
 
 /// The file of an upload and the options sent with it.
-struct Upload {
+pub(crate) struct Upload {
     /// Query parameters, then the form's text parts (sent before the file).
-    pairs: Vec<(String, String)>,
-    file_name: Option<String>,
-    content_type: Option<String>,
-    body: Box<dyn std::io::Read + Send>,
+    pub pairs: Vec<(String, String)>,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Box<dyn std::io::Read + Send>,
 }
 
 fn bad_form(e: &dyn std::fmt::Display) -> ApiError {
@@ -277,7 +277,7 @@ fn bad_form(e: &dyn std::fmt::Display) -> ApiError {
 /// (what `curl -F file=@x.xlsx` and every HTML form send) with a part
 /// carrying a file name (or named `file`) and, before it, text parts
 /// carrying options (`mode`, `sheet`, `dry_run`…).
-async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
+pub(crate) async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
     let mut pairs = pairs(uri);
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let boundary = content_type
@@ -435,7 +435,7 @@ async fn refused(report: imports::ImportReport) -> Result<Response, ApiError> {
 }
 
 /// A marked workbook as the answer, streamed from its temporary file.
-async fn marked_workbook(status: StatusCode, marked: Arc<tempfile::TempPath>, file_name: &str) -> Result<Response, ApiError> {
+pub(crate) async fn marked_workbook(status: StatusCode, marked: Arc<tempfile::TempPath>, file_name: &str) -> Result<Response, ApiError> {
     let file = tokio::fs::File::open(&**marked).await.map_err(|e| ApiError::internal(&e))?;
     // The temporary file lives until the body has been sent.
     let stream = tokio_util::io::ReaderStream::new(file).map_ok(move |chunk| {

@@ -3,7 +3,7 @@
 //! its people; administrators verify the chain.
 
 use chiase_core::policy;
-use chiase_store::audit::{AuditFilter, Event, Verification, VerifyOptions};
+use chiase_store::audit::{AuditFilter, Event, Usage, Verification, VerifyOptions};
 use chiase_store::audit_anchor::CheckpointOutcome;
 
 use crate::auth::Caller;
@@ -14,6 +14,15 @@ use crate::state::AppState;
 pub async fn events(app: &AppState, caller: &Caller, filter: &AuditFilter) -> Result<Vec<Event>, ApiError> {
     let permit = policy::decide_audit_read(&caller.subject)?;
     Ok(app.store.audit_events(&permit, filter).await?)
+}
+
+/// Reads per dataset and day (open and audited) of the datasets the
+/// caller answers for, from `from` to the day before `until`.
+pub async fn usage(app: &AppState, caller: &Caller, from: chrono::NaiveDate, until: chrono::NaiveDate) -> Result<Vec<Usage>, ApiError> {
+    let permit = policy::decide_audit_read(&caller.subject)?;
+    // Today's open reads are still being counted in memory.
+    app.recorder.flush_open_reads().await;
+    Ok(app.store.usage(&permit, from, until).await?)
 }
 
 /// Recomputes the chain and checks it against the latest signed

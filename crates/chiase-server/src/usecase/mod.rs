@@ -73,3 +73,10 @@ pub async fn record_change(
     app.recorder.record(e).await?;
     Ok(())
 }
+
+/// Today's date in Vietnam (UTC+7, no summer time): the day a form's
+/// default date and a deadline are counted in.
+pub fn today_in_vietnam() -> chrono::NaiveDate {
+    let vn = chrono::FixedOffset::east_opt(7 * 3600).expect("BUG: a valid offset");
+    chrono::Utc::now().with_timezone(&vn).date_naive()
+}

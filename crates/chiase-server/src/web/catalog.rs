@@ -29,9 +29,10 @@ pub(super) async fn who(app: &AppState, caller: Option<&Caller>) -> (Option<supe
     .await
     .map(|l| l.len())
     .unwrap_or(0);
+    let admin = chiase_core::policy::decide_agency_admin(&c.subject).is_ok();
     // One indexed count.
     let unread = app.store.unread_notifications(user.pk).await.map(|n| n.max(0) as usize).unwrap_or(0);
-    (Some(super::Who { name: user.display_name.clone(), waiting, unread }), c.csrf.clone().unwrap_or_default())
+    (Some(super::Who { name: user.display_name.clone(), waiting, admin, unread }), c.csrf.clone().unwrap_or_default())
 }
 use crate::extract::ApiPath;
 use crate::params::Params;

@@ -82,6 +82,8 @@ struct DatasetPage {
     /// `None`: the caller may not read the rows (the reason in `denied`).
     grid: Option<Grid>,
     denied: Option<String>,
+    /// The reader may upload files to it (a steward of the owner).
+    can_upload: bool,
 }
 
 struct Grid {
@@ -294,6 +296,7 @@ pub async fn dataset(
         fields,
         grid,
         denied,
+        can_upload: caller.user.is_some() && chiase_core::policy::decide_write(&caller.subject, &ds.facts()).is_ok(),
     };
     let mut response = page.into_response();
     // Tiles from the province's own server are images from another origin.

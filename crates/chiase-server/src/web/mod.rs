@@ -2,7 +2,9 @@
 //! binary (askama), in Vietnamese first and English on request (`?lang=en`).
 //! Dates on Vietnamese pages are dd/mm/yyyy.
 
+mod admin;
 mod agencies;
+mod agency_home;
 mod audit;
 mod catalog;
 mod datasets;
@@ -11,6 +13,7 @@ mod notifications;
 mod requests;
 mod session;
 mod site;
+mod uploads;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -29,13 +32,16 @@ pub fn router() -> Router<AppState> {
         .route("/datasets/{id}", get(datasets::dataset))
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
+        .route("/datasets/{id}/upload", get(uploads::show).post(uploads::submit))
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))
         .route("/my-access", get(requests::my_access))
+        .route("/my-agency", get(agency_home::my_agency))
         .route("/notifications", get(notifications::list))
         .route("/notifications/read", axum::routing::post(notifications::mark_read))
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
+        .route("/admin/agencies", get(admin::agencies_page).post(admin::agencies_submit))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))
@@ -44,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/leaflet.js", get(|| asset(LEAFLET_JS, "text/javascript; charset=utf-8")))
         .route("/assets/leaflet.css", get(|| asset(LEAFLET_CSS, "text/css; charset=utf-8")))
         .route("/assets/chiase-map.js", get(|| asset(MAP_JS, "text/javascript; charset=utf-8")))
+        .route("/assets/chiase-upload.js", get(|| asset(UPLOAD_JS, "text/javascript; charset=utf-8")))
         .route("/login", get(session::show).post(session::submit))
         .route("/logout", axum::routing::post(session::logout))
         .route("/setup", get(session::setup_show).post(session::setup_submit))
@@ -55,6 +62,8 @@ pub struct Who {
     pub name: String,
     /// Requests waiting for their agency's decision (stewards).
     pub waiting: usize,
+    /// An administrator (the header links the admin pages).
+    pub admin: bool,
     /// Their unread notifications.
     pub unread: usize,
 }
@@ -184,6 +193,8 @@ const STYLESHEET: &str = include_str!("../../assets/chiase.css");
 const LEAFLET_JS: &str = include_str!("../../assets/vendor/leaflet-1.9.4/leaflet.js");
 const LEAFLET_CSS: &str = include_str!("../../assets/vendor/leaflet-1.9.4/leaflet.css");
 const MAP_JS: &str = include_str!("../../assets/chiase-map.js");
+/// The upload form's progress bar.
+const UPLOAD_JS: &str = include_str!("../../assets/chiase-upload.js");
 
 async fn asset(body: &'static str, content_type: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()

@@ -5,8 +5,8 @@
 //! policy as `POST /api/v1/requests`; a form's anti-forgery token is the
 //! session's, checked by the same extractor as the API's header.
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chiase_core::policy::RequestBox;
 use chiase_core::schema::PersonalClass;
@@ -140,12 +140,7 @@ pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<St
         return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
     };
     let sent = parse_sent(&bytes);
-    // The form carries the session's anti-forgery token; the extractor
-    // checks it as it checks the API's header.
-    if let Ok(v) = HeaderValue::from_str(&sent.csrf) {
-        parts.headers.insert("x-csrf-token", v);
-    }
-    let caller = match Caller::from_request_parts(&mut parts, &app).await {
+    let caller = match super::form_caller(&app, &mut parts, &sent.csrf).await {
         Ok(c) => c,
         Err(e) => return error_page(tr, e),
     };
@@ -388,10 +383,7 @@ pub async fn decide(State(app): State<AppState>, tr: Tr, ApiPath((id, action)): 
     };
     let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let one = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
-    if let Some(v) = one("csrf").and_then(|t| HeaderValue::from_str(&t).ok()) {
-        parts.headers.insert("x-csrf-token", v);
-    }
-    let caller = match Caller::from_request_parts(&mut parts, &app).await {
+    let caller = match super::form_caller(&app, &mut parts, &one("csrf").unwrap_or_default()).await {
         Ok(c) => c,
         Err(e) => return error_page(tr, e),
     };
