@@ -36,6 +36,7 @@ const NOT_API: &[&str] = &[
     "/notifications/read",
     "/freshness",
     "/datasets/{id}/upload",
+    "/datasets/{id}/edit",
     "/admin/agencies",
     "/my-agency",
     "/assets/chiase-upload.js",

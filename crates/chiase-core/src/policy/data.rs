@@ -1,5 +1,6 @@
 //! Decisions about a dataset's data: reading rows, writing rows, changing
-//! its schema, creating a dataset, reading the files attached to it.
+//! its schema or its description, creating a dataset, reading the files
+//! attached to it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -126,6 +127,20 @@ impl SchemaPermit {
     }
 }
 
+/// Permission to change what describes a dataset: its titles, description,
+/// licence, update cadence and sharing mode (its schema has its own
+/// [`SchemaPermit`]; its rows, [`WritePermit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditDatasetPermit {
+    dataset_id: DatasetId,
+}
+
+impl EditDatasetPermit {
+    pub fn dataset_id(&self) -> DatasetId {
+        self.dataset_id
+    }
+}
+
 /// Permission to create a dataset under a database of `owner`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateDatasetPermit {
@@ -175,6 +190,14 @@ pub fn decide_write(subject: &Subject, dataset: &DatasetFacts) -> Result<WritePe
 /// its rows.
 pub fn decide_schema_change(subject: &Subject, dataset: &DatasetFacts) -> Result<SchemaPermit, Reason> {
     writer(subject, dataset.owner_agency_id).map(|_| SchemaPermit { dataset_id: dataset.dataset_id })
+}
+
+/// May `subject` change what describes `dataset` (titles, description,
+/// licence, cadence, sharing mode)? The owner's stewards and the operator,
+/// as for its rows: a platform administrator administers, and does not
+/// describe (or open) another agency's data.
+pub fn decide_edit_dataset(subject: &Subject, dataset: &DatasetFacts) -> Result<EditDatasetPermit, Reason> {
+    writer(subject, dataset.owner_agency_id).map(|_| EditDatasetPermit { dataset_id: dataset.dataset_id })
 }
 
 /// May `subject` create a dataset in a database owned by `owner`? Creating

@@ -322,6 +322,26 @@ fn datasets_and_schemas_are_for_stewards_of_the_owner() {
     assert_eq!(decide_create_dataset(&Subject::Anonymous, OWNER).unwrap_err(), Reason::SignInRequired);
 }
 
+#[test]
+fn a_datasets_description_is_edited_by_stewards_of_its_owner_only() {
+    for mode in SharingMode::ALL {
+        let ds = dataset(mode);
+        for who in WHO {
+            // Not administrators, not the owner's officers, not a consumer's steward.
+            let allowed = matches!(who, Who::OwnerSteward | Who::Operator);
+            assert_eq!(decide_edit_dataset(&subject(who), &ds).is_ok(), allowed, "{mode:?} {who:?}");
+        }
+    }
+    let ds = dataset(SharingMode::Default);
+    assert_eq!(decide_edit_dataset(&subject(Who::OwnerSteward), &ds).unwrap().dataset_id(), DATASET);
+    assert_eq!(decide_edit_dataset(&Subject::Anonymous, &ds).unwrap_err(), Reason::SignInRequired);
+    assert_eq!(decide_edit_dataset(&subject(Who::ConsumerSteward), &ds).unwrap_err(), Reason::NotSteward);
+    assert_eq!(decide_edit_dataset(&subject(Who::OwnerAdmin), &ds).unwrap_err(), Reason::NotSteward);
+    // A steward whose agency merged away is no steward of anything.
+    let ended = Subject::User { user_id: UserId(1), agency_id: Some(OWNER), agency_active: false, role: Role::Steward };
+    assert!(decide_edit_dataset(&ended, &ds).is_err());
+}
+
 fn request(status: RequestStatus) -> RequestFacts {
     RequestFacts { id: RequestId(3), dataset: DATASET, owner: OWNER, consumer: CONSUMER, requester: UserId(1), status }
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/datasets`: hosted datasets — their description and Table
 //! Schema (public, like the catalog; row counts only for those who may read
-//! the rows), creation and schema changes (stewards of the owner agency),
+//! the rows), creation, changes of its description and of its schema
+//! (stewards of the owner agency),
 //! and `/api/v1/schema/infer`, which proposes a schema from a sample file.
 
 use axum::Json;
@@ -28,6 +29,7 @@ use crate::extract::{ApiPath, JsonBody};
 use crate::params::{Lang, LangQuery, Params, read_options};
 use crate::state::AppState;
 use crate::usecase::datasets::{self, CreateDataset};
+use chiase_store::datasets::DatasetChanges;
 
 /// The most of a body schema inference reads. The sampler stops by itself
 /// after [`chiase_io::infer::MAX_SAMPLE_BYTES`] and says so in its
@@ -39,7 +41,7 @@ use crate::usecase::datasets::{self, CreateDataset};
 const INFER_MAX_BYTES: u64 = chiase_io::infer::MAX_SAMPLE_BYTES + chiase_io::limits::MAX_RECORD_BYTES as u64 + 4 * 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(change_schema)).routes(routes!(infer))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, update)).routes(routes!(change_schema)).routes(routes!(infer))
 }
 
 #[derive(IntoParams)]
@@ -154,6 +156,100 @@ async fn create(
     .await?;
     let listed = datasets::show(&app, &caller, &ds.id).await?;
     Ok((StatusCode::CREATED, Json(dataset_json(&listed))))
+}
+
+/// The body of `PATCH /api/v1/datasets/{id}`: the fields to change, each
+/// left out to keep it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = DatasetChanges)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    /// The title in Vietnamese: not empty, at most 300 characters.
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: Option<String>,
+    /// The title in English; `null` or `""` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 300)]
+    pub title_en: Option<Option<String>>,
+    /// What the dataset holds, at most 5000 characters.
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Its licence: an identifier (`CC-BY-4.0`, `CC0-1.0`, `ODC-BY-1.0`) or
+    /// a name, one line of at most 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub licence: Option<String>,
+    pub cadence: Option<Cadence>,
+    /// One of the modes the catalog gives the dataset's database.
+    pub sharing_mode: Option<SharingMode>,
+}
+
+/// The fields [`UpdateBody`] takes.
+const UPDATABLE: [&str; 6] = ["title", "title_en", "description", "licence", "cadence", "sharing_mode"];
+
+/// A field given, even as `null` (which then is `Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Changes what describes a dataset (stewards of its owner): titles,
+/// description, licence, cadence, sharing mode — the mode among those the
+/// catalog gives its database. Fields left out stay; the schema changes
+/// through `/api/v1/datasets/{id}/schema`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/datasets/{id}",
+    tag = "datasets",
+    operation_id = "datasets_update",
+    params(("id" = String, Path, description = "The dataset's id.")),
+    request_body = UpdateBody,
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The dataset as it is now.", body = schemas::Dataset),
+        ChangeErrors,
+    ),
+)]
+async fn update(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let Value::Object(fields) = &body else {
+        return Err(ApiError::bad_request(
+            "nội dung là một đối tượng JSON gồm các trường cần sửa",
+            "the body is a JSON object of the fields to change",
+        ));
+    };
+    // Named here rather than by serde, so that the message says what may be sent.
+    if let Some(unknown) = fields.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
+        let shown: String = unknown.chars().take(64).collect();
+        let (vi_hint, en_hint) = if unknown == "schema" {
+            (
+                format!("; lược đồ sửa qua PATCH /api/v1/datasets/{id}/schema"),
+                format!("; the schema changes through PATCH /api/v1/datasets/{id}/schema"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        return Err(ApiError::bad_request(
+            format!("không sửa được trường «{shown}»; các trường sửa được: {}{vi_hint}", UPDATABLE.join(", ")),
+            format!("unknown field «{shown}»; the fields that can change: {}{en_hint}", UPDATABLE.join(", ")),
+        ));
+    }
+    let b: UpdateBody = serde_json::from_value(body).map_err(|e| {
+        let shown: String = e.to_string().chars().take(300).collect();
+        ApiError::bad_request(format!("nội dung JSON không hợp lệ: {shown}"), format!("invalid JSON body: {shown}"))
+    })?;
+    let changes = DatasetChanges {
+        title: b.title,
+        title_en: b.title_en,
+        description: b.description,
+        licence: b.licence,
+        cadence: b.cadence,
+        sharing_mode: b.sharing_mode,
+    };
+    let ds = datasets::update(&app, &caller, &id, changes).await?;
+    Ok(Json(dataset_json(&datasets::show(&app, &caller, &ds.id).await?)))
 }
 
 /// Changes a dataset's schema (stewards of its owner): new fields, wider

@@ -1,17 +1,17 @@
 //! Hosted datasets: listing them (the description is public like the
 //! catalog; how many rows and when they changed only for those who may read
-//! them), creating one, changing its schema, and proposing a schema from a
-//! sample file.
+//! them), creating one, changing its description or its schema, and
+//! proposing a schema from a sample file.
 
 use std::io::Read;
 
 use chiase_core::catalog::Cadence;
-use chiase_core::policy::{decide_create_dataset, decide_read, decide_schema_change};
+use chiase_core::policy::{decide_create_dataset, decide_edit_dataset, decide_read, decide_schema_change};
 use chiase_core::schema::SchemaSpec;
 use chiase_core::sharing::SharingMode;
 use chiase_io::tabular::{ReadOptions, RecordReader};
 use chiase_store::databases::DatabaseKey;
-use chiase_store::datasets::{Activity, Dataset, NewDataset};
+use chiase_store::datasets::{Activity, Dataset, DatasetChanges, NewDataset};
 use serde_json::json;
 
 use super::{find_dataset, record_change};
@@ -108,6 +108,43 @@ pub async fn change_schema(app: &AppState, caller: &Caller, id: &str, spec: Sche
     let ds = app.store.change_schema(&permit, id, spec, &caller.actor.name).await?;
     record_change(app, caller, "schema_changed", Some(&ds), ds.id.clone(), json!({ "schema_version": ds.schema_version })).await?;
     Ok(ds)
+}
+
+/// Changes what describes a dataset: titles, description, licence, cadence
+/// and sharing mode (stewards of its owner; the mode among those the
+/// catalog gives its database). A value that cannot be stored is a 400.
+/// The audit event `dataset_updated` names each changed field with its
+/// value before and after; a change that changes nothing records nothing.
+pub async fn update(app: &AppState, caller: &Caller, id: &str, changes: DatasetChanges) -> Result<Dataset, ApiError> {
+    let ds = find_dataset(app, id).await?;
+    let permit = decide_edit_dataset(&caller.subject, &ds.facts())?;
+    let done = app.store.update_dataset(&permit, id, &changes, &caller.actor.name).await.map_err(|e| bad_value(e.into()))?;
+    let (b, a) = (&done.before, &done.after);
+    let mut changed = serde_json::Map::new();
+    let mut note = |field: &str, before: serde_json::Value, after: serde_json::Value| {
+        if before != after {
+            changed.insert(field.to_string(), json!({ "from": before, "to": after }));
+        }
+    };
+    note("title", json!(b.title), json!(a.title));
+    note("title_en", json!(b.title_en), json!(a.title_en));
+    note("description", json!(b.description), json!(a.description));
+    note("licence", json!(b.licence), json!(a.licence));
+    note("cadence", json!(b.cadence), json!(a.cadence));
+    note("sharing_mode", json!(b.sharing_mode), json!(a.sharing_mode));
+    if !changed.is_empty() {
+        record_change(app, caller, "dataset_updated", Some(a), a.id.clone(), json!({ "changes": changed })).await?;
+    }
+    Ok(done.after)
+}
+
+/// A value the store refused (422) is a bad request here: what was sent
+/// cannot describe a dataset.
+fn bad_value(mut e: ApiError) -> ApiError {
+    if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+        e.status = axum::http::StatusCode::BAD_REQUEST;
+    }
+    e
 }
 
 /// Proposes a schema from a sample (no data is kept, no permit needed).

@@ -84,6 +84,8 @@ struct DatasetPage {
     denied: Option<String>,
     /// The reader may upload files to it (a steward of the owner).
     can_upload: bool,
+    /// The reader may edit its description (a steward of the owner).
+    can_edit: bool,
 }
 
 struct Grid {
@@ -297,6 +299,7 @@ pub async fn dataset(
         grid,
         denied,
         can_upload: caller.user.is_some() && chiase_core::policy::decide_write(&caller.subject, &ds.facts()).is_ok(),
+        can_edit: caller.user.is_some() && chiase_core::policy::decide_edit_dataset(&caller.subject, &ds.facts()).is_ok(),
     };
     let mut response = page.into_response();
     // Tiles from the province's own server are images from another origin.

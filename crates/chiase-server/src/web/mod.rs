@@ -7,6 +7,7 @@ mod agencies;
 mod agency_home;
 mod audit;
 mod catalog;
+mod dataset_edit;
 mod datasets;
 mod freshness;
 mod notifications;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/datasets/{id}/upload", get(uploads::show).post(uploads::submit))
+        .route("/datasets/{id}/edit", get(dataset_edit::show).post(dataset_edit::submit))
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))
         .route("/my-access", get(requests::my_access))

@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use chiase_core::catalog::Cadence;
 use chiase_core::ids::{AgencyId, DatasetId};
-use chiase_core::policy::{CreateDatasetPermit, DatasetFacts, SchemaPermit};
+use chiase_core::policy::{CreateDatasetPermit, DatasetFacts, EditDatasetPermit, SchemaPermit};
 use chiase_core::schema::{Schema, SchemaSpec};
 use chiase_core::sharing::SharingMode;
 use chiase_core::{DomainError, Msg};
@@ -196,6 +196,103 @@ pub struct NewDataset {
     pub schema: SchemaSpec,
     pub template: Option<String>,
     pub synthetic: bool,
+}
+
+/// What a steward changes in a dataset's description; `None` leaves a
+/// field as it is. The schema has its own path ([`Store::change_schema`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatasetChanges {
+    pub title: Option<String>,
+    /// `Some(None)` removes the English title.
+    pub title_en: Option<Option<String>>,
+    pub description: Option<String>,
+    pub licence: Option<String>,
+    pub cadence: Option<Cadence>,
+    /// Must be one of the modes the catalog gives the dataset's database.
+    pub sharing_mode: Option<SharingMode>,
+}
+
+impl DatasetChanges {
+    /// The most characters of a title (either language).
+    pub const MAX_TITLE: usize = 300;
+    /// The most characters of a description.
+    pub const MAX_DESCRIPTION: usize = 5000;
+    /// The most characters of a licence (a name, an SPDX id or a short text).
+    pub const MAX_LICENCE: usize = 200;
+
+    /// The changes as they are stored: text trimmed, in NFC, line breaks
+    /// as `\n` (a browser's text area sends `\r\n`), an empty English
+    /// title removed; refused when a title or the licence is empty or a
+    /// text is longer than its bound.
+    pub fn normalised(&self) -> Result<DatasetChanges, DomainError> {
+        let clean = |s: &str| chiase_core::fold::nfc(s.replace("\r\n", "\n").replace('\r', "\n").trim());
+        let too_long = |field: &str, vi: &str, en: &str, max: usize, text: &str| -> Result<(), DomainError> {
+            let n = text.chars().count();
+            if n > max {
+                return Err(DomainError::invalid(
+                    field,
+                    Msg::new(
+                        format!("{vi} dài {n} ký tự, quá {max} ký tự cho phép"),
+                        format!("the {en} is {n} characters long, over {max}"),
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let title = self.title.as_deref().map(clean);
+        if let Some(t) = &title {
+            if t.is_empty() {
+                return Err(DomainError::invalid(
+                    "title",
+                    Msg::new("tên tập dữ liệu không được để trống", "the dataset title must not be empty"),
+                ));
+            }
+            too_long("title", "tên tập dữ liệu", "title", Self::MAX_TITLE, t)?;
+        }
+        let title_en = self.title_en.as_ref().map(|t| t.as_deref().map(clean).filter(|t| !t.is_empty()));
+        if let Some(Some(t)) = &title_en {
+            too_long("title_en", "tên tiếng Anh", "English title", Self::MAX_TITLE, t)?;
+        }
+        let description = self.description.as_deref().map(clean);
+        if let Some(d) = &description {
+            too_long("description", "phần mô tả", "description", Self::MAX_DESCRIPTION, d)?;
+        }
+        let licence = self.licence.as_deref().map(clean);
+        if let Some(l) = &licence {
+            if l.is_empty() {
+                return Err(DomainError::invalid("licence", Msg::new("giấy phép không được để trống", "the licence must not be empty")));
+            }
+            if l.contains('\n') {
+                return Err(DomainError::invalid("licence", Msg::new("giấy phép ghi trên một dòng", "the licence is one line of text")));
+            }
+            too_long("licence", "giấy phép", "licence", Self::MAX_LICENCE, l)?;
+        }
+        Ok(DatasetChanges { title, title_en, description, licence, cadence: self.cadence, sharing_mode: self.sharing_mode })
+    }
+
+    /// Only what differs from `ds` (a field given with its current value
+    /// is no change).
+    pub fn against(self, ds: &Dataset) -> DatasetChanges {
+        DatasetChanges {
+            title: self.title.filter(|t| *t != ds.title),
+            title_en: self.title_en.filter(|t| *t != ds.title_en),
+            description: self.description.filter(|d| *d != ds.description),
+            licence: self.licence.filter(|l| *l != ds.licence),
+            cadence: self.cadence.filter(|c| *c != ds.cadence),
+            sharing_mode: self.sharing_mode.filter(|m| *m != ds.sharing_mode),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == DatasetChanges::default()
+    }
+}
+
+/// A dataset as it was before an update and as it is after.
+#[derive(Debug, Clone)]
+pub struct DatasetUpdated {
+    pub before: Dataset,
+    pub after: Dataset,
 }
 
 /// Checks a dataset identifier: lower-case words of ASCII letters and
@@ -387,18 +484,7 @@ impl Store {
                 permit.owner()
             )));
         }
-        let modes: Vec<(String,)> = conn.fetch_all(Sql::new("SELECT mode FROM database_sharing WHERE database_id = ?").bind(db)).await?;
-        if !modes.iter().any(|(m,)| m == new.sharing_mode.code()) {
-            let list: Vec<&str> = modes.iter().map(|(m,)| m.as_str()).collect();
-            return Err(DomainError::invalid(
-                "sharing_mode",
-                Msg::new(
-                    format!("hình thức chia sẻ «{}» không có trong danh mục của CSDL này ({})", new.sharing_mode.code(), list.join(", ")),
-                    format!("sharing mode «{}» is not one the catalog gives this database ({})", new.sharing_mode.code(), list.join(", ")),
-                ),
-            )
-            .into());
-        }
+        check_catalog_mode(&mut conn, db, new.sharing_mode).await?;
         let licence = new
             .licence
             .clone()
@@ -494,6 +580,92 @@ impl Store {
         tx.commit().await?;
         Ok(updated)
     }
+}
+
+impl Store {
+    /// Changes what describes a dataset (titles, description, licence,
+    /// cadence, sharing mode), in one transaction: only the fields that
+    /// differ from what is stored are written, with `updated_at` (the
+    /// description's time; when its data last changed, `data_updated_at`,
+    /// stays). A new sharing mode must be one the catalog gives the
+    /// dataset's database, as at creation. The commit ends every cached
+    /// read of the dataset in this process ([`DatasetReadCache`]); another
+    /// process sees the change within that cache's freshness.
+    pub async fn update_dataset(
+        &self,
+        permit: &EditDatasetPermit,
+        slug: &str,
+        changes: &DatasetChanges,
+        actor: &str,
+    ) -> Result<DatasetUpdated, StoreError> {
+        let changes = changes.normalised()?;
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let before = require_dataset(&mut conn, slug).await?;
+        check_permit(permit.dataset_id(), &before)?;
+        let changes = changes.against(&before);
+        if changes.is_empty() {
+            // Nothing to write: the transaction ends unused.
+            return Ok(DatasetUpdated { after: before.clone(), before });
+        }
+        if let Some(mode) = changes.sharing_mode {
+            let (db,): (i64,) = conn.fetch_one(Sql::new("SELECT database_id FROM datasets WHERE id = ?").bind(before.pk.get())).await?;
+            check_catalog_mode(&mut conn, db, mode).await?;
+        }
+        let c = changes;
+        conn.execute(
+            Sql::new(
+                "UPDATE datasets SET title = ?, title_en = ?, description = ?, licence = ?, cadence = ?, sharing_mode = ?, updated_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(c.title.unwrap_or_else(|| before.title.clone()))
+            .bind(c.title_en.unwrap_or_else(|| before.title_en.clone()))
+            .bind(c.description.unwrap_or_else(|| before.description.clone()))
+            .bind(c.licence.unwrap_or_else(|| before.licence.clone()))
+            .bind(c.cadence.unwrap_or(before.cadence).code())
+            .bind(c.sharing_mode.unwrap_or(before.sharing_mode).code())
+            .bind(now())
+            .bind(before.pk.get()),
+        )
+        .await?;
+        let updated = require_dataset(&mut conn, slug).await?;
+        tx.commit().await?;
+        tracing::info!(dataset = %updated.id, actor, "dataset description changed");
+        Ok(DatasetUpdated { before, after: updated })
+    }
+
+    /// The sharing modes the catalog gives the database a dataset belongs
+    /// to, most open first: those its sharing mode may be.
+    pub async fn catalog_modes_of(&self, ds: &Dataset) -> Result<Vec<SharingMode>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        let modes: Vec<(String,)> = c
+            .conn()
+            .fetch_all(
+                Sql::new("SELECT m.mode FROM database_sharing m JOIN datasets s ON s.database_id = m.database_id WHERE s.id = ?")
+                    .bind(ds.pk.get()),
+            )
+            .await?;
+        let mut modes: Vec<SharingMode> = modes.into_iter().filter_map(|(m,)| m.parse().ok()).collect();
+        modes.sort();
+        Ok(modes)
+    }
+}
+
+/// Refuses a sharing mode the catalog does not give the database `db`.
+async fn check_catalog_mode(conn: &mut Conn<'_>, db: i64, mode: SharingMode) -> Result<(), StoreError> {
+    let modes: Vec<(String,)> = conn.fetch_all(Sql::new("SELECT mode FROM database_sharing WHERE database_id = ?").bind(db)).await?;
+    if !modes.iter().any(|(m,)| m == mode.code()) {
+        let list: Vec<&str> = modes.iter().map(|(m,)| m.as_str()).collect();
+        return Err(DomainError::invalid(
+            "sharing_mode",
+            Msg::new(
+                format!("hình thức chia sẻ «{}» không có trong danh mục của CSDL này ({})", mode.code(), list.join(", ")),
+                format!("sharing mode «{}» is not one the catalog gives this database ({})", mode.code(), list.join(", ")),
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// A write permit is for one dataset; using it for another is a bug.
