@@ -307,6 +307,34 @@ settings! {
     /// The sender of notification e-mails: an address, or `Name <address>`.
     /// Người gửi thư thông báo: một địa chỉ, hoặc `Tên <địa chỉ>`.
     mail_from: String = "chiase <noreply@localhost>", value_name = "ADDRESS";
+
+    /// The OpenID provider of the province's central sign-on (its issuer URL, `https://…`); with `oidc_client_id`, the sign-in page offers it.
+    /// Nhà cung cấp OpenID của hệ thống đăng nhập một cửa của tỉnh (URL issuer, `https://…`); cùng `oidc_client_id`, trang đăng nhập có thêm nút đăng nhập qua đó.
+    oidc_issuer: Option<String> = "", value_name = "URL";
+
+    /// chiase's client id at the OpenID provider.
+    /// Mã ứng dụng (client id) của chiase tại nhà cung cấp OpenID.
+    oidc_client_id: Option<String> = "", value_name = "ID";
+
+    /// chiase's client secret at the OpenID provider (unset: a public client, PKCE only).
+    /// Khoá bí mật (client secret) của chiase tại nhà cung cấp OpenID (để trống: ứng dụng công khai, chỉ PKCE).
+    oidc_client_secret: Option<String> = "", value_name = "SECRET", secret = true;
+
+    /// The callback URL registered at the provider (unset: `http://LISTEN/login/oidc/callback`, from `listen`).
+    /// URL quay về đã đăng ký tại nhà cung cấp (để trống: `http://LISTEN/login/oidc/callback`, theo `listen`).
+    oidc_redirect_url: Option<String> = "", value_name = "URL";
+
+    /// The ID-token claim that names the user's agency (its id in chiase); an agency chiase does not know is refused.
+    /// Trường (claim) của ID token ghi cơ quan của người dùng (mã cơ quan trong chiase); cơ quan chiase không biết thì bị từ chối.
+    oidc_agency_claim: String = "agency", value_name = "CLAIM";
+
+    /// The ID-token claim that gives the user's role: `admin`, `steward` or `member` (anything else: `member`).
+    /// Trường (claim) của ID token ghi vai trò: `admin`, `steward` hoặc `member` (giá trị khác: `member`).
+    oidc_role_claim: String = "chiase_role", value_name = "CLAIM";
+
+    /// The text of the sign-in page's button for the central sign-on.
+    /// Chữ trên nút đăng nhập qua hệ thống một cửa ở trang đăng nhập.
+    oidc_label: String = "Đăng nhập bằng tài khoản một cửa của tỉnh", value_name = "TEXT";
 }
 
 /// A setting as the reference describes it: one entry of the table, with
@@ -770,6 +798,22 @@ impl Config {
     pub fn spool_dir(&self) -> PathBuf {
         self.import_spool_dir.clone().unwrap_or_else(|| self.data_dir.join("tmp"))
     }
+
+    /// Whether sign-in through the OpenID provider is on: its issuer and
+    /// chiase's client id are set.
+    pub fn oidc_enabled(&self) -> bool {
+        self.oidc_issuer.as_deref().is_some_and(|s| !s.trim().is_empty())
+            && self.oidc_client_id.as_deref().is_some_and(|s| !s.trim().is_empty())
+    }
+
+    /// The callback URL given to the OpenID provider (`oidc_redirect_url`,
+    /// else `http://LISTEN/login/oidc/callback`).
+    pub fn oidc_redirect(&self) -> String {
+        match &self.oidc_redirect_url {
+            Some(u) => u.clone(),
+            None => format!("http://{}/login/oidc/callback", self.listen),
+        }
+    }
 }
 
 /// The file to read: `--config`, else `CHIASE_CONFIG`, else
@@ -999,7 +1043,7 @@ mod tests {
         for reserved in [CONFIG_ENV, "CHIASE_LOG", "CHIASE_ADMIN_SETUP_TOKEN", "CHIASE_TEST_DATABASE_URL", "--config"] {
             assert!(!seen.contains(reserved), "{reserved} is not a setting");
         }
-        assert!(SETTINGS.iter().filter(|s| s.secret).map(|s| s.key).eq(["database_url", "smtp_url"]));
+        assert!(SETTINGS.iter().filter(|s| s.secret).map(|s| s.key).eq(["database_url", "smtp_url", "oidc_client_secret"]));
     }
 
     #[test]

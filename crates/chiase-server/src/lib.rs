@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod oidc;
 pub mod params;
 pub mod state;
 pub mod usecase;

@@ -40,6 +40,8 @@ const NOT_API: &[&str] = &[
     "/admin/agencies",
     "/my-agency",
     "/assets/chiase-upload.js",
+    "/login/oidc",
+    "/login/oidc/callback",
     "/sitemap.xml",
     "/assets/chiase.css",
     "/assets/leaflet.js",

@@ -31,13 +31,15 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Removes expired sessions and sign-in attempts older than a day.
+    /// Removes expired sessions and OpenID sign-ins under way, and sign-in
+    /// attempts older than a day.
     pub async fn housekeeping(&self) -> Result<u64, StoreError> {
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
         let a = conn.execute(Sql::new("DELETE FROM sessions WHERE expires_at < ?").bind(now())).await?;
         let b = conn.execute(Sql::new("DELETE FROM login_attempts WHERE at < ?").bind(now() - Duration::days(1))).await?;
+        let c = conn.execute(Sql::new("DELETE FROM oidc_logins WHERE expires_at < ?").bind(now())).await?;
         tx.commit().await?;
-        Ok(a + b)
+        Ok(a + b + c)
     }
 }

@@ -16,6 +16,7 @@ mod direct;
 pub mod files;
 pub mod jobs;
 pub mod notifications;
+pub mod oidc;
 pub mod ops;
 pub mod recorder;
 pub mod requests;

@@ -35,6 +35,7 @@ const TABLES: &[(&str, &str)] = &[
     ("sessions", "id_hash"),
     ("login_attempts", "id"),
     ("setup_tokens", "token_hash"),
+    ("oidc_logins", "state_hash"),
     ("sharing_requests", "id"),
     ("notifications", "id"),
     ("audit_events", "seq"),

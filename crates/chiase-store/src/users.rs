@@ -148,7 +148,7 @@ async fn hash_password(p: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("password hashing failed: {e}")))
 }
 
-async fn load_user(conn: &mut Conn<'_>, where_sql: &'static str, value: sea_query::Value) -> Result<Option<User>, StoreError> {
+pub(crate) async fn load_user(conn: &mut Conn<'_>, where_sql: &'static str, value: sea_query::Value) -> Result<Option<User>, StoreError> {
     let row: Option<UserRow> = conn.fetch_optional(Sql::assembled(format!("{USER_SELECT} WHERE {where_sql}")).bind(value)).await?;
     row.map(UserRow::into_user).transpose()
 }
@@ -170,7 +170,7 @@ pub(crate) async fn end_access(conn: &mut Conn<'_>, user: UserId) -> Result<(), 
 }
 
 /// The active agency a slug names.
-async fn active_agency(conn: &mut Conn<'_>, slug: &str) -> Result<AgencyId, StoreError> {
+pub(crate) async fn active_agency(conn: &mut Conn<'_>, slug: &str) -> Result<AgencyId, StoreError> {
     conn.fetch_optional::<Id>(Sql::new("SELECT id FROM agencies WHERE slug = ? AND status = 'active'").bind(slug))
         .await?
         .map(|Id(id)| AgencyId(id))
@@ -178,7 +178,7 @@ async fn active_agency(conn: &mut Conn<'_>, slug: &str) -> Result<AgencyId, Stor
 }
 
 /// Validates a new account before anything is written or spent.
-fn check_new_user(new: &NewUser) -> Result<String, DomainError> {
+pub(crate) fn check_new_user(new: &NewUser) -> Result<String, DomainError> {
     check_username(&new.username)?;
     if let Some(p) = &new.password {
         check_password(p)?;
@@ -188,7 +188,7 @@ fn check_new_user(new: &NewUser) -> Result<String, DomainError> {
 }
 
 /// Inserts an account inside the caller's transaction.
-async fn insert_user(conn: &mut Conn<'_>, new: &NewUser, display: &str, hash: Option<String>) -> Result<User, StoreError> {
+pub(crate) async fn insert_user(conn: &mut Conn<'_>, new: &NewUser, display: &str, hash: Option<String>) -> Result<User, StoreError> {
     let agency_pk = match &new.agency {
         Some(slug) => Some(active_agency(conn, slug).await?),
         None => None,

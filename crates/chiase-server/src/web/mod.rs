@@ -11,6 +11,7 @@ mod dataset_edit;
 mod datasets;
 mod freshness;
 mod notifications;
+mod oidc;
 mod requests;
 mod session;
 mod site;
@@ -54,6 +55,8 @@ pub fn router() -> Router<AppState> {
         .route("/assets/chiase-map.js", get(|| asset(MAP_JS, "text/javascript; charset=utf-8")))
         .route("/assets/chiase-upload.js", get(|| asset(UPLOAD_JS, "text/javascript; charset=utf-8")))
         .route("/login", get(session::show).post(session::submit))
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/logout", axum::routing::post(session::logout))
         .route("/setup", get(session::setup_show).post(session::setup_submit))
 }

@@ -21,7 +21,7 @@ const FORM_CSRF: &str = "chiase_form_csrf";
 
 /// The client's address, for the audit log of a form posted without a
 /// session.
-pub struct ClientAddr(Option<String>);
+pub struct ClientAddr(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -37,6 +37,8 @@ struct LoginPage {
     tr: Tr,
     csrf: String,
     error: Option<String>,
+    /// The central sign-on's button (`oidc_label`), when it is configured.
+    oidc_label: Option<String>,
     who: Option<super::Who>,
     session_csrf: String,
 }
@@ -67,14 +69,15 @@ fn form_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
     expected.is_some() && form.get("csrf") == expected.as_ref()
 }
 
-fn login_page(tr: Tr, error: Option<String>, status: StatusCode) -> Response {
+pub(super) fn login_page(app: &AppState, tr: Tr, error: Option<String>, status: StatusCode) -> Response {
     let csrf = chiase_store::users::new_secret("");
-    let resp = (status, LoginPage { tr, csrf: csrf.clone(), error, who: None, session_csrf: String::new() }).into_response();
+    let oidc_label = app.config.oidc_enabled().then(|| app.config.oidc_label.clone());
+    let resp = (status, LoginPage { tr, csrf: csrf.clone(), error, oidc_label, who: None, session_csrf: String::new() }).into_response();
     with_form_cookie(resp, &csrf, "/login")
 }
 
-pub async fn show(tr: Tr) -> Response {
-    login_page(tr, None, StatusCode::OK)
+pub async fn show(State(app): State<AppState>, tr: Tr) -> Response {
+    login_page(&app, tr, None, StatusCode::OK)
 }
 
 pub async fn submit(
@@ -86,6 +89,7 @@ pub async fn submit(
 ) -> Response {
     if !form_ok(&headers, &form) {
         return login_page(
+            &app,
             tr,
             Some(tr.t("Phiên biểu mẫu đã hết hạn; hãy thử lại.", "The form expired; please try again.").into()),
             StatusCode::FORBIDDEN,
@@ -104,7 +108,7 @@ pub async fn submit(
         },
         Err(e) => {
             let msg = if tr.is_en() { e.msg.en } else { e.msg.vi };
-            login_page(tr, Some(msg), e.status)
+            login_page(&app, tr, Some(msg), e.status)
         }
     }
 }
@@ -115,18 +119,24 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // A session opened through the central sign-on ends there too.
+    let mut at_provider = None;
     if let Some(sid) = cookie(&headers, SESSION_COOKIE)
         && let Ok(Some((user, csrf))) = app.store.session(&sid).await
     {
         if form.get("csrf") != Some(&csrf) {
             return (StatusCode::FORBIDDEN, "CSRF").into_response();
         }
+        let id_token = app.store.session_id_token(&sid).await.ok().flatten();
         let caller = Caller::of_user(user, source);
         if let Err(e) = accounts::sign_out(&app, &caller, Some(&sid)).await {
             return e.into_response();
         }
+        if let Some(t) = id_token {
+            at_provider = crate::oidc::logout_url(&app, &t).await;
+        }
     }
-    let mut resp = Redirect::to("/").into_response();
+    let mut resp = Redirect::to(at_provider.as_deref().unwrap_or("/")).into_response();
     resp.headers_mut().append(header::SET_COOKIE, session_cookie(&app, "", 0));
     resp
 }
