@@ -341,6 +341,10 @@ async fn an_officer_requests_a_restricted_dataset_from_its_page_and_its_steward_
     }
 }
 
+async fn post_form(app: &TestApp, cookie: &str, path: &str, body: String) -> common::Resp {
+    app.request(Method::POST, path, &[("cookie", cookie), ("content-type", "application/x-www-form-urlencoded")], body.into_bytes()).await
+}
+
 async fn post_admin(app: &TestApp, cookie: &str, body: Vec<u8>) -> common::Resp {
     app.request(Method::POST, "/admin/agencies", &[("cookie", cookie), ("content-type", "application/x-www-form-urlencoded")], body).await
 }
@@ -496,5 +500,255 @@ async fn my_agency_lists_its_datasets_and_shows_stewards_how_much_they_were_read
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(seen, "{engine:?}: the audited read is counted in its week");
+    }
+}
+
+/// A multipart body of text parts and, optionally, a file.
+fn multipart(parts: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----chiase-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The value of a hidden input named `name` in a page (HTML-unescaped).
+fn hidden(page: &str, name: &str) -> String {
+    let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in the page"));
+    let rest = &page[at + name.len() + 15..];
+    let raw = &rest[..rest.find('"').unwrap()];
+    raw.replace("&#34;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&#38;", "&").replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn a_steward_creates_a_dataset_from_a_sample_file_after_reviewing_the_proposal() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        app.person("gd.steward", Some("so-giao-duc-va-dao-tao"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (cookie, csrf) = session_of(&app, "gd.steward").await;
+        let (other, other_csrf) = session_of(&app, "noivu.steward").await;
+
+        // Step one offers the agency's own database and its templates.
+        let start = app.request(Method::GET, "/datasets/new", &[("cookie", &cookie)], vec![]).await.text();
+        assert!(start.contains("13. CSDL IOCEduTuyenQuang"), "{engine:?}: {start}");
+        assert!(!start.contains("CSDL Quản lý hồ sơ cán bộ"), "{engine:?}: not another agency's database");
+        let db = {
+            let at = start.find("<select id=\"database\" name=\"database\" required><option value=\"").unwrap();
+            let rest = &start[at + 62..];
+            rest[..rest.find('"').unwrap()].to_string()
+        };
+
+        // A sample file: the proposal names its columns, nothing is created yet.
+        let sample = "Mã trường,Tên trường,Số học sinh,Ngày thành lập,Ghi chú\nT1,Trường Tiểu học Xã A,\"1.234\",01/09/1999,\nT2,Trường Mầm non Xã B,85,15/08/2005,mới\n";
+        let (ct, body) =
+            multipart(&[("csrf", &csrf), ("database", &db), ("template", "")], Some(("truong-hoc-2025.csv", sample.as_bytes())));
+        let review = app.request(Method::POST, "/datasets/new/propose", &[("cookie", &cookie), ("content-type", &ct)], body).await;
+        assert_eq!(review.status, StatusCode::OK, "{engine:?}: {}", review.text());
+        let review = review.text();
+        assert!(review.contains("id=\"review-form\"") && review.contains("Trường Tiểu học Xã A"), "{engine:?}");
+        let schema = hidden(&review, "schema");
+        let proposed: serde_json::Value = serde_json::from_str(&schema).unwrap();
+        let names: Vec<String> = proposed["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect();
+        assert_eq!(names.len(), 5, "{engine:?}: {names:?}");
+        assert!(app.store().datasets(None).await.unwrap().is_empty(), "{engine:?}: nothing created by a proposal");
+
+        // Keep four columns (not the notes), title one, mark the name required.
+        let mut form = vec![
+            ("csrf".to_string(), csrf.clone()),
+            ("database".into(), db.clone()),
+            ("template".into(), String::new()),
+            ("schema".into(), schema.clone()),
+            ("title".into(), "Danh sách trường học 2025".into()),
+            ("id".into(), "truong-hoc-2025".into()),
+            ("description".into(), "Trường học trong tỉnh năm học 2025–2026.".into()),
+            ("licence".into(), "CC-BY-4.0".into()),
+            ("sharing".into(), "open".into()),
+        ];
+        for (i, _) in names.iter().enumerate().take(4) {
+            form.push((format!("f{i}_keep"), "1".into()));
+            form.push((format!("f{i}_type"), proposed["fields"][i]["type"].as_str().unwrap().into()));
+        }
+        form.push(("f1_title".into(), "Tên trường học".into()));
+        form.push(("f1_required".into(), "1".into()));
+        let encoded =
+            |pairs: &[(String, String)]| form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish().into_bytes();
+        let form_type = ("content-type", "application/x-www-form-urlencoded");
+
+        // Another agency's steward, a forged form: refused, nothing created.
+        let mut theirs = form.clone();
+        theirs[0].1 = other_csrf.clone();
+        assert_eq!(
+            app.request(Method::POST, "/datasets/new", &[("cookie", &other), form_type], encoded(&theirs)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut forged = form.clone();
+        forged[0].1 = "sai".into();
+        assert_eq!(
+            app.request(Method::POST, "/datasets/new", &[("cookie", &cookie), form_type], encoded(&forged)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // A mode the catalog does not give this database: the review again, with the reason.
+        let mut closed = form.clone();
+        closed[8].1 = "legal".into();
+        let refused = app.request(Method::POST, "/datasets/new", &[("cookie", &cookie), form_type], encoded(&closed)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        assert!(
+            refused.text().contains("id=\"review-form\"") && refused.text().contains("Tên trường học"),
+            "{engine:?}: the edits are kept"
+        );
+        assert!(app.store().datasets(None).await.unwrap().is_empty(), "{engine:?}");
+
+        let made = app.request(Method::POST, "/datasets/new", &[("cookie", &cookie), form_type], encoded(&form)).await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{engine:?}: {}", made.text());
+        assert_eq!(made.headers["location"], "/datasets/truong-hoc-2025/upload");
+        let ds = app.store().dataset("truong-hoc-2025").await.unwrap().expect("created");
+        assert_eq!(ds.schema.fields.len(), 4, "{engine:?}: the notes column was left out");
+        assert_eq!(ds.schema.fields[1].title.as_deref(), Some("Tên trường học"));
+        assert!(ds.schema.fields[1].constraints.required);
+        assert_eq!(ds.owner.id, "so-giao-duc-va-dao-tao");
+
+        // From a template of the same database: its title and schema are proposed as they are.
+        let t = chiase_io::templates::all().into_iter().find(|t| t.database_no == 13).expect("a template of database 13");
+        let (ct, body) = multipart(&[("csrf", &csrf), ("database", &db), ("template", &t.template)], None);
+        let review = app.request(Method::POST, "/datasets/new/propose", &[("cookie", &cookie), ("content-type", &ct)], body).await.text();
+        assert!(review.contains(&format!("value=\"{}\"", t.title)), "{engine:?}: the template's title is proposed: {} {review}", t.title);
+        let schema = hidden(&review, "schema");
+        let n = serde_json::from_str::<serde_json::Value>(&schema).unwrap()["fields"].as_array().unwrap().len();
+        let mut form = vec![
+            ("csrf".to_string(), csrf.clone()),
+            ("database".into(), db.clone()),
+            ("template".into(), t.template.clone()),
+            ("schema".into(), schema),
+            ("title".into(), t.title.clone()),
+            ("id".into(), t.slug.clone()),
+            ("sharing".into(), t.sharing_mode.clone()),
+        ];
+        form.extend((0..n).map(|i| (format!("f{i}_keep"), "1".to_string())));
+        let made = app.request(Method::POST, "/datasets/new", &[("cookie", &cookie), form_type], encoded(&form)).await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{engine:?}: {}", made.text());
+        let ds = app.store().dataset(&t.slug).await.unwrap().expect("created from the template");
+        assert_eq!((ds.template.as_deref(), ds.schema.fields.len()), (Some(t.template.as_str()), n), "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_officer_withdraws_a_request_and_a_steward_revokes_a_grant_from_the_request_page() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        app.person("tttt.canbo", Some("so-thong-tin-va-truyen-thong"), Role::Member, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (officer, officer_csrf) = session_of(&app, "tttt.canbo").await;
+        let (steward, steward_csrf) = session_of(&app, "noivu.steward").await;
+        let form_type = ("content-type", "application/x-www-form-urlencoded");
+        let today = chrono::Utc::now().date_naive();
+        let file = |purpose: &str| {
+            format!("csrf={officer_csrf}&fields=ma&purpose={}&from={today}&to={}", common::enc(purpose), today + chrono::Duration::days(90))
+                .into_bytes()
+        };
+        for purpose in ["Thử rút", "Thử thu hồi"] {
+            let sent = app.request(Method::POST, "/datasets/can-bo/request", &[("cookie", &officer), form_type], file(purpose)).await;
+            assert_eq!(sent.status, StatusCode::SEE_OTHER, "{engine:?}");
+        }
+
+        // The officer withdraws the first; the steward cannot withdraw it for them.
+        let page = app.request(Method::GET, "/requests/1", &[("cookie", &officer)], vec![]).await.text();
+        assert!(page.contains("/requests/1/withdraw") && !page.contains("/requests/1/revoke"), "{engine:?}");
+        let theirs = post_form(&app, &steward, "/requests/1/withdraw", format!("csrf={steward_csrf}")).await;
+        assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let forged = post_form(&app, &officer, "/requests/1/withdraw", "csrf=sai".into()).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let done = post_form(&app, &officer, "/requests/1/withdraw", format!("csrf={officer_csrf}")).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{engine:?}: {}", done.text());
+        let page = app.request(Method::GET, "/requests/1", &[("cookie", &officer)], vec![]).await.text();
+        assert!(page.contains("đã rút") && !page.contains("/requests/1/withdraw"), "{engine:?}");
+
+        // The second is approved, then revoked with a reason; the officer's agency reads nothing more.
+        let approve = format!("csrf={steward_csrf}&fields=ma&from={today}&to={}", today + chrono::Duration::days(30));
+        assert_eq!(post_form(&app, &steward, "/requests/2/approve", approve).await.status, StatusCode::SEE_OTHER, "{engine:?}");
+        let rows = app.request(Method::GET, "/datasets/can-bo", &[("cookie", &officer)], vec![]).await.text();
+        assert!(rows.contains("<table class=\"grid\">"), "{engine:?}: the grant opens the rows");
+        let page = app.request(Method::GET, "/requests/2", &[("cookie", &steward)], vec![]).await.text();
+        assert!(page.contains("/requests/2/revoke"), "{engine:?}");
+        let no_reason = post_form(&app, &steward, "/requests/2/revoke", format!("csrf={steward_csrf}")).await;
+        assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?}: a reason is required: {}", no_reason.text());
+        let revoked = post_form(
+            &app,
+            &steward,
+            "/requests/2/revoke",
+            format!("csrf={steward_csrf}&reason={}", common::enc("Hết nhu cầu theo công văn 12/SNV")),
+        )
+        .await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{engine:?}: {}", revoked.text());
+        let rows = app.request(Method::GET, "/datasets/can-bo", &[("cookie", &officer)], vec![]).await.text();
+        assert!(!rows.contains("<table class=\"grid\">"), "{engine:?}: no rows after the revocation");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_creates_moves_and_disables_accounts_from_the_users_page() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        app.person("quantri", None, Role::Admin, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (admin, csrf) = session_of(&app, "quantri").await;
+        let (steward, steward_csrf) = session_of(&app, "noivu.steward").await;
+        assert_eq!(app.request(Method::GET, "/admin/users", &[("cookie", &steward)], vec![]).await.status, StatusCode::FORBIDDEN);
+        let page = app.request(Method::GET, "/admin/users", &[("cookie", &admin)], vec![]).await.text();
+        assert!(page.contains("<code>noivu.steward</code>") && page.contains("cán bộ quản lý dữ liệu"), "{engine:?}");
+
+        let create = |token: &str, password: &str| {
+            format!(
+                "csrf={token}&action=create&username=tp.canbo&display_name={}&agency=so-tu-phap&role=member&email=canbo%40stp.tuyenquang.gov.vn&password={}",
+                common::enc("Lê Văn Pháp"),
+                common::enc(password)
+            )
+        };
+        assert_eq!(
+            post_form(&app, &steward, "/admin/users", create(&steward_csrf, "mật-khẩu-đủ-dài-2025")).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(post_form(&app, &admin, "/admin/users", create("sai", "mật-khẩu-đủ-dài-2025")).await.status, StatusCode::FORBIDDEN);
+        let short = post_form(&app, &admin, "/admin/users", create(&csrf, "ngắn")).await;
+        assert_eq!(short.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        assert!(short.text().contains("mật khẩu phải dài từ 12 ký tự"), "{engine:?}");
+        assert!(app.store().user("tp.canbo").await.unwrap().is_none(), "{engine:?}: nothing created");
+
+        let made = post_form(&app, &admin, "/admin/users", create(&csrf, "mật-khẩu-đủ-dài-2025")).await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{engine:?}: {}", made.text());
+        let u = app.store().user("tp.canbo").await.unwrap().expect("created");
+        assert_eq!(
+            (u.display_name.as_str(), u.agency.as_ref().map(|a| a.id.as_str()), u.role),
+            ("Lê Văn Pháp", Some("so-tu-phap"), Role::Member)
+        );
+        assert_eq!(u.email.as_deref(), Some("canbo@stp.tuyenquang.gov.vn"));
+
+        let moved =
+            post_form(&app, &admin, "/admin/users", format!("csrf={csrf}&action=move&username=tp.canbo&agency=so-noi-vu&role=steward"))
+                .await;
+        assert_eq!(moved.status, StatusCode::SEE_OTHER, "{engine:?}");
+        let u = app.store().user("tp.canbo").await.unwrap().unwrap();
+        assert_eq!((u.agency.as_ref().map(|a| a.id.as_str()), u.role), (Some("so-noi-vu"), Role::Steward), "{engine:?}");
+
+        let (their_cookie, _) = session_of(&app, "tp.canbo").await;
+        assert_eq!(app.request(Method::GET, "/my-agency", &[("cookie", &their_cookie)], vec![]).await.status, StatusCode::OK);
+        let off = post_form(&app, &admin, "/admin/users", format!("csrf={csrf}&action=disable&username=tp.canbo")).await;
+        assert_eq!(off.status, StatusCode::SEE_OTHER, "{engine:?}");
+        assert_eq!(app.store().user("tp.canbo").await.unwrap().unwrap().status, "disabled", "{engine:?}");
+        let after = app.request(Method::GET, "/my-agency", &[("cookie", &their_cookie)], vec![]).await;
+        assert_ne!(after.status, StatusCode::OK, "{engine:?}: the disabled account's session ended");
     }
 }

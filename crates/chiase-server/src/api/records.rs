@@ -278,6 +278,17 @@ fn bad_form(e: &dyn std::fmt::Display) -> ApiError {
 /// carrying a file name (or named `file`) and, before it, text parts
 /// carrying options (`mode`, `sheet`, `dry_run`…).
 pub(crate) async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
+    read_upload(uri, headers, body, true).await
+}
+
+/// A multipart form whose file part may be absent (a page that offers a
+/// file or another choice): then the body reads as empty and `file_name`
+/// is `None`.
+pub(crate) async fn form_with_optional_file(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
+    read_upload(uri, headers, body, false).await
+}
+
+async fn read_upload(uri: &Uri, headers: &HeaderMap, body: Body, file_required: bool) -> Result<Upload, ApiError> {
     let mut pairs = pairs(uri);
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let boundary = content_type
@@ -293,6 +304,9 @@ pub(crate) async fn upload(uri: &Uri, headers: &HeaderMap, body: Body) -> Result
     let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
     loop {
         let Some(mut field) = form.next_field().await.map_err(|e| bad_form(&e))? else {
+            if !file_required {
+                return Ok(Upload { pairs, file_name: None, content_type: None, body: Box::new(std::io::empty()) });
+            }
             return Err(ApiError::bad_request(
                 "biểu mẫu không có tệp: gửi tệp trong phần «file» (curl -F file=@tep.xlsx)",
                 "the form has no file: send it in a part named «file» (curl -F file=@file.xlsx)",

@@ -1,15 +1,18 @@
-//! `/admin/agencies`: an administrator keeps the province's agencies as
-//! decisions change them: creates one, renames it, merges it into another
-//! (its databases and accounts follow), dissolves it, sets its focal
-//! contact, each from a dated form. Every action goes through the same use
-//! cases and policy as `/api/v1/agencies` and is recorded in the audit log.
+//! The administrator's pages. `/admin/agencies`: the province's agencies
+//! as decisions change them: create one, rename it, merge it into another
+//! (its databases and accounts follow), dissolve it, set its focal
+//! contact, each from a dated form. `/admin/users`: accounts: create,
+//! disable and enable, move to another agency or role, e-mail address,
+//! password. Every action goes through the same use cases and policy as
+//! the API and is recorded in the audit log.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use chiase_core::agency::{AgencyStatus, FocalContact};
-use chiase_core::policy::decide_agency_admin;
+use chiase_core::policy::{Role, decide_agency_admin};
 use chiase_store::agencies::{Agency, AgencyFilter, NewAgency};
+use chiase_store::users::NewUser;
 use chrono::NaiveDate;
 
 use super::catalog::{error_page, who};
@@ -17,7 +20,7 @@ use super::{Tr, form_caller};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::usecase::agencies;
+use crate::usecase::{accounts, agencies};
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -86,30 +89,52 @@ fn done_words(tr: Tr, action: &str) -> String {
 /// `POST /admin/agencies`: one action (`action` = create, rename, merge,
 /// dissolve, contact), then back to the list.
 pub async fn agencies_submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
-    };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.trim().to_string())).collect();
-    let caller = match form_caller(&app, &mut parts, field(&form, "csrf").unwrap_or_default()).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
+    let (caller, form) = match read_form(&app, tr, request).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let action = field(&form, "action").unwrap_or_default().to_string();
     match act(&app, &caller, &action, &form).await {
-        Ok(()) => {
-            let lang = if tr.is_en() { "&lang=en" } else { "" };
-            Redirect::to(&format!("/admin/agencies?done={action}{lang}")).into_response()
-        }
+        Ok(()) => back(tr, "/admin/agencies", &action),
         Err(e) => {
-            let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
-            let message = if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() };
+            let (status, message) = failure(tr, &e);
             match page(&app, tr, &caller, None, Some(message)).await {
                 Ok(p) => (status, p).into_response(),
                 Err(_) => error_page(tr, e),
             }
         }
     }
+}
+
+/// An administrator's form post: its fields (trimmed, but for passwords)
+/// and the caller, once the form's token matches the session's.
+async fn read_form(app: &AppState, tr: Tr, request: Request) -> Result<(Caller, Vec<(String, String)>), Response> {
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return Err(error_page(tr, ApiError::too_large(MAX_FORM_BYTES)));
+    };
+    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes)
+        .map(|(k, v)| {
+            let v = if k == "password" { v.into_owned() } else { v.trim().to_string() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    match form_caller(app, &mut parts, field(&form, "csrf").unwrap_or_default()).await {
+        Ok(c) => Ok((c, form)),
+        Err(e) => Err(error_page(tr, e)),
+    }
+}
+
+/// Back to the list, which says what was done.
+fn back(tr: Tr, path: &str, action: &str) -> Response {
+    let lang = if tr.is_en() { "&lang=en" } else { "" };
+    Redirect::to(&format!("{path}?done={action}{lang}")).into_response()
+}
+
+/// The status and the reader's message of a refused action.
+fn failure(tr: Tr, e: &ApiError) -> (StatusCode, String) {
+    let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
+    (status, if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() })
 }
 
 /// A form field's value, trimmed; `None` when empty.
@@ -155,6 +180,152 @@ async fn act(app: &AppState, caller: &Caller, action: &str, form: &[(String, Str
                 FocalContact::parse(value("contact_name"), value("contact_position"), value("contact_phone"), value("contact_email"))?;
             agencies::set_contact(app, caller, &id, &contact).await
         }
+        other => {
+            let shown: String = other.chars().take(32).collect();
+            Err(ApiError::bad_request(format!("thao tác «{shown}» không có"), format!("no such action «{shown}»")))
+        }
+    }
+}
+
+/// A role in words.
+fn role_words(tr: Tr, role: Role) -> &'static str {
+    match role {
+        Role::Admin => tr.t("quản trị hệ thống", "administrator"),
+        Role::Steward => tr.t("cán bộ quản lý dữ liệu", "data steward"),
+        Role::Member => tr.t("cán bộ", "officer"),
+    }
+}
+
+struct UserRow {
+    username: String,
+    name: String,
+    agency: String,
+    role: &'static str,
+    enabled: bool,
+    email: String,
+    last_login: String,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    tr: Tr,
+    who: Option<super::Who>,
+    session_csrf: String,
+    lang_href: String,
+    users: Vec<UserRow>,
+    agencies: Vec<Agency>,
+    roles: Vec<(&'static str, &'static str)>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+async fn users_page(app: &AppState, tr: Tr, caller: &Caller, done: Option<String>, error: Option<String>) -> Result<UsersPage, ApiError> {
+    let users = accounts::users(app, caller).await?;
+    let agencies: Vec<Agency> =
+        app.store.agencies(&AgencyFilter::default()).await?.into_iter().filter(|a| a.status == AgencyStatus::Active.code()).collect();
+    let (who, session_csrf) = who(app, Some(caller)).await;
+    let users = users
+        .into_iter()
+        .map(|u| UserRow {
+            name: u.display_name.clone(),
+            agency: u.agency.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+            role: role_words(tr, u.role),
+            enabled: u.status == "active",
+            email: u.email.clone().unwrap_or_default(),
+            last_login: u.last_login_at.map(|t| tr.date(&t.date_naive())).unwrap_or_default(),
+            username: u.username,
+        })
+        .collect();
+    Ok(UsersPage {
+        tr,
+        who,
+        session_csrf,
+        lang_href: format!("/admin/users?lang={}", tr.other()),
+        users,
+        agencies,
+        roles: [Role::Member, Role::Steward, Role::Admin].into_iter().map(|r| (r.code(), role_words(tr, r))).collect(),
+        done,
+        error,
+    })
+}
+
+/// `GET /admin/users` (administrators).
+pub async fn users_show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>, uri: Uri) -> Response {
+    let caller = match caller {
+        Ok(c) if c.user.is_some() => c,
+        _ => return Redirect::to(if tr.is_en() { "/login?lang=en" } else { "/login" }).into_response(),
+    };
+    let done = crate::params::pairs(&uri).into_iter().find(|(k, _)| k == "done").map(|(_, v)| user_done_words(tr, &v));
+    match users_page(&app, tr, &caller, done, None).await {
+        Ok(p) => p.into_response(),
+        Err(e) => error_page(tr, e),
+    }
+}
+
+fn user_done_words(tr: Tr, action: &str) -> String {
+    match action {
+        "create" => tr.t("Đã tạo tài khoản.", "The account was created."),
+        "disable" => tr.t(
+            "Đã khoá tài khoản; các phiên và khoá API của nó đã chấm dứt.",
+            "The account was disabled; its sessions and API tokens ended.",
+        ),
+        "enable" => tr.t("Đã mở lại tài khoản.", "The account was enabled."),
+        "move" => tr.t(
+            "Đã chuyển tài khoản; các phiên và khoá API của nó đã chấm dứt.",
+            "The account was moved; its sessions and API tokens ended.",
+        ),
+        "email" => tr.t("Đã lưu thư điện tử.", "The e-mail address was saved."),
+        "password" => tr.t("Đã đặt mật khẩu mới.", "The new password was set."),
+        _ => tr.t("Đã lưu.", "Saved."),
+    }
+    .to_string()
+}
+
+/// `POST /admin/users`: one action (`action` = create, disable, enable,
+/// move, email, password) on one account, then back to the list.
+pub async fn users_submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
+    let (caller, form) = match read_form(&app, tr, request).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let action = field(&form, "action").unwrap_or_default().to_string();
+    match act_on_user(&app, &caller, &action, &form).await {
+        Ok(()) => back(tr, "/admin/users", &action),
+        Err(e) => {
+            let (status, message) = failure(tr, &e);
+            match users_page(&app, tr, &caller, None, Some(message)).await {
+                Ok(p) => (status, p).into_response(),
+                Err(_) => error_page(tr, e),
+            }
+        }
+    }
+}
+
+async fn act_on_user(app: &AppState, caller: &Caller, action: &str, form: &[(String, String)]) -> Result<(), ApiError> {
+    let value = |k: &str| field(form, k);
+    let username = value("username").ok_or_else(|| ApiError::bad_request("thiếu tên đăng nhập", "the username is missing"))?.to_string();
+    let role = |k: &str| -> Result<Option<Role>, ApiError> {
+        value(k)
+            .map(|r| r.parse::<Role>().map_err(|r| ApiError::bad_request(format!("vai trò «{r}» không có"), format!("no role «{r}»"))))
+            .transpose()
+    };
+    match action {
+        "create" => {
+            let new = NewUser {
+                username,
+                display_name: value("display_name").map(str::to_string),
+                agency: value("agency").map(str::to_string),
+                role: role("role")?.unwrap_or(Role::Member),
+                password: Some(value("password").unwrap_or_default().to_string()),
+                email: value("email").map(str::to_string),
+            };
+            accounts::create_user(app, caller, new).await.map(drop)
+        }
+        "disable" | "enable" => accounts::set_enabled(app, caller, &username, action == "enable").await.map(drop),
+        "move" => accounts::move_user(app, caller, &username, value("agency"), role("role")?).await.map(drop),
+        "email" => accounts::set_email(app, caller, &username, value("email")).await.map(drop),
+        "password" => accounts::set_password(app, caller, &username, value("password").unwrap_or_default()).await,
         other => {
             let shown: String = other.chars().take(32).collect();
             Err(ApiError::bad_request(format!("thao tác «{shown}» không có"), format!("no such action «{shown}»")))

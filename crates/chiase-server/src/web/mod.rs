@@ -8,6 +8,7 @@ mod agency_home;
 mod audit;
 mod catalog;
 mod dataset_edit;
+mod dataset_new;
 mod datasets;
 mod freshness;
 mod notifications;
@@ -31,6 +32,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalog::index))
         .route("/databases/{key}", get(catalog::database))
+        .route("/datasets/new", get(dataset_new::show).post(dataset_new::create))
+        .route("/datasets/new/propose", axum::routing::post(dataset_new::propose))
         .route("/datasets/{id}", get(datasets::dataset))
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
@@ -45,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}", get(requests::detail))
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/admin/agencies", get(admin::agencies_page).post(admin::agencies_submit))
+        .route("/admin/users", get(admin::users_show).post(admin::users_submit))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))

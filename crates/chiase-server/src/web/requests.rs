@@ -287,6 +287,10 @@ struct RequestPage {
     refusal: Option<(String, String)>,
     /// The caller may approve or refuse it now.
     can_decide: bool,
+    /// The requester (or a steward of its agency) may withdraw it: pending, or approved and still running.
+    can_withdraw: bool,
+    /// The owner's stewards may revoke a running grant.
+    can_revoke: bool,
     from: String,
     to: String,
     error: Option<String>,
@@ -319,7 +323,11 @@ async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: O
         })
         .collect();
     let pending = r.status.code() == "pending";
-    let can_decide = pending && chiase_core::policy::decide_step(&caller.subject, &r.facts(), chiase_core::requests::Step::Approve).is_ok();
+    let may = |step| chiase_core::policy::decide_step(&caller.subject, &r.facts(), step).is_ok();
+    let can_decide = pending && may(chiase_core::requests::Step::Approve);
+    let running = r.status.code() == "approved" && !r.expired;
+    let can_withdraw = (pending || running) && may(chiase_core::requests::Step::Withdraw);
+    let can_revoke = running && may(chiase_core::requests::Step::Revoke);
     let decision = match (&r.decision_no, r.decision_date, r.granted_from, r.granted_to) {
         (no, date, Some(from), Some(to)) => Some(format!(
             "{}{}{} {} – {}",
@@ -354,6 +362,8 @@ async fn request_page(app: &AppState, tr: Tr, caller: &Caller, id: i64, error: O
         decision,
         refusal: r.refusal_reason.clone().map(|why| (why, r.refusal_legal_basis.clone().unwrap_or_default())),
         can_decide,
+        can_withdraw,
+        can_revoke,
         from: r.period_from.date_naive().to_string(),
         to: (r.period_to - Duration::seconds(1)).date_naive().to_string(),
         error,
@@ -370,11 +380,14 @@ pub async fn detail(State(app): State<AppState>, tr: Tr, caller: Result<Caller, 
     }
 }
 
-/// `POST /requests/{id}/approve` and `…/refuse`: a steward's decision.
+/// `POST /requests/{id}/approve`, `…/refuse` and `…/revoke` (the owner's
+/// stewards), `…/withdraw` (the requester).
 pub async fn decide(State(app): State<AppState>, tr: Tr, ApiPath((id, action)): ApiPath<(i64, String)>, request: Request) -> Response {
     let step = match action.as_str() {
         "approve" => chiase_core::requests::Step::Approve,
         "refuse" => chiase_core::requests::Step::Refuse,
+        "withdraw" => chiase_core::requests::Step::Withdraw,
+        "revoke" => chiase_core::requests::Step::Revoke,
         _ => return super::not_found(tr, axum::http::Uri::from_static("/requests")).await,
     };
     let (mut parts, body) = request.into_parts();

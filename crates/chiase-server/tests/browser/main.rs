@@ -27,6 +27,35 @@ fn base(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
+/// A dataset of a catalog database, filled from CSV.
+struct Hosted {
+    id: &'static str,
+    database: i64,
+    title: &'static str,
+    title_en: Option<&'static str>,
+    description: &'static str,
+    mode: &'static str,
+}
+
+async fn hosted(app: &TestApp, d: Hosted, schema: serde_json::Value, csv: &str) {
+    app.create_dataset(CreateDataset {
+        id: d.id.into(),
+        database: DatabaseKey::No(d.database),
+        title: d.title.into(),
+        title_en: d.title_en.map(str::to_string),
+        description: d.description.into(),
+        licence: None,
+        sharing_mode: d.mode.parse().unwrap(),
+        cadence: None,
+        schema: serde_json::from_value(schema).unwrap(),
+        template: None,
+        synthetic: false,
+    })
+    .await;
+    let done = app.import(d.id, &format!("{}.csv", d.id), csv.as_bytes().to_vec(), ImportMode::Append).await;
+    assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))), "{}", d.id);
+}
+
 /// Land prices in the land database (entry 12), shared "as the sector law
 /// prescribes", as the decision says: the public sees its description, not
 /// its rows.
@@ -43,27 +72,25 @@ async fn land_prices(app: &TestApp) {
         ],
         "primaryKey": "ma"
     });
-    app.create_dataset(CreateDataset {
-        id: "bang-gia-dat".into(),
-        database: DatabaseKey::No(12),
-        title: "Bảng giá đất ở đô thị".into(),
-        title_en: Some("Urban residential land prices".into()),
-        description: "Giá đất ở theo đoạn đường, áp dụng 2020–2024.".into(),
-        licence: None,
-        sharing_mode: "legal".parse().unwrap(),
-        cadence: None,
-        schema: serde_json::from_value(schema).unwrap(),
-        template: None,
-        synthetic: false,
-    })
-    .await;
     let csv = "ma,ten_duong,xa,gia,lat,lon\n\
                D1,Đường 17/8,Phường Minh Xuân,42000000,21.8230,105.2140\n\
                D2,Đường Tân Trào,Phường Minh Xuân,38000000,21.8205,105.2111\n\
                D3,Đường Bình Thuận,Phường Tân Quang,25000000,21.8160,105.2190\n\
                D4,Quốc lộ 2,Xã An Tường,9000000,21.8420,105.1990\n";
-    let done = app.import("bang-gia-dat", "gia-dat.csv", csv.as_bytes().to_vec(), ImportMode::Append).await;
-    assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))));
+    hosted(
+        app,
+        Hosted {
+            id: "bang-gia-dat",
+            database: 12,
+            title: "Bảng giá đất ở đô thị",
+            title_en: Some("Urban residential land prices"),
+            description: "Giá đất ở theo đoạn đường, áp dụng 2020–2024.",
+            mode: "legal",
+        },
+        schema,
+        csv,
+    )
+    .await;
 }
 
 /// Schools with their places, open data in the education database (entry 13).
@@ -80,27 +107,25 @@ async fn schools(app: &TestApp) {
         ],
         "primaryKey": "ma"
     });
-    app.create_dataset(CreateDataset {
-        id: "truong-hoc".into(),
-        database: DatabaseKey::No(13),
-        title: "Danh sách trường học".into(),
-        title_en: Some("Schools".into()),
-        description: "Các trường mầm non, tiểu học, trung học trong tỉnh, với vị trí.".into(),
-        licence: None,
-        sharing_mode: "open".parse().unwrap(),
-        cadence: None,
-        schema: serde_json::from_value(schema).unwrap(),
-        template: None,
-        synthetic: false,
-    })
-    .await;
     let csv = "ma,ten,xa,so_hoc_sinh,lat,lon\n\
                T1,Trường Tiểu học Minh Xuân,Phường Minh Xuân,820,21.8230,105.2140\n\
                T2,Trường Mầm non Hoa Sen,Phường Minh Xuân,310,21.8205,105.2111\n\
                T3,Trường THCS Tân Quang,Phường Tân Quang,640,21.8160,105.2190\n\
                T4,Trường Tiểu học An Tường,Xã An Tường,450,21.8420,105.1990\n";
-    let done = app.import("truong-hoc", "truong-hoc.csv", csv.as_bytes().to_vec(), ImportMode::Append).await;
-    assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))));
+    hosted(
+        app,
+        Hosted {
+            id: "truong-hoc",
+            database: 13,
+            title: "Danh sách trường học",
+            title_en: Some("Schools"),
+            description: "Các trường mầm non, tiểu học, trung học trong tỉnh, với vị trí.",
+            mode: "open",
+        },
+        schema,
+        csv,
+    )
+    .await;
 }
 
 /// A dataset of staff (entry 4, Sở Nội vụ) shared on approved request only.
@@ -116,25 +141,23 @@ async fn staff(app: &TestApp) {
         ],
         "primaryKey": "ma"
     });
-    app.create_dataset(CreateDataset {
-        id: "can-bo".into(),
-        database: DatabaseKey::No(4),
-        title: "Danh sách cán bộ, công chức".into(),
-        title_en: None,
-        description: "Cán bộ, công chức cấp tỉnh.".into(),
-        licence: None,
-        sharing_mode: "specific".parse().unwrap(),
-        cadence: None,
-        schema: serde_json::from_value(schema).unwrap(),
-        template: None,
-        synthetic: false,
-    })
-    .await;
     let csv = "ma,ho_ten,don_vi,ngach,ngay_sinh\n\
                CB1,Nguyễn Văn An,Sở Nội vụ,Chuyên viên,02/09/1985\n\
                CB2,Trần Thị Bình,Sở Tư pháp,Chuyên viên chính,15/01/1979\n";
-    let done = app.import("can-bo", "can-bo.csv", csv.as_bytes().to_vec(), ImportMode::Append).await;
-    assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))));
+    hosted(
+        app,
+        Hosted {
+            id: "can-bo",
+            database: 4,
+            title: "Danh sách cán bộ, công chức",
+            title_en: None,
+            description: "Cán bộ, công chức cấp tỉnh.",
+            mode: "specific",
+        },
+        schema,
+        csv,
+    )
+    .await;
 }
 
 /// Whether this engine's run takes the screenshots and accessibility checks.
@@ -305,8 +328,14 @@ async fn an_officer_asks_the_steward_approves_fewer_fields_and_the_read_is_audit
         assert!(decided.contains("Đã duyệt") || decided.contains("đã duyệt"), "{engine:?}: {decided}");
         b.sign_out().await;
 
-        // The officer now sees the two approved fields only.
+        // The officer is told of the decision, then sees the two approved fields only.
         b.sign_in("tttt.canbo", PASSWORD).await;
+        b.open("header nav a[href^='/notifications']").await;
+        let told = b.find("main").await.text().await.unwrap();
+        assert!(told.contains("Danh sách cán bộ, công chức"), "{engine:?}: the notice names the dataset: {told}");
+        if shots {
+            b.shoot("notifications").await;
+        }
         b.goto("/datasets/can-bo").await;
         let heads = b.c.find_all(fantoccini::Locator::Css("table.grid thead th")).await.unwrap();
         let mut titles = Vec::new();
@@ -375,6 +404,11 @@ async fn a_steward_uploads_an_excel_file_with_a_bad_row_sees_the_report_and_uplo
         let mut b = Browser::start(&base(&app)).await;
 
         b.sign_in("tnmt.steward", PASSWORD).await;
+        if first(engine) {
+            b.goto("/datasets/new").await;
+            b.find("#propose-form").await;
+            b.shoot("dataset-new").await;
+        }
         b.goto("/datasets/bang-gia-dat").await;
         b.follow("Tải dữ liệu lên").await;
         b.find("#upload-form").await;
@@ -425,6 +459,9 @@ async fn an_admin_merges_two_agencies_and_the_catalog_names_the_new_owner() {
         assert!(notice.contains("Đã sáp nhập"), "{engine:?}: {notice}");
         if first(engine) {
             b.shoot("admin-agencies").await;
+            b.goto("/admin/users").await;
+            b.find("#u-create").await;
+            b.shoot("admin-users").await;
         }
         // The science database (entry 28) now names the merged-into agency.
         b.goto("/databases/28").await;
