@@ -39,6 +39,8 @@ const NOT_API: &[&str] = &[
     "/datasets/{id}/edit",
     "/admin/agencies",
     "/admin/users",
+    "/admin/catalog",
+    "/admin/catalog/preview",
     "/my-agency",
     "/datasets/new",
     "/datasets/new/propose",

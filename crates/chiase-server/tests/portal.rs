@@ -752,3 +752,70 @@ async fn an_administrator_creates_moves_and_disables_accounts_from_the_users_pag
         assert_ne!(after.status, StatusCode::OK, "{engine:?}: the disabled account's session ended");
     }
 }
+
+#[tokio::test]
+async fn an_administrator_previews_a_new_decisions_catalog_and_publishes_it() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        app.person("quantri", None, Role::Admin, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (admin, csrf) = session_of(&app, "quantri").await;
+        let (steward, steward_csrf) = session_of(&app, "noivu.steward").await;
+        // The new decision: entry 12 is now updated on every change, not yearly.
+        let builtin = chiase_io::decision_table::BUILTIN_641;
+        let new = builtin
+            .replace("Kèm theo Quyết định số 641/QĐ-UBND ngày 06/6/2022", "Kèm theo Quyết định số 99/QĐ-UBND ngày 02/3/2026")
+            .replace(
+                "- Sở Tài nguyên và Môi trường thu thập và tổng hợp - Cập nhật hàng năm theo quy định",
+                "- Sở Tài nguyên và Môi trường cập nhật khi có biến động",
+            );
+        assert_ne!(new, builtin);
+        assert_eq!(app.request(Method::GET, "/admin/catalog", &[("cookie", &steward)], vec![]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(preview_catalog(&app, &steward, &steward_csrf, &new).await.status, StatusCode::FORBIDDEN, "{engine:?}");
+        let shown = preview_catalog(&app, &admin, &csrf, &new).await;
+        assert_eq!(shown.status, StatusCode::OK, "{engine:?}: {}", shown.text());
+        let page = shown.text();
+        assert!(page.contains("<strong>0</strong> cơ sở dữ liệu mới") && page.contains("<code>cadence</code>"), "{engine:?}: {page}");
+        assert!(page.contains("name=\"decision\" value=\"99/QĐ-UBND\""), "{engine:?}: the decision from the file's title");
+        assert_eq!(app.store().catalog_versions().await.unwrap().len(), 1, "{engine:?}: a preview writes nothing");
+
+        let mut form: Vec<(String, String)> =
+            ["file_name", "file_b64", "sha256", "decision", "signer"].iter().map(|k| (k.to_string(), hidden_or_input(&page, k))).collect();
+        form.push(("date".into(), "2026-03-02".into()));
+        form.push(("csrf".into(), csrf.clone()));
+        let encoded = |pairs: &[(String, String)]| form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish();
+        // A file changed after the preview is refused.
+        let mut tampered = form.clone();
+        tampered[2].1 = "0".repeat(64);
+        let refused = post_form(&app, &admin, "/admin/catalog", encoded(&tampered)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        assert_eq!(app.store().catalog_versions().await.unwrap().len(), 1, "{engine:?}");
+
+        let published = post_form(&app, &admin, "/admin/catalog", encoded(&form)).await;
+        assert_eq!(published.status, StatusCode::SEE_OTHER, "{engine:?}: {}", published.text());
+        let versions = app.store().catalog_versions().await.unwrap();
+        assert_eq!(versions.len(), 2, "{engine:?}");
+        assert_eq!(versions[1].decision_no, "99/QĐ-UBND");
+        let db = app.get_ok("/api/v1/databases/12").await;
+        assert_eq!(db["cadence"], "on_change", "{engine:?}");
+        // Publishing the same decision twice is refused, nothing written.
+        let again = post_form(&app, &admin, "/admin/catalog", encoded(&form)).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{engine:?}");
+        assert!(again.text().contains("đã được nhập"), "{engine:?}");
+    }
+}
+
+async fn preview_catalog(app: &TestApp, cookie: &str, csrf: &str, table: &str) -> common::Resp {
+    let (ct, body) =
+        multipart(&[("csrf", csrf), ("decision", ""), ("date", ""), ("signer", "")], Some(("danh-muc-99.txt", table.as_bytes())));
+    app.request(Method::POST, "/admin/catalog/preview", &[("cookie", cookie), ("content-type", &ct)], body).await
+}
+
+/// The value of an input named `name`, hidden or not.
+fn hidden_or_input(page: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = page.find(&key).unwrap_or_else(|| panic!("no {name} in the page"));
+    let rest = &page[at + key.len()..];
+    rest[..rest.find('"').unwrap()].replace("&#43;", "+").replace("&#47;", "/").replace("&#61;", "=").replace("&#38;", "&")
+}

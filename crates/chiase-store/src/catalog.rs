@@ -88,6 +88,21 @@ impl Store {
         c.conn().fetch_optional(Sql::new("SELECT * FROM catalog_versions WHERE id = ?").bind(id)).await
     }
 
+    /// The current version (the latest decision) and its entries, each with
+    /// the database it describes; `None` before any import.
+    pub async fn current_catalog(&self) -> Result<Option<(CatalogVersion, Vec<(DatabaseRef, EntryFields)>)>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        let mut conn = c.conn();
+        let Some(v) = conn
+            .fetch_optional::<CatalogVersion>(Sql::new("SELECT * FROM catalog_versions ORDER BY decision_date DESC, id DESC LIMIT 1"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let entries = version_entries(&mut conn, v.id).await?;
+        Ok(Some((v, entries)))
+    }
+
     /// Imports a decision's catalog as a new version, in one transaction.
     ///
     /// Refused when the decision number was imported already, or when the

@@ -7,6 +7,7 @@ mod agencies;
 mod agency_home;
 mod audit;
 mod catalog;
+mod catalog_admin;
 mod dataset_edit;
 mod dataset_new;
 mod datasets;
@@ -49,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/{action}", axum::routing::post(requests::decide))
         .route("/admin/agencies", get(admin::agencies_page).post(admin::agencies_submit))
         .route("/admin/users", get(admin::users_show).post(admin::users_submit))
+        .route("/admin/catalog", get(catalog_admin::show).post(catalog_admin::publish))
+        .route("/admin/catalog/preview", axum::routing::post(catalog_admin::preview))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))
