@@ -42,6 +42,7 @@ const NOT_API: &[&str] = &[
     "/admin/catalog",
     "/admin/catalog/preview",
     "/my-agency",
+    "/tokens",
     "/datasets/new",
     "/datasets/new/propose",
     "/assets/chiase-upload.js",

@@ -819,3 +819,56 @@ fn hidden_or_input(page: &str, name: &str) -> String {
     let rest = &page[at + key.len()..];
     rest[..rest.find('"').unwrap()].replace("&#43;", "+").replace("&#47;", "/").replace("&#61;", "=").replace("&#38;", "&")
 }
+
+#[tokio::test]
+async fn an_officer_makes_an_api_token_sees_it_once_uses_it_and_revokes_it() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        app.person("tttt.canbo", Some("so-thong-tin-va-truyen-thong"), Role::Member, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.canbo", Some("so-noi-vu"), Role::Member, "mật-khẩu-đủ-dài-2025").await;
+        app.person("quantri", None, Role::Admin, "mật-khẩu-đủ-dài-2025").await;
+        let (me, csrf) = session_of(&app, "tttt.canbo").await;
+        let (other, other_csrf) = session_of(&app, "noivu.canbo").await;
+        let (admin, _) = session_of(&app, "quantri").await;
+
+        assert_eq!(post_form(&app, &me, "/tokens", "csrf=sai&action=create&name=x&days=30".into()).await.status, StatusCode::FORBIDDEN);
+        let bad_days = post_form(&app, &me, "/tokens", format!("csrf={csrf}&action=create&name=x&days=99999")).await;
+        assert_eq!(bad_days.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        let made =
+            post_form(&app, &me, "/tokens", format!("csrf={csrf}&action=create&name={}&days=30", common::enc("Báo cáo hằng tuần"))).await;
+        assert_eq!(made.status, StatusCode::OK, "{engine:?}");
+        let page = made.text();
+        let secret = {
+            let at = page.find("<code id=\"new-token\">").expect("the new token is shown") + 21;
+            page[at..at + page[at..].find('<').unwrap()].to_string()
+        };
+        assert!(page.contains("Báo cáo hằng tuần"), "{engine:?}");
+        // Shown once: the list afterwards has its first characters only.
+        let again = app.request(Method::GET, "/tokens", &[("cookie", &me)], vec![]).await.text();
+        assert!(!again.contains(&secret) && again.contains("còn hiệu lực"), "{engine:?}");
+        let auth = format!("Bearer {secret}");
+        let headers = [("authorization", auth.as_str())];
+        let call = || app.request(Method::GET, "/api/v1/datasets", &headers, vec![]);
+        assert_eq!(call().await.status, StatusCode::OK, "{engine:?}: the token works");
+
+        // The row of this token (the account has the one `person` made too).
+        let token_id = {
+            let row = &again[again.find("<td>Báo cáo hằng tuần</td>").expect("its row")..];
+            let at = row.find("name=\"id\" value=\"").unwrap() + 17;
+            row[at..at + row[at..].find('"').unwrap()].to_string()
+        };
+        // Another officer cannot revoke it, nor see it; an administrator sees it.
+        let theirs = post_form(&app, &other, "/tokens", format!("csrf={other_csrf}&action=revoke&id={token_id}")).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{engine:?}");
+        assert_eq!(app.request(Method::GET, "/tokens?user=tttt.canbo", &[("cookie", &other)], vec![]).await.status, StatusCode::FORBIDDEN);
+        let seen = app.request(Method::GET, "/tokens?user=tttt.canbo", &[("cookie", &admin)], vec![]).await;
+        assert!(seen.text().contains("Báo cáo hằng tuần"), "{engine:?}");
+        assert_eq!(call().await.status, StatusCode::OK, "{engine:?}");
+
+        let revoked = post_form(&app, &me, "/tokens", format!("csrf={csrf}&action=revoke&id={token_id}")).await;
+        assert_eq!(revoked.status, StatusCode::OK, "{engine:?}");
+        assert!(revoked.text().contains("đã hết hiệu lực"), "{engine:?}");
+        assert_eq!(call().await.status, StatusCode::UNAUTHORIZED, "{engine:?}: a revoked token is refused");
+    }
+}

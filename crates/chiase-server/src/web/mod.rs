@@ -17,6 +17,7 @@ mod oidc;
 mod requests;
 mod session;
 mod site;
+mod tokens;
 mod uploads;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::audit_log))
         .route("/my-access", get(requests::my_access))
         .route("/my-agency", get(agency_home::my_agency))
+        .route("/tokens", get(tokens::show).post(tokens::submit))
         .route("/notifications", get(notifications::list))
         .route("/notifications/read", axum::routing::post(notifications::mark_read))
         .route("/requests/{id}", get(requests::detail))
