@@ -36,6 +36,7 @@ const NOT_API: &[&str] = &[
     "/notifications/read",
     "/freshness",
     "/datasets/{id}/upload",
+    "/datasets/{id}/schema",
     "/datasets/{id}/edit",
     "/admin/agencies",
     "/admin/users",

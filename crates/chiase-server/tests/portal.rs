@@ -872,3 +872,67 @@ async fn an_officer_makes_an_api_token_sees_it_once_uses_it_and_revokes_it() {
         assert_eq!(call().await.status, StatusCode::UNAUTHORIZED, "{engine:?}: a revoked token is refused");
     }
 }
+
+#[tokio::test]
+async fn a_steward_retitles_widens_and_adds_fields_within_what_keeps_the_rows_whole() {
+    use chiase_core::policy::Role;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        setup(&app).await;
+        app.person("gd.steward", Some("so-giao-duc-va-dao-tao"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        app.person("noivu.steward", Some("so-noi-vu"), Role::Steward, "mật-khẩu-đủ-dài-2025").await;
+        let (cookie, csrf) = session_of(&app, "gd.steward").await;
+        let (other, other_csrf) = session_of(&app, "noivu.steward").await;
+        let page = app.request(Method::GET, "/datasets/truong-hoc/schema", &[("cookie", &cookie)], vec![]).await;
+        assert_eq!(page.status, StatusCode::OK, "{engine:?}");
+        let page = page.text();
+        // An integer field may become a number or text, not a date.
+        let so = &page[page.find("name=\"f3_type\"").unwrap()..];
+        let so = &so[..so.find("</select>").unwrap()];
+        assert!(so.contains("value=\"number\"") && so.contains("value=\"string\"") && !so.contains("value=\"date\""), "{engine:?}: {so}");
+        assert_eq!(
+            app.request(Method::GET, "/datasets/truong-hoc/schema", &[("cookie", &other)], vec![]).await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // The fields of setup(): ma, ten, cap_hoc, so_hoc_sinh, ngay, ho_ten_hieu_truong, lat, lon.
+        let kinds = ["string", "string", "string", "integer", "date", "string", "number", "number"];
+        let form = |token: &str, version: i64, so_type: &str| {
+            let mut pairs = vec![("csrf".to_string(), token.to_string()), ("version".into(), version.to_string())];
+            for (i, k) in kinds.iter().enumerate() {
+                pairs.push((format!("f{i}_type"), if i == 3 { so_type.to_string() } else { k.to_string() }));
+            }
+            pairs.push(("f1_title".into(), "Tên trường học".into()));
+            pairs.push(("f5_personal".into(), "basic".into()));
+            pairs.push(("n0_name".into(), "dien_thoai".into()));
+            pairs.push(("n0_title".into(), "Điện thoại".into()));
+            pairs.push(("n0_type".into(), "string".into()));
+            form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish()
+        };
+        let version = app.store().dataset("truong-hoc").await.unwrap().unwrap().schema_version;
+        assert_eq!(
+            post_form(&app, &other, "/datasets/truong-hoc/schema", form(&other_csrf, version, "number")).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            post_form(&app, &cookie, "/datasets/truong-hoc/schema", form(&csrf, version - 1, "number")).await.status,
+            StatusCode::CONFLICT
+        );
+        let narrowed = post_form(&app, &cookie, "/datasets/truong-hoc/schema", form(&csrf, version, "date")).await;
+        assert_eq!(narrowed.status, StatusCode::BAD_REQUEST, "{engine:?}");
+        assert!(narrowed.text().contains("không thể đổi kiểu trường «so_hoc_sinh»"), "{engine:?}");
+        assert_eq!(app.store().dataset("truong-hoc").await.unwrap().unwrap().schema_version, version, "{engine:?}: nothing changed");
+
+        let saved = post_form(&app, &cookie, "/datasets/truong-hoc/schema", form(&csrf, version, "number")).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{engine:?}: {}", saved.text());
+        let ds = app.store().dataset("truong-hoc").await.unwrap().unwrap();
+        assert_eq!(ds.schema_version, version + 1);
+        assert_eq!(ds.schema.fields[1].title.as_deref(), Some("Tên trường học"));
+        assert_eq!(ds.schema.fields[3].field_type, chiase_core::schema::FieldType::Number);
+        assert_eq!(ds.schema.fields.last().unwrap().name, "dien_thoai");
+        // The rows are whole: the count still reads as a number.
+        let t1 = app.get_ok("/api/v1/datasets/truong-hoc/records/T1").await;
+        assert_eq!(t1["so_hoc_sinh"], 1234.0, "{engine:?}: {t1}");
+        assert!(t1["dien_thoai"].is_null(), "{engine:?}");
+    }
+}

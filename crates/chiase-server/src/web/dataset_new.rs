@@ -28,7 +28,7 @@ use crate::usecase::datasets::{self, CreateDataset};
 const SAMPLE_ROWS: usize = 1000;
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-const TYPES: [FieldType; 9] = [
+pub(super) const TYPES: [FieldType; 9] = [
     FieldType::String,
     FieldType::Integer,
     FieldType::Number,
@@ -39,7 +39,7 @@ const TYPES: [FieldType; 9] = [
     FieldType::Geopoint,
     FieldType::Geojson,
 ];
-const PERSONAL: [PersonalClass; 3] = [PersonalClass::None, PersonalClass::Basic, PersonalClass::Sensitive];
+pub(super) const PERSONAL: [PersonalClass; 3] = [PersonalClass::None, PersonalClass::Basic, PersonalClass::Sensitive];
 
 struct DatabaseChoice {
     id: String,
@@ -140,21 +140,11 @@ async fn base_page(app: &AppState, tr: Tr, caller: &Caller) -> Result<NewPage, A
 }
 
 /// A type's name in Table Schema (what the form sends back).
-fn type_code(t: FieldType) -> &'static str {
-    match t {
-        FieldType::String => "string",
-        FieldType::Integer => "integer",
-        FieldType::Number => "number",
-        FieldType::Boolean => "boolean",
-        FieldType::Date => "date",
-        FieldType::Datetime => "datetime",
-        FieldType::Year => "year",
-        FieldType::Geopoint => "geopoint",
-        FieldType::Geojson => "geojson",
-    }
+pub(super) fn type_code(t: FieldType) -> &'static str {
+    t.code()
 }
 
-fn personal_code(p: PersonalClass) -> &'static str {
+pub(super) fn personal_code(p: PersonalClass) -> &'static str {
     match p {
         PersonalClass::None => "none",
         PersonalClass::Basic => "basic",

@@ -15,6 +15,7 @@ mod freshness;
 mod notifications;
 mod oidc;
 mod requests;
+mod schema_edit;
 mod session;
 mod site;
 mod tokens;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/datasets/{id}/upload", get(uploads::show).post(uploads::submit))
+        .route("/datasets/{id}/schema", get(schema_edit::show).post(schema_edit::submit))
         .route("/datasets/{id}/edit", get(dataset_edit::show).post(dataset_edit::submit))
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))

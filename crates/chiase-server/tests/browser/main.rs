@@ -408,6 +408,13 @@ async fn a_steward_uploads_an_excel_file_with_a_bad_row_sees_the_report_and_uplo
             b.goto("/datasets/new").await;
             b.find("#propose-form").await;
             b.shoot("dataset-new").await;
+            b.goto("/datasets/bang-gia-dat/schema").await;
+            b.find("#schema-form").await;
+            b.shoot("dataset-schema").await;
+            b.goto("/datasets/bang-gia-dat/edit").await;
+            b.shoot("dataset-edit").await;
+            b.goto("/tokens").await;
+            b.shoot("tokens").await;
         }
         b.goto("/datasets/bang-gia-dat").await;
         b.follow("Tải dữ liệu lên").await;
