@@ -16,6 +16,16 @@
     el.classList.add("no-tiles");
   }
   L.control.scale({ imperial: false }).addTo(map);
+  // The province's outline (`map_outline`), a thin line under the points.
+  if (d.outline) {
+    fetch(d.outline, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (g) {
+        L.geoJSON(g, { interactive: false, style: { color: "#5b6470", weight: 1.5, fill: false } }).addTo(map);
+        el.dataset.outlineDrawn = "1";
+      })
+      .catch(function () {});
+  }
   var layer = L.layerGroup().addTo(map);
   // Tuyên Quang, until the points are known.
   map.setView([22.1, 105.2], 8);

@@ -300,6 +300,10 @@ settings! {
     /// Máy chủ ảnh nền bản đồ của tỉnh cho bản đồ các tập dữ liệu, dạng mẫu URL; để trống: các điểm trên nền trơn.
     map_tiles: Option<String> = "", value_name = "URL";
 
+    /// A GeoJSON file of the province's boundary (Polygon, MultiPolygon, Feature or FeatureCollection, at most 2 MB), drawn as a thin line on the dataset maps so that points on a plain background have a place; the province's own data. Unset: no outline.
+    /// Tệp GeoJSON ranh giới tỉnh (Polygon, MultiPolygon, Feature hoặc FeatureCollection, tối đa 2 MB), vẽ thành đường mảnh trên bản đồ các tập dữ liệu để các điểm trên nền trơn có chỗ dựa; dữ liệu của chính tỉnh. Để trống: không vẽ ranh giới.
+    map_outline: Option<PathBuf> = "", value_name = "FILE";
+
     /// The SMTP server that mails notifications: `smtp://HOST:PORT` (plain, a local relay), `smtp://HOST?tls=required` (STARTTLS), `smtps://USER:PASSWORD@HOST` (TLS); unset: notifications stay in the portal.
     /// Máy chủ SMTP gửi thư thông báo: `smtp://MÁY:CỔNG` (không mã hoá, máy chuyển thư nội bộ), `smtp://MÁY?tls=required` (STARTTLS), `smtps://TÊN:MẬT_KHẨU@MÁY` (TLS); để trống: thông báo chỉ hiện trên cổng.
     smtp_url: Option<String> = "", value_name = "URL", secret = true;

@@ -22,6 +22,8 @@ pub struct AppState {
     /// The portal's name (`site_name`), kept for the life of the process so
     /// that every page's words can borrow it.
     pub site_name: &'static str,
+    /// The province's outline for the maps (`map_outline`), read once at start.
+    pub map_outline: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -45,8 +47,42 @@ impl AppState {
         let anchor = crate::audit_anchor::open(&config)?.map(Arc::new);
         // One small string per state made (a process makes one; tests a few hundred).
         let site_name: &'static str = Box::leak(config.site_name.clone().into_boxed_str());
-        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, site_name })
+        let map_outline = config.map_outline.as_deref().map(read_outline).transpose()?;
+        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, site_name, map_outline })
     }
+}
+
+/// The largest outline file taken (a province's boundary, simplified for a
+/// map, is a few hundred kilobytes).
+const MAX_OUTLINE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Reads `map_outline`: GeoJSON whose geometry is a polygon or several, or
+/// a feature or collection of them. A file that is not is a start-up error
+/// that names it, rather than a map that silently draws nothing.
+fn read_outline(path: &std::path::Path) -> anyhow::Result<Arc<str>> {
+    let bad = |why: &str| anyhow::anyhow!("map_outline {}: {why}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| bad(&e.to_string()))?;
+    if meta.len() > MAX_OUTLINE_BYTES {
+        return Err(bad("lớn hơn 2 MB / larger than 2 MB"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&format!("không phải JSON / not JSON: {e}")))?;
+    fn polygons(v: &serde_json::Value) -> bool {
+        match v.get("type").and_then(|t| t.as_str()) {
+            Some("Polygon" | "MultiPolygon") => v.get("coordinates").is_some_and(|c| c.is_array()),
+            Some("Feature") => v.get("geometry").is_some_and(polygons),
+            Some("FeatureCollection") => {
+                v.get("features").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty() && f.iter().all(polygons))
+            }
+            _ => false,
+        }
+    }
+    if !polygons(&json) {
+        return Err(bad(
+            "cần GeoJSON Polygon, MultiPolygon, Feature hoặc FeatureCollection của chúng / expected a GeoJSON Polygon, MultiPolygon, or a Feature or FeatureCollection of them",
+        ));
+    }
+    Ok(Arc::from(text))
 }
 
 /// Every minute, the process holding the housekeeping lease removes expired

@@ -47,6 +47,7 @@ const NOT_API: &[&str] = &[
     "/datasets/new",
     "/datasets/new/propose",
     "/assets/chiase-upload.js",
+    "/assets/outline.geojson",
     "/login/oidc",
     "/login/oidc/callback",
     "/sitemap.xml",

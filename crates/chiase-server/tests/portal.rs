@@ -936,3 +936,38 @@ async fn a_steward_retitles_widens_and_adds_fields_within_what_keeps_the_rows_wh
         assert!(t1["dien_thoai"].is_null(), "{engine:?}");
     }
 }
+
+#[tokio::test]
+async fn a_configured_province_outline_is_served_for_the_maps_and_a_bad_one_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // A square around the provincial capital: test data, not a boundary.
+    let square = json!({"type": "Feature", "properties": {"name": "thử"}, "geometry": {"type": "Polygon",
+        "coordinates": [[[105.1, 21.7], [105.3, 21.7], [105.3, 21.9], [105.1, 21.9], [105.1, 21.7]]]}});
+    let good = dir.path().join("ranh-gioi.geojson");
+    std::fs::write(&good, square.to_string()).unwrap();
+    for engine in engines() {
+        let plain = TestApp::spawn(engine).await;
+        setup(&plain).await;
+        assert_eq!(plain.get("/assets/outline.geojson").await.status, StatusCode::NOT_FOUND);
+        assert!(!plain.get("/datasets/truong-hoc").await.text().contains("data-outline"), "{engine:?}");
+
+        let path = good.clone();
+        let app = TestApp::spawn_with(engine, move |c| c.map_outline = Some(path)).await;
+        setup(&app).await;
+        let page = app.get("/datasets/truong-hoc").await.text();
+        assert!(page.contains("data-outline=\"/assets/outline.geojson\""), "{engine:?}");
+        let served = app.get("/assets/outline.geojson").await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert_eq!(served.headers["content-type"], "application/geo+json");
+        assert_eq!(served.json(), square);
+    }
+    // A file that is not a polygon's GeoJSON is refused at start, by name.
+    let bad = dir.path().join("diem.geojson");
+    std::fs::write(&bad, r#"{"type": "Point", "coordinates": [105.2, 21.8]}"#).unwrap();
+    let db = chiase_store::testing::TestDb::new(engines()[0]).await;
+    let mut config = chiase_server::config::Config::default();
+    config.map_outline = Some(bad.clone());
+    config.data_dir = dir.path().to_path_buf();
+    let err = chiase_server::state::AppState::for_command(db.store.clone(), config).err().expect("refused");
+    assert!(err.to_string().contains("diem.geojson") && err.to_string().contains("Polygon"), "{err}");
+}

@@ -119,6 +119,8 @@ struct MapView {
     /// The field named in a point's popup.
     label: String,
     tiles: String,
+    /// The province's outline (`map_outline`), drawn under the points.
+    outline: bool,
 }
 
 /// The map of a view, when the reader sees a point of it: lat and lon
@@ -151,6 +153,7 @@ fn map_view(app: &AppState, schema: &Schema, visible: &[usize], id: &str, view: 
         point,
         label,
         tiles: app.config.map_tiles.clone().unwrap_or_default(),
+        outline: app.map_outline.is_some(),
     })
 }
 

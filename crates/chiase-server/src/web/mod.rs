@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/leaflet.css", get(|| asset(LEAFLET_CSS, "text/css; charset=utf-8")))
         .route("/assets/chiase-map.js", get(|| asset(MAP_JS, "text/javascript; charset=utf-8")))
         .route("/assets/chiase-upload.js", get(|| asset(UPLOAD_JS, "text/javascript; charset=utf-8")))
+        .route("/assets/outline.geojson", get(outline))
         .route("/login", get(session::show).post(session::submit))
         .route("/login/oidc", get(oidc::start))
         .route("/login/oidc/callback", get(oidc::callback))
@@ -214,6 +215,15 @@ const UPLOAD_JS: &str = include_str!("../../assets/chiase-upload.js");
 
 async fn asset(body: &'static str, content_type: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// The province's outline (`map_outline`), or 404 when none is configured.
+async fn outline(axum::extract::State(app): axum::extract::State<AppState>, tr: Tr, uri: Uri) -> Response {
+    match &app.map_outline {
+        Some(g) => ([(header::CONTENT_TYPE, "application/geo+json"), (header::CACHE_CONTROL, "public, max-age=3600")], g.to_string())
+            .into_response(),
+        None => not_found(tr, uri).await,
+    }
 }
 
 async fn stylesheet() -> Response {

@@ -205,6 +205,16 @@ impl Browser {
         self.c.set_window_size(DESKTOP.0, DESKTOP.1).await.expect("resize");
     }
 
+    /// Saves one element of the page (a map, a chart) as `target/screenshots/{name}.png`.
+    pub async fn shoot_element(&self, css: &str, name: &str) {
+        let e = self.find(css).await;
+        let el = serde_json::to_value(&e).expect("an element reference");
+        self.c.execute("arguments[0].scrollIntoView({block: 'center'});", vec![el]).await.expect("scroll");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = e.screenshot().await.expect("a screenshot of the element");
+        std::fs::write(screenshots_dir().join(format!("{name}.png")), png).expect("save the screenshot");
+    }
+
     /// Runs axe-core on the page (WCAG 2.1 A and AA rules) and keeps its
     /// serious and critical findings.
     pub async fn check_accessibility(&mut self, page: &str) {

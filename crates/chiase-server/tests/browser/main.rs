@@ -175,7 +175,13 @@ async fn a_citizen_finds_the_land_database_then_open_school_data_filters_it_sees
         return;
     }
     for engine in engines() {
-        let app = TestApp::spawn(engine).await;
+        // No tile server: the points sit on a plain background inside the configured outline.
+        let outline = tempfile::tempdir().unwrap();
+        let path = outline.path().join("ranh-gioi.geojson");
+        // A square around the provincial capital: test data, not a boundary.
+        std::fs::write(&path, r#"{"type":"Polygon","coordinates":[[[105.1,21.7],[105.3,21.7],[105.3,21.9],[105.1,21.9],[105.1,21.7]]]}"#)
+            .unwrap();
+        let app = TestApp::spawn_with(engine, move |c| c.map_outline = Some(path)).await;
         land_prices(&app).await;
         schools(&app).await;
         let mut b = Browser::start(&base(&app)).await;
@@ -221,6 +227,10 @@ async fn a_citizen_finds_the_land_database_then_open_school_data_filters_it_sees
         assert!(status.text().await.unwrap().contains("4 điểm"));
         // Leaflet drew on its canvas (points are canvas markers).
         b.find("#map canvas.leaflet-zoom-animated").await;
+        b.find("#map[data-outline-drawn='1']").await;
+        if shots {
+            b.shoot_element("#map", "dataset-map").await;
+        }
         if shots {
             b.shoot("dataset").await;
         }
