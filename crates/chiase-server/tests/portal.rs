@@ -965,9 +965,7 @@ async fn a_configured_province_outline_is_served_for_the_maps_and_a_bad_one_stop
     let bad = dir.path().join("diem.geojson");
     std::fs::write(&bad, r#"{"type": "Point", "coordinates": [105.2, 21.8]}"#).unwrap();
     let db = chiase_store::testing::TestDb::new(engines()[0]).await;
-    let mut config = chiase_server::config::Config::default();
-    config.map_outline = Some(bad.clone());
-    config.data_dir = dir.path().to_path_buf();
+    let config = chiase_server::config::Config { map_outline: Some(bad.clone()), data_dir: dir.path().to_path_buf(), ..Default::default() };
     let err = chiase_server::state::AppState::for_command(db.store.clone(), config).err().expect("refused");
     assert!(err.to_string().contains("diem.geojson") && err.to_string().contains("Polygon"), "{err}");
 }
