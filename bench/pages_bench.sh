@@ -54,10 +54,10 @@ PY
 for path in "/" "/?q=dat%20dai" "/databases/13" "/datasets/truong-hoc" "/datasets/truong-hoc?cap_hoc=Ti%E1%BB%83u%20h%E1%BB%8Dc&sort=-so_hoc_sinh" "/datasets/tram-bts" "/agencies/so-giao-duc-va-dao-tao" "/freshness" "/huong-dan-khai-thac" "/sitemap.xml" "/khong-co"; do
   measure public "$path"
 done
-for path in "/my-agency" "/requests" "/my-access" "/notifications" "/audit" "/datasets/new" "/datasets/truong-hoc/upload" "/datasets/truong-hoc/edit"; do
+for path in "/my-agency" "/requests" "/my-access" "/notifications" "/audit" "/tokens" "/datasets/new" "/datasets/truong-hoc/upload" "/datasets/truong-hoc/edit" "/datasets/truong-hoc/schema"; do
   measure steward "$path"
 done
-for path in "/admin/agencies" "/admin/users"; do
+for path in "/admin/agencies" "/admin/users" "/admin/catalog"; do
   measure admin "$path"
 done
 echo
