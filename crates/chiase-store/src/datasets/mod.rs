@@ -295,6 +295,9 @@ pub struct DatasetUpdated {
     pub after: Dataset,
 }
 
+/// Identifiers the portal's own pages take under `/datasets/`.
+const RESERVED_SLUGS: [&str; 1] = ["new"];
+
 /// Checks a dataset identifier: lower-case words of ASCII letters and
 /// digits joined by `-`, at most 64 characters, not only digits.
 pub fn check_slug(slug: &str) -> Result<(), DomainError> {
@@ -302,6 +305,15 @@ pub fn check_slug(slug: &str) -> Result<(), DomainError> {
         && slug.len() <= 64
         && slug.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         && !slug.bytes().all(|b| b.is_ascii_digit());
+    if RESERVED_SLUGS.contains(&slug) {
+        return Err(DomainError::invalid(
+            "slug",
+            Msg::new(
+                format!("mã «{slug}» dành cho trang của cổng (/datasets/{slug}); hãy chọn mã khác"),
+                format!("the id «{slug}» is the portal's page (/datasets/{slug}); choose another"),
+            ),
+        ));
+    }
     if ok {
         Ok(())
     } else {
@@ -842,5 +854,21 @@ impl Store {
             )
             .await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_slug;
+
+    #[test]
+    fn a_dataset_id_is_lower_case_words_and_not_a_page_of_the_portal() {
+        for ok in ["truong-hoc", "bang-gia-dat-2025", "a1"] {
+            assert!(check_slug(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Truong", "truong--hoc", "-a", "2025", "trường", "new"] {
+            assert!(check_slug(bad).is_err(), "{bad}");
+        }
+        assert!(check_slug("new").unwrap_err().to_string().contains("/datasets/new"));
     }
 }
