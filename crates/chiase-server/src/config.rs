@@ -205,6 +205,13 @@ macro_rules! settings {
             pub fn settle(&mut self) {
                 $($(self.$name = self.$name.clamp($lo, $hi);)?)*
             }
+
+            /// Each setting with its value as text (`None`: unset), in the
+            /// order of the table. Secrets' values are in it: callers show
+            /// only whether they are set.
+            pub fn values(&self) -> Vec<(&'static SettingInfo, Option<String>)> {
+                SETTINGS.iter().zip([$(self.$name.is_set().then(|| self.$name.text()),)*]).collect()
+            }
         }
     };
 }
@@ -369,7 +376,16 @@ pub struct SettingInfo {
     pub secret: bool,
 }
 
+/// The settings an administrator may change while the server runs, at
+/// `/admin/settings` (the others take effect when chiase starts again).
+pub const RUNTIME_SETTINGS: &[&str] = &["site_name", "map_tiles", "mail_from"];
+
 impl SettingInfo {
+    /// Whether it may be changed while the server runs ([`RUNTIME_SETTINGS`]).
+    pub fn runtime(&self) -> bool {
+        RUNTIME_SETTINGS.contains(&self.key)
+    }
+
     /// The environment variable: `CHIASE_` and the name in capitals.
     pub fn env(&self) -> String {
         env_of(self.key)
@@ -469,6 +485,9 @@ pub trait SettingType: Sized {
     fn is_set(&self) -> bool {
         true
     }
+    /// The value as text, as the parser reads it back (an unset optional
+    /// value: empty): what the settings page shows.
+    fn text(&self) -> String;
 }
 
 impl SettingType for PathBuf {
@@ -477,6 +496,9 @@ impl SettingType for PathBuf {
     const VALUE_NAME: &'static str = "PATH";
     fn parse(text: &str) -> Option<PathBuf> {
         Some(PathBuf::from(text)).filter(|_| !text.is_empty())
+    }
+    fn text(&self) -> String {
+        self.display().to_string()
     }
 }
 
@@ -487,6 +509,9 @@ impl SettingType for String {
     fn parse(text: &str) -> Option<String> {
         Some(text.to_string())
     }
+    fn text(&self) -> String {
+        self.clone()
+    }
 }
 
 impl SettingType for SocketAddr {
@@ -496,6 +521,9 @@ impl SettingType for SocketAddr {
     const VALUE_NAME: &'static str = "ADDR";
     fn parse(text: &str) -> Option<SocketAddr> {
         text.trim().parse().ok()
+    }
+    fn text(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -515,6 +543,9 @@ impl SettingType for bool {
     fn from_toml(value: &toml::Value) -> Option<bool> {
         value.as_bool()
     }
+    fn text(&self) -> String {
+        self.to_string()
+    }
 }
 
 /// Integers: written in decimal; in the file a TOML integer.
@@ -530,6 +561,9 @@ macro_rules! integer_setting {
             }
             fn from_toml(value: &toml::Value) -> Option<$t> {
                 value.as_integer().and_then(|i| <$t>::try_from(i).ok())
+            }
+            fn text(&self) -> String {
+                self.to_string()
             }
         }
     )*};
@@ -557,6 +591,9 @@ impl<T: SettingType> SettingType for Option<T> {
     fn is_set(&self) -> bool {
         self.is_some()
     }
+    fn text(&self) -> String {
+        self.as_ref().map(T::text).unwrap_or_default()
+    }
 }
 
 /// `text` or `json` logs.
@@ -579,6 +616,13 @@ impl SettingType for LogFormat {
             _ => None,
         }
     }
+    fn text(&self) -> String {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+        .to_string()
+    }
 }
 
 impl SettingType for MergedUsers {
@@ -587,6 +631,13 @@ impl SettingType for MergedUsers {
     const VALUE_NAME: &'static str = "MODE";
     fn parse(text: &str) -> Option<MergedUsers> {
         text.trim().to_ascii_lowercase().parse().ok()
+    }
+    fn text(&self) -> String {
+        match self {
+            MergedUsers::Move => "move",
+            MergedUsers::Suspend => "suspend",
+        }
+        .to_string()
     }
 }
 

@@ -1,7 +1,7 @@
 //! What every handler, page and command reaches: the store, the
 //! configuration, the recorder of audit events, and the file store.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chiase_store::Store;
@@ -19,9 +19,11 @@ pub struct AppState {
     /// The key and checkpoint file that anchor the audit chain (`None`: no
     /// key yet, only `serve` creates one).
     pub anchor: Option<Arc<chiase_store::audit_anchor::Anchor>>,
-    /// The portal's name (`site_name`), kept for the life of the process so
-    /// that every page's words can borrow it.
-    pub site_name: &'static str,
+    /// The settings an administrator may change while the server runs
+    /// (`site_name`, `map_tiles`, `mail_from`), as they are now: read them
+    /// through [`AppState::site_name`], [`AppState::map_tiles`] and
+    /// [`AppState::mail_from`].
+    pub live: Arc<LiveSettings>,
     /// The province's outline for the maps (`map_outline`), read once at start.
     pub map_outline: Option<Arc<str>>,
 }
@@ -36,6 +38,7 @@ impl AppState {
         let mut state = AppState::for_command(store, config)?;
         state.anchor = Some(anchor);
         start_housekeeping(state.store.clone());
+        start_settings_refresh(&state);
         crate::usecase::notifications::start_scans(state.clone());
         Ok(state)
     }
@@ -46,10 +49,121 @@ impl AppState {
         let files = crate::usecase::files::open(config.files_url.as_deref(), &config.data_dir)?;
         let anchor = crate::audit_anchor::open(&config)?.map(Arc::new);
         // One small string per state made (a process makes one; tests a few hundred).
-        let site_name: &'static str = Box::leak(config.site_name.clone().into_boxed_str());
+        let live = Arc::new(LiveSettings::new(&config));
         let map_outline = config.map_outline.as_deref().map(read_outline).transpose()?;
-        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, site_name, map_outline })
+        Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, live, map_outline })
     }
+
+    /// The portal's name (`site_name`, or its value changed at run time).
+    pub fn site_name(&self) -> &'static str {
+        self.live.read().site_name
+    }
+
+    /// The map tile server's URL template (`map_tiles`, or its value
+    /// changed at run time).
+    pub fn map_tiles(&self) -> Option<String> {
+        self.live.read().map_tiles.clone()
+    }
+
+    /// The sender of notification e-mails (`mail_from`, or its value
+    /// changed at run time).
+    pub fn mail_from(&self) -> String {
+        self.live.read().mail_from.clone()
+    }
+
+    /// Reads the overrides from the store now (this process changed one).
+    pub async fn refresh_settings(&self) -> Result<(), chiase_store::StoreError> {
+        let rows = self.store.runtime_settings().await?;
+        self.live.apply(&self.config, &rows);
+        Ok(())
+    }
+}
+
+/// The effective values of the settings changed at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub site_name: &'static str,
+    pub map_tiles: Option<String>,
+    pub mail_from: String,
+}
+
+/// The holder of [`Live`]: the configuration's values with the store's
+/// `runtime_settings` over them. The process that changes one applies it at
+/// once; every serving process reads the table again every
+/// [`SETTINGS_REFRESH`] (one small query per process, none per page).
+#[derive(Debug)]
+pub struct LiveSettings {
+    now: RwLock<Live>,
+}
+
+/// How often a serving process reads `runtime_settings` again: how long a
+/// change made in another process takes to show.
+pub const SETTINGS_REFRESH: Duration = Duration::from_secs(2);
+
+impl LiveSettings {
+    fn new(config: &Config) -> LiveSettings {
+        LiveSettings {
+            now: RwLock::new(Live {
+                site_name: leak(&config.site_name),
+                map_tiles: config.map_tiles.clone(),
+                mail_from: config.mail_from.clone(),
+            }),
+        }
+    }
+
+    /// The values now.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.now.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the values the configuration and the overrides give.
+    pub fn apply(&self, config: &Config, rows: &[chiase_store::settings::RuntimeSetting]) {
+        let over = |key: &str| rows.iter().find(|r| r.key == key).map(|r| r.value.clone());
+        let site = over("site_name").flatten().unwrap_or_else(|| config.site_name.clone());
+        let map_tiles = over("map_tiles").unwrap_or_else(|| config.map_tiles.clone());
+        let mail_from = over("mail_from").flatten().unwrap_or_else(|| config.mail_from.clone());
+        let current = self.read().clone();
+        if current.site_name == site && current.map_tiles == map_tiles && current.mail_from == mail_from {
+            return;
+        }
+        // Pages borrow the name for as long as they render (`Tr` is Copy
+        // and holds a `&'static str`): a new name is leaked, once per
+        // change an administrator makes, never per page or per refresh.
+        let site_name = if current.site_name == site { current.site_name } else { leak(&site) };
+        *self.now.write().unwrap_or_else(|e| e.into_inner()) = Live { site_name, map_tiles, mail_from };
+    }
+}
+
+/// A string kept for the life of the process (one per state made, and one
+/// per change of the site's name).
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+/// Reads the settings changed at run time from the store at once, then
+/// every [`SETTINGS_REFRESH`], for as long as the state lives.
+fn start_settings_refresh(state: &AppState) {
+    let weak = Arc::downgrade(&state.live);
+    let (store, config) = (state.store.clone(), state.config.clone());
+    tokio::spawn(async move {
+        let mut failing = false;
+        // Ends when the state does (its last clone dropped).
+        while let Some(live) = weak.upgrade() {
+            match store.runtime_settings().await {
+                Ok(rows) => {
+                    live.apply(&config, &rows);
+                    failing = false;
+                }
+                Err(e) if !failing => {
+                    tracing::warn!("reading the settings changed at run time failed: {e}");
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+            drop(live);
+            tokio::time::sleep(SETTINGS_REFRESH).await;
+        }
+    });
 }
 
 /// The largest outline file taken (a province's boundary, simplified for a

@@ -42,6 +42,7 @@ const NOT_API: &[&str] = &[
     "/admin/users",
     "/admin/catalog",
     "/admin/catalog/preview",
+    "/admin/settings",
     "/my-agency",
     "/tokens",
     "/datasets/new",

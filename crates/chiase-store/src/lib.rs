@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod ops;
 pub mod recorder;
 pub mod requests;
+pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

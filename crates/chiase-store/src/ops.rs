@@ -43,6 +43,7 @@ const TABLES: &[(&str, &str)] = &[
     ("audit_checkpoints", "seq, hash"),
     ("open_read_counts", "dataset_id, day"),
     ("job_leases", "name"),
+    ("runtime_settings", "key"),
     ("files", "id"),
 ];
 

@@ -63,6 +63,15 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A second store over the same database, as another process on it
+    /// would open (the database lives as long as `self`).
+    pub async fn share(&self) -> TestDb {
+        let store = Store::open(&StoreConfig::new(self.url.clone(), 4)).await.expect("open the same store again");
+        TestDb { store, url: self.url.clone(), _dir: None, pg_drop: None }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.pg_drop.take() {

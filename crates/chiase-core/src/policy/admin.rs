@@ -80,6 +80,13 @@ pub struct CatalogPermit {
     _private: (),
 }
 
+/// Permission to change the settings that are safe to change while the
+/// server runs (the portal's name, the map tiles, the mail sender).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsPermit {
+    _private: (),
+}
+
 fn admin(subject: &Subject) -> Result<(), Reason> {
     if subject.is_admin() { Ok(()) } else { Err(deny_unless_signed_in(subject, Reason::NotAdmin)) }
 }
@@ -136,4 +143,10 @@ pub fn decide_tokens(subject: &Subject, user: UserId) -> Result<TokenPermit, Rea
 /// May `subject` publish catalog versions? Administrators.
 pub fn decide_catalog(subject: &Subject) -> Result<CatalogPermit, Reason> {
     admin(subject).map(|()| CatalogPermit { _private: () })
+}
+
+/// May `subject` see the settings and change those that are safe to change
+/// at run time? Administrators.
+pub fn decide_settings(subject: &Subject) -> Result<SettingsPermit, Reason> {
+    admin(subject).map(|()| SettingsPermit { _private: () })
 }

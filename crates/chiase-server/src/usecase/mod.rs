@@ -21,6 +21,7 @@ pub mod imports;
 pub mod notifications;
 pub mod records;
 pub mod requests;
+pub mod settings;
 
 use std::sync::Arc;
 

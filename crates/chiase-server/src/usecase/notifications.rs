@@ -164,7 +164,7 @@ pub async fn send_pending(app: &AppState) -> Result<(usize, usize), ApiError> {
         )
     };
     let mailer = transport(url).map_err(|_| not_usable("smtp_url"))?;
-    let from = Mailbox::from_str(&app.config.mail_from).map_err(|_| not_usable("mail_from"))?;
+    let from = Mailbox::from_str(&app.mail_from()).map_err(|_| not_usable("mail_from"))?;
     let domain = from.email.domain().to_string();
     let base = base_url(&app.config);
     let (mut sent, mut failed) = (0, 0);
@@ -176,7 +176,7 @@ pub async fn send_pending(app: &AppState) -> Result<(usize, usize), ApiError> {
         }
         for o in batch {
             let id = o.notification.id;
-            let message = match message(&from, &domain, &base, app.site_name, &o) {
+            let message = match message(&from, &domain, &base, app.site_name(), &o) {
                 Ok(m) => m,
                 Err(e) => {
                     // The address was accepted when it was set; a bad one is not retried for ever (the claim's back-off holds it).

@@ -108,7 +108,7 @@ pub async fn agencies_submit(State(app): State<AppState>, tr: Tr, request: Reque
 
 /// An administrator's form post: its fields (trimmed, but for passwords)
 /// and the caller, once the form's token matches the session's.
-async fn read_form(app: &AppState, tr: Tr, request: Request) -> Result<(Caller, Vec<(String, String)>), Response> {
+pub(super) async fn read_form(app: &AppState, tr: Tr, request: Request) -> Result<(Caller, Vec<(String, String)>), Response> {
     let (mut parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
         return Err(error_page(tr, ApiError::too_large(MAX_FORM_BYTES)));
@@ -126,19 +126,19 @@ async fn read_form(app: &AppState, tr: Tr, request: Request) -> Result<(Caller, 
 }
 
 /// Back to the list, which says what was done.
-fn back(tr: Tr, path: &str, action: &str) -> Response {
+pub(super) fn back(tr: Tr, path: &str, action: &str) -> Response {
     let lang = if tr.is_en() { "&lang=en" } else { "" };
     Redirect::to(&format!("{path}?done={action}{lang}")).into_response()
 }
 
 /// The status and the reader's message of a refused action.
-fn failure(tr: Tr, e: &ApiError) -> (StatusCode, String) {
+pub(super) fn failure(tr: Tr, e: &ApiError) -> (StatusCode, String) {
     let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
     (status, if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() })
 }
 
 /// A form field's value, trimmed; `None` when empty.
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 

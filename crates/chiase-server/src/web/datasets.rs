@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::AppState;
+use crate::usecase::settings::tile_origin;
 use crate::usecase::{datasets, records};
 
 /// Rows on a page of the grid.
@@ -152,20 +153,9 @@ fn map_view(app: &AppState, schema: &Schema, visible: &[usize], id: &str, view: 
         lon,
         point,
         label,
-        tiles: app.config.map_tiles.clone().unwrap_or_default(),
+        tiles: app.map_tiles().unwrap_or_default(),
         outline: app.map_outline.is_some(),
     })
-}
-
-/// The origin a tile URL template names (`https://tiles.example.vn`), for
-/// the page's Content-Security-Policy.
-fn tile_origin(template: &str) -> Option<String> {
-    let (scheme, rest) = template.split_once("://")?;
-    let host = rest.split('/').next()?;
-    let ok = matches!(scheme, "http" | "https")
-        && !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}'));
-    ok.then(|| format!("{scheme}://{host}"))
 }
 
 /// A value as a person reads it: dates dd/mm/yyyy in Vietnamese, numbers
@@ -306,7 +296,7 @@ pub async fn dataset(
     };
     let mut response = page.into_response();
     // Tiles from the province's own server are images from another origin.
-    if let Some(origin) = app.config.map_tiles.as_deref().and_then(tile_origin)
+    if let Some(origin) = app.map_tiles().as_deref().and_then(tile_origin)
         && let Ok(v) = axum::http::HeaderValue::from_str(
             &crate::app::CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")),
         )

@@ -17,6 +17,7 @@ mod oidc;
 mod requests;
 mod schema_edit;
 mod session;
+mod settings;
 mod site;
 mod tokens;
 mod uploads;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users_show).post(admin::users_submit))
         .route("/admin/catalog", get(catalog_admin::show).post(catalog_admin::publish))
         .route("/admin/catalog/preview", axum::routing::post(catalog_admin::preview))
+        .route("/admin/settings", get(settings::show).post(settings::submit))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))
@@ -167,7 +169,7 @@ impl axum::extract::FromRequestParts<AppState> for Tr {
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &AppState) -> Result<Tr, Self::Rejection> {
         let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        Ok(Tr::new(app.site_name, parts.uri.query(), accept))
+        Ok(Tr::new(app.site_name(), parts.uri.query(), accept))
     }
 }
 
