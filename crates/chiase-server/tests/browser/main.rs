@@ -482,6 +482,9 @@ async fn an_admin_merges_two_agencies_and_the_catalog_names_the_new_owner() {
             b.goto("/admin/catalog").await;
             b.find("#catalog-form").await;
             b.shoot("admin-catalog").await;
+            b.goto("/admin/settings").await;
+            b.find("main table").await;
+            b.shoot("admin-settings").await;
         }
         // The science database (entry 28) now names the merged-into agency.
         b.goto("/databases/28").await;
