@@ -16,7 +16,7 @@ use chiase_store::users::NewUser;
 use chrono::NaiveDate;
 
 use super::catalog::{error_page, who};
-use super::{Tr, form_caller};
+use super::{Tr, field, read_form};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -89,7 +89,7 @@ fn done_words(tr: Tr, action: &str) -> String {
 /// `POST /admin/agencies`: one action (`action` = create, rename, merge,
 /// dissolve, contact), then back to the list.
 pub async fn agencies_submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (caller, form) = match read_form(&app, tr, request).await {
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -106,25 +106,6 @@ pub async fn agencies_submit(State(app): State<AppState>, tr: Tr, request: Reque
     }
 }
 
-/// An administrator's form post: its fields (trimmed, but for passwords)
-/// and the caller, once the form's token matches the session's.
-pub(super) async fn read_form(app: &AppState, tr: Tr, request: Request) -> Result<(Caller, Vec<(String, String)>), Response> {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return Err(error_page(tr, ApiError::too_large(MAX_FORM_BYTES)));
-    };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes)
-        .map(|(k, v)| {
-            let v = if k == "password" { v.into_owned() } else { v.trim().to_string() };
-            (k.into_owned(), v)
-        })
-        .collect();
-    match form_caller(app, &mut parts, field(&form, "csrf").unwrap_or_default()).await {
-        Ok(c) => Ok((c, form)),
-        Err(e) => Err(error_page(tr, e)),
-    }
-}
-
 /// Back to the list, which says what was done.
 pub(super) fn back(tr: Tr, path: &str, action: &str) -> Response {
     let lang = if tr.is_en() { "&lang=en" } else { "" };
@@ -135,11 +116,6 @@ pub(super) fn back(tr: Tr, path: &str, action: &str) -> Response {
 pub(super) fn failure(tr: Tr, e: &ApiError) -> (StatusCode, String) {
     let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { e.status };
     (status, if tr.is_en() { e.msg.en.clone() } else { e.msg.vi.clone() })
-}
-
-/// A form field's value, trimmed; `None` when empty.
-pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
 async fn act(app: &AppState, caller: &Caller, action: &str, form: &[(String, String)]) -> Result<(), ApiError> {
@@ -285,7 +261,7 @@ fn user_done_words(tr: Tr, action: &str) -> String {
 /// `POST /admin/users`: one action (`action` = create, disable, enable,
 /// move, email, password) on one account, then back to the list.
 pub async fn users_submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (caller, form) = match read_form(&app, tr, request).await {
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
         Ok(f) => f,
         Err(r) => return r,
     };

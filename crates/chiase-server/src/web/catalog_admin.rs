@@ -17,8 +17,7 @@ use chiase_store::catalog::CatalogSource;
 use sha2::Digest;
 
 use super::catalog::{error_page, who};
-use super::{Tr, form_caller};
-use crate::api::records::form_with_optional_file;
+use super::{Tr, read_form, read_upload, sent_value};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -106,17 +105,12 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 
 /// `POST /admin/catalog/preview` (multipart: csrf, decision, date, signer,
 /// then the file): the preview; nothing is written.
-pub async fn preview(State(app): State<AppState>, tr: Tr, uri: Uri, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let sent = match form_with_optional_file(&uri, &parts.headers, body).await {
-        Ok(u) => u,
-        Err(e) => return error_page(tr, e),
+pub async fn preview(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
+    let (caller, sent) = match read_upload(&app, tr, request, false).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let value = |k: &str| sent.pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
-    let caller = match form_caller(&app, &mut parts, &value("csrf")).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
-    };
+    let value = |k: &str| sent_value(&sent.pairs, k);
     let mut p = match page(&app, tr, &caller).await {
         Ok(p) => p,
         Err(e) => return error_page(tr, e),
@@ -199,15 +193,9 @@ fn shown(tr: Tr, p: Preview, file_name: String, bytes: &[u8], decision: String, 
 /// `POST /admin/catalog` (urlencoded: the previewed file, its SHA-256 and
 /// the decision): publishes it as a new version.
 pub async fn publish(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(raw) = axum::body::to_bytes(body, MAX_CATALOG_BYTES * 2).await else {
-        return error_page(tr, ApiError::too_large(MAX_CATALOG_BYTES));
-    };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).map(|(k, v)| (k.into_owned(), v.trim().to_string())).collect();
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    let caller = match form_caller(&app, &mut parts, &get("csrf")).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
+    let (caller, form) = match read_form(&app, tr, request, MAX_CATALOG_BYTES * 2).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     match publish_form(&app, &caller, &form).await {
         Ok(number) => {

@@ -7,7 +7,7 @@
 //! then the steward is sent to the upload page.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chiase_core::catalog::Cadence;
 use chiase_core::policy::decide_create_dataset;
@@ -17,8 +17,7 @@ use chiase_io::tabular::ReadOptions;
 use chiase_store::databases::{DatabaseKey, DatabaseQuery, DatabaseSummary};
 
 use super::catalog::{error_page, who};
-use super::{Tr, form_caller};
-use crate::api::records::form_with_optional_file;
+use super::{Tr, field, read_form, read_upload, sent_value};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -167,17 +166,12 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 
 /// `POST /datasets/new/propose` (multipart: csrf, database, then either
 /// template or a sample file): the proposal to review.
-pub async fn propose(State(app): State<AppState>, tr: Tr, uri: Uri, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let sent = match form_with_optional_file(&uri, &parts.headers, body).await {
-        Ok(u) => u,
-        Err(e) => return error_page(tr, e),
+pub async fn propose(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
+    let (caller, sent) = match read_upload(&app, tr, request, false).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let value = |k: &str| sent.pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
-    let caller = match form_caller(&app, &mut parts, &value("csrf")).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
-    };
+    let value = |k: &str| sent_value(&sent.pairs, k);
     let mut page = match base_page(&app, tr, &caller).await {
         Ok(p) => p,
         Err(e) => return error_page(tr, e),
@@ -256,16 +250,11 @@ async fn modes_of(app: &AppState, database: &str, tr: Tr) -> Vec<(&'static str, 
 /// `POST /datasets/new` (urlencoded): creates the dataset as reviewed,
 /// then opens its upload page.
 pub async fn create(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.trim().to_string())).collect();
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    let caller = match form_caller(&app, &mut parts, &get("csrf")).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
-    };
+    let get = |k: &str| field(&form, k).unwrap_or_default().to_string();
     let draft = Draft {
         database: get("database"),
         template: get("template"),

@@ -195,6 +195,64 @@ pub(crate) async fn form_caller(app: &AppState, parts: &mut axum::http::request:
     Caller::from_request_parts(parts, app).await
 }
 
+/// A form post of the portal (`application/x-www-form-urlencoded`, at most
+/// `limit` bytes): its fields, trimmed but for passwords, and the caller,
+/// once the form's `csrf` field matches the session's.
+pub(crate) async fn read_form(
+    app: &AppState,
+    tr: Tr,
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<(Caller, Vec<(String, String)>), Response> {
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return Err(catalog::error_page(tr, ApiError::too_large(limit)));
+    };
+    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes)
+        .map(|(k, v)| {
+            let v = if k == "password" { v.into_owned() } else { v.trim().to_string() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    match form_caller(app, &mut parts, field(&form, "csrf").unwrap_or_default()).await {
+        Ok(c) => Ok((c, form)),
+        Err(e) => Err(catalog::error_page(tr, e)),
+    }
+}
+
+/// A form field's value; `None` when absent or empty.
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// A multipart form post of the portal (an upload): its text parts and its
+/// file (absent when `file_required` is false and none was sent), and the
+/// caller, once the `csrf` part, sent before the file, matches the session's.
+pub(crate) async fn read_upload(
+    app: &AppState,
+    tr: Tr,
+    request: axum::extract::Request,
+    file_required: bool,
+) -> Result<(Caller, crate::api::records::Upload), Response> {
+    let (mut parts, body) = request.into_parts();
+    let sent = if file_required {
+        crate::api::records::upload(&parts.uri, &parts.headers, body).await
+    } else {
+        crate::api::records::form_with_optional_file(&parts.uri, &parts.headers, body).await
+    };
+    let sent = sent.map_err(|e| catalog::error_page(tr, e))?;
+    let csrf = sent_value(&sent.pairs, "csrf");
+    match form_caller(app, &mut parts, &csrf).await {
+        Ok(c) => Ok((c, sent)),
+        Err(e) => Err(catalog::error_page(tr, e)),
+    }
+}
+
+/// The last value of a text part of an upload form, trimmed (empty when absent).
+pub(crate) fn sent_value(pairs: &[(String, String)], name: &str) -> String {
+    pairs.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default()
+}
+
 /// Builds a query string from pairs, skipping empty values.
 pub fn query_string(pairs: &[(&str, String)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());

@@ -15,7 +15,7 @@ use chiase_core::schema::{FieldSpec, FieldType, PersonalClass, SchemaSpec};
 
 use super::catalog::{error_page, who};
 use super::dataset_new::{PERSONAL, TYPES, personal_code, type_code};
-use super::{Tr, form_caller};
+use super::{Tr, read_form};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -106,15 +106,9 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 
 /// `POST /datasets/{id}/schema`: the edited fields as a new schema version.
 pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<String>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
-    };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.trim().to_string())).collect();
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let caller = match form_caller(&app, &mut parts, &get("csrf").unwrap_or_default()).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let outcome = match find_dataset(&app, &id).await {
         Ok(ds) => match edited(ds.schema.clone(), &form, ds.schema_version) {

@@ -8,13 +8,17 @@ use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::admin::{back, failure, field, read_form};
+use super::admin::{back, failure};
 use super::catalog::{error_page, who};
 use super::{Tr, Who};
+use super::{field, read_form};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::usecase::settings::{self, Source};
+
+/// A setting's form: one key and a value.
+const MAX_FORM_BYTES: usize = 8 * 1024;
 
 /// One line of the table.
 struct Row {
@@ -113,7 +117,7 @@ fn done_words(tr: Tr, action: &str) -> String {
 
 /// `POST /admin/settings`: `action` = set (`key`, `value`) or clear (`key`).
 pub async fn submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (caller, form) = match read_form(&app, tr, request).await {
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
         Ok(f) => f,
         Err(r) => return r,
     };

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chiase_store::users::TokenInfo;
 
 use super::catalog::{error_page, who};
-use super::{Tr, form_caller};
+use super::{Tr, field, read_form};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -106,16 +106,11 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 
 /// `POST /tokens` (`action` = create with `name` and `days`, or revoke with `id`).
 pub async fn submit(State(app): State<AppState>, tr: Tr, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return error_page(tr, ApiError::too_large(MAX_FORM_BYTES));
+    let (caller, form) = match read_form(&app, tr, request, MAX_FORM_BYTES).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.trim().to_string())).collect();
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    let caller = match form_caller(&app, &mut parts, &get("csrf")).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
-    };
+    let get = |k: &str| field(&form, k).unwrap_or_default().to_string();
     let username = whose(&caller, Some(get("user")));
     let outcome = match get("action").as_str() {
         "create" => {

@@ -17,8 +17,8 @@ use chiase_io::tabular::ReadOptions;
 use chiase_store::datasets::import::ImportMode;
 
 use super::catalog::{error_page, who};
-use super::{Tr, form_caller};
-use crate::api::records::{MAX_IMPORT_BYTES, marked_workbook, upload};
+use super::{Tr, read_upload, sent_value};
+use crate::api::records::{MAX_IMPORT_BYTES, marked_workbook};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -123,17 +123,11 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 /// `POST /datasets/{id}/upload` (multipart: `csrf`, `mode`, `sheet`,
 /// `report`, then `file`): imports the file and shows what happened.
 pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<String>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let sent = match upload(&parts.uri, &parts.headers, body).await {
-        Ok(u) => u,
-        Err(e) => return error_page(tr, e),
+    let (caller, sent) = match read_upload(&app, tr, request, true).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let value = |k: &str| sent.pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
-    // The form carries the session's anti-forgery token before the file.
-    let caller = match form_caller(&app, &mut parts, &value("csrf").unwrap_or_default()).await {
-        Ok(c) => c,
-        Err(e) => return error_page(tr, e),
-    };
+    let value = |k: &str| Some(sent_value(&sent.pairs, k)).filter(|v| !v.is_empty());
     let mut p = match page(&app, tr, &caller, &id).await {
         Ok(p) => p,
         Err(r) => return r,
