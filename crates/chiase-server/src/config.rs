@@ -299,6 +299,10 @@ settings! {
     /// Nơi chứa tệp tạm của các lần nhập trước khi ghi vào cơ sở dữ liệu (để trống: `DATA/tmp`).
     import_spool_dir: Option<PathBuf> = "", value_name = "DIR";
 
+    /// The address people reach chiase at (`https://dulieu.tuyenquang.gov.vn`, behind the province's proxy): links in notification e-mails and the default OpenID callback use it; unset: `http://` and `listen`.
+    /// Địa chỉ người dùng truy cập chiase (`https://dulieu.tuyenquang.gov.vn`, sau máy chủ trung gian của tỉnh): đường dẫn trong thư thông báo và địa chỉ gọi lại OpenID mặc định dùng địa chỉ này; để trống: `http://` và `listen`.
+    public_url: Option<String> = "", value_name = "URL";
+
     /// The portal's name, in page titles and the header.
     /// Tên cổng dữ liệu, trên tiêu đề trang và đầu trang.
     site_name: String = "Cổng dữ liệu tỉnh Tuyên Quang", value_name = "TEXT";
@@ -862,12 +866,36 @@ impl Config {
     }
 
     /// The callback URL given to the OpenID provider (`oidc_redirect_url`,
-    /// else `http://LISTEN/login/oidc/callback`).
+    /// else the public address's `/login/oidc/callback`).
     pub fn oidc_redirect(&self) -> String {
         match &self.oidc_redirect_url {
             Some(u) => u.clone(),
-            None => format!("http://{}/login/oidc/callback", self.listen),
+            None => format!("{}/login/oidc/callback", self.public_base()),
         }
+    }
+
+    /// Where people reach chiase, without a trailing slash: `public_url`,
+    /// else `http://LISTEN`. Links that leave the server (e-mails, the
+    /// OpenID callback) start with it.
+    pub fn public_base(&self) -> String {
+        match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// `public_url`, when set, is an http(s) address with a host and no
+    /// query or fragment.
+    pub fn check_public_url(&self) -> anyhow::Result<()> {
+        let Some(u) = self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else { return Ok(()) };
+        let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+        let host = rest.map(|r| r.split('/').next().unwrap_or_default()).unwrap_or_default();
+        if rest.is_none() || host.is_empty() || u.contains(['?', '#', ' ']) {
+            anyhow::bail!(
+                "public_url «{u}» không hợp lệ: cần địa chỉ http(s)://máy[/đường-dẫn] / public_url «{u}» is invalid: expected http(s)://host[/path]"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -1260,6 +1288,21 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         (path, text)
+    }
+
+    #[test]
+    fn links_that_leave_the_server_start_with_the_public_address() {
+        let mut cfg = Config::default();
+        assert_eq!(cfg.public_base(), format!("http://{}", cfg.listen));
+        assert_eq!(cfg.oidc_redirect(), format!("http://{}/login/oidc/callback", cfg.listen));
+        cfg.public_url = Some("https://dulieu.tuyenquang.gov.vn/".into());
+        assert!(cfg.check_public_url().is_ok());
+        assert_eq!(cfg.public_base(), "https://dulieu.tuyenquang.gov.vn");
+        assert_eq!(cfg.oidc_redirect(), "https://dulieu.tuyenquang.gov.vn/login/oidc/callback");
+        for bad in ["dulieu.tuyenquang.gov.vn", "ftp://x", "https://", "https://x/?a=1", "https://x/#top"] {
+            cfg.public_url = Some(bad.into());
+            assert!(cfg.check_public_url().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl AppState {
         let anchor = crate::audit_anchor::open(&config)?.map(Arc::new);
         // One small string per state made (a process makes one; tests a few hundred).
         let live = Arc::new(LiveSettings::new(&config));
+        config.check_public_url()?;
         let map_outline = config.map_outline.as_deref().map(read_outline).transpose()?;
         Ok(AppState { recorder: Recorder::start(store.clone()), store, config: Arc::new(config), files, anchor, live, map_outline })
     }

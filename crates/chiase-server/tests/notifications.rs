@@ -385,6 +385,7 @@ async fn with_an_smtp_server_the_steward_receives_an_email_naming_the_dataset_in
         let app = TestApp::spawn_with(engine, |cfg| {
             cfg.smtp_url = Some(url);
             cfg.mail_from = "Cổng dữ liệu <noreply@tuyenquang.gov.vn>".into();
+            cfg.public_url = Some("https://dulieu.tuyenquang.gov.vn/".into());
         })
         .await;
         let p = setup(&app).await;
@@ -411,7 +412,10 @@ async fn with_an_smtp_server_the_steward_receives_an_email_naming_the_dataset_in
         let text = body(&mail.data);
         assert!(text.starts_with("Kính gửi noivu.steward,"), "{engine:?}: {text}");
         assert!(text.contains(&format!("Sở Thông tin và Truyền thông đề nghị khai thác «{TITLE}»")), "{engine:?}: {text}");
-        assert!(text.contains(&format!("http://{}/requests/{id}", app.addr)), "{engine:?}: the link: {text}");
+        assert!(
+            text.contains(&format!("https://dulieu.tuyenquang.gov.vn/requests/{id}")),
+            "{engine:?}: the link, at the public address: {text}"
+        );
         let (vi, en) = text.split_once("Dear noivu.steward,").expect("English below the Vietnamese");
         assert!(vi.contains("phê duyệt hoặc từ chối") && en.contains(&format!("asks for «{TITLE}»")), "{engine:?}: {text}");
         // Marked as mailed; the page says so.

@@ -200,10 +200,9 @@ pub async fn send_pending(app: &AppState) -> Result<(usize, usize), ApiError> {
     Ok((sent, failed))
 }
 
-/// Where links in e-mails point: the listen address (there is no setting
-/// for the public address yet).
+/// Where links in e-mails point: the public address (`public_url`).
 fn base_url(cfg: &Config) -> String {
-    format!("http://{}", cfg.listen)
+    cfg.public_base()
 }
 
 /// Vietnam time (UTC+7, no summer time): notification dates are shown in it.
