@@ -178,3 +178,41 @@ impl Drop for TestApp {
 pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The Python of the virtual environment `.ci/pytools` makes (ckanapi,
+/// rdflib, pySHACL, frictionless, openapi-spec-validator), named by
+/// CHIASE_PYTHON; `None` (the test skips, saying so) when it is not set,
+/// unless CHIASE_PY_TESTS=required, as in CI.
+pub fn python_tools() -> Option<std::path::PathBuf> {
+    match std::env::var_os("CHIASE_PYTHON") {
+        Some(p) if std::path::Path::new(&p).exists() => Some(p.into()),
+        _ => {
+            assert!(
+                std::env::var("CHIASE_PY_TESTS").as_deref() != Ok("required"),
+                "CHIASE_PY_TESTS=required but CHIASE_PYTHON does not name a Python (run: export CHIASE_PYTHON=$(bash .ci/pytools))"
+            );
+            eprintln!("Python client tests skipped: export CHIASE_PYTHON=$(bash .ci/pytools) to run them");
+            None
+        }
+    }
+}
+
+/// Runs `tests/python/{script}` with the tools' Python, `args` after it,
+/// on a blocking thread (the server under test runs on this runtime), for
+/// at most 300 s, and returns its standard output; panics with its output
+/// when it fails.
+pub async fn run_python(python: &std::path::Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.arg("300").arg(python).arg(&path).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the Python runner thread")
+        .unwrap_or_else(|e| panic!("{script} does not start: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{script} failed ({}):\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    stdout
+}
