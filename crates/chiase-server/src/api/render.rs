@@ -27,6 +27,7 @@ pub fn dataset_json(l: &Listed) -> Value {
     }
     v["readable"] = json!(l.activity.is_some());
     v["links"] = json!({
+        "dataset": format!("/api/v1/datasets/{}", ds.id),
         "records": format!("/api/v1/datasets/{}/records", ds.id),
         "changes": format!("/api/v1/datasets/{}/changes", ds.id),
         "export_csv": format!("/api/v1/datasets/{}/export.csv", ds.id),

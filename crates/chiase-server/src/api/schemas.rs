@@ -320,6 +320,8 @@ pub struct DatasetDatabase {
 
 #[derive(ToSchema)]
 pub struct DatasetLinks {
+    /// The dataset itself (`GET /api/v1/datasets/{id}`).
+    pub dataset: String,
     pub records: String,
     pub changes: String,
     pub export_csv: String,

@@ -217,13 +217,15 @@ impl Export {
     }
 }
 
-/// Frictionless field types are ours, except for the two geo encodings.
-fn frictionless_field(f: &Field) -> serde_json::Value {
+/// A field of the package's Table Schema: ours as written, which is
+/// Frictionless (chiase's extensions — `personal`, `searchable`, `geo` —
+/// under their own names, ignored by readers that do not know them).
+/// `decimalChar` stays: the CSV writes numbers with it (`8,25`), and a
+/// reader told nothing reads `8,25` as text (frictionless: type-error).
+/// `groupChar` goes: numbers are written without grouping.
+pub fn frictionless_field(f: &Field) -> serde_json::Value {
     let mut v = serde_json::to_value(&f.spec).unwrap_or(json!({}));
     if let Some(o) = v.as_object_mut() {
-        // chiase extensions are kept under their own names; a reader that
-        // does not know them ignores them.
-        o.remove("decimalChar");
         o.remove("groupChar");
     }
     v
