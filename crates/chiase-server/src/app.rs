@@ -53,7 +53,9 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (api, _) = api_routes(request_timeout).split_for_parts();
     let pages = web::router().layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
-    let mut app = Router::new().merge(api).merge(pages).merge(api::openapi::docs_router());
+    // CKAN's Action API: outside the OpenAPI document (it is CKAN's shape).
+    let ckan = api::ckan::router().layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
+    let mut app = Router::new().merge(api).merge(pages).merge(ckan).merge(api::openapi::docs_router());
     if state.config.metrics_listen.is_none() {
         app = app.route("/metrics", axum::routing::get(crate::metrics::render));
     }

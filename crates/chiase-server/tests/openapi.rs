@@ -50,6 +50,8 @@ const NOT_API: &[&str] = &[
     "/assets/chiase-upload.js",
     "/assets/outline.geojson",
     "/login/oidc",
+    "/api/action/{name}",
+    "/api/3/action/{name}",
     "/login/oidc/callback",
     "/sitemap.xml",
     "/assets/chiase.css",

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agencies;
 pub mod audit;
 pub mod catalog;
+pub mod ckan;
 pub mod databases;
 pub mod datasets;
 pub mod exports;

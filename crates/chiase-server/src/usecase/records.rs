@@ -217,6 +217,112 @@ pub async fn write_records(app: &AppState, caller: &Caller, id: &str, mode: Impo
     write_rows(app, caller, &ds, mode, rows).await
 }
 
+/// Writes records that may name only some fields (CKAN's
+/// `datastore_upsert` with `method` `upsert` or `update`): a record whose
+/// key exists keeps the fields it does not name; with `must_exist`, a key
+/// that does not exist is an error (nothing is written). One transaction.
+pub async fn merge_records(app: &AppState, caller: &Caller, id: &str, items: Vec<Value>, must_exist: bool) -> Result<Value, ApiError> {
+    let ds = find_dataset(app, id).await?;
+    let permit = decide_write(&caller.subject, &ds.facts())?;
+    let schema = app.store.schema_of(&ds)?;
+    if schema.key.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_primary_key",
+            "tập dữ liệu không có khóa chính: chỉ có thể thêm bản ghi (method=insert)",
+            "the dataset has no primary key: records can only be inserted (method=insert)",
+        ));
+    }
+    if items.len() > 100_000 {
+        return Err(ApiError::bad_request(
+            "tối đa 100.000 bản ghi mỗi lần; hãy dùng /import",
+            "at most 100,000 records per request; use /import",
+        ));
+    }
+    let mut rows = Vec::with_capacity(items.len());
+    let mut errors: Vec<ReportError> = Vec::new();
+    let mut failed = 0u64;
+    for (i, item) in items.into_iter().enumerate() {
+        let n = i as u64 + 1;
+        let Value::Object(obj) = item else {
+            failed += 1;
+            errors.push(ReportError::new(
+                n,
+                None,
+                None,
+                "type",
+                "mỗi bản ghi phải là một đối tượng JSON",
+                "each record must be a JSON object",
+            ));
+            continue;
+        };
+        // The key, read from the record's key fields alone.
+        let mut keyed = vec![FieldValue::Null; schema.fields.len()];
+        let mut missing = None;
+        for &k in &schema.key {
+            let f = &schema.fields[k];
+            match obj.get(&f.spec.name).map(|v| f.parse_json(v)) {
+                Some(Ok(v)) if v != FieldValue::Null => keyed[k] = v,
+                Some(Err(e)) => missing = Some((f.spec.name.clone(), e.message.vi, e.message.en)),
+                _ => missing = Some((f.spec.name.clone(), "thiếu giá trị khóa".into(), "the key's value is missing".into())),
+            }
+        }
+        if let Some((field, vi, en)) = missing {
+            failed += 1;
+            if errors.len() < MAX_REPORTED {
+                let value = obj.get(&field).map(|v| v.to_string());
+                errors.push(ReportError::new(n, Some(field), value, "key", vi, en));
+            }
+            continue;
+        }
+        let key = schema.key_of(&keyed).unwrap_or_default();
+        let current = app.store.current_row(&permit, &ds, &key).await?;
+        if current.is_none() && must_exist {
+            failed += 1;
+            if errors.len() < MAX_REPORTED {
+                let shown: String = key.chars().take(100).collect();
+                errors.push(ReportError::new(
+                    n,
+                    None,
+                    Some(shown.clone()),
+                    "key_missing",
+                    format!("không có bản ghi khóa «{shown}» để cập nhật"),
+                    format!("no record with key «{shown}» to update"),
+                ));
+            }
+            continue;
+        }
+        match schema.parse_json_row(&obj, current.as_ref().map(|c| c.values.as_slice())) {
+            Ok(values) => rows.push(ParsedRow::new(n, values)),
+            Err(problems) => {
+                for (f, e) in problems {
+                    failed += 1;
+                    if errors.len() < MAX_REPORTED {
+                        let column = (f != usize::MAX).then(|| schema.fields[f].spec.name.clone());
+                        let value = column.as_ref().and_then(|c| obj.get(c)).map(|v| v.to_string());
+                        errors.push(ReportError::new(n, column, value, e.code, e.message.vi, e.message.en));
+                    }
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(rejected(ImportReport::new(rows.len() as u64 + failed, failed, errors)));
+    }
+    write_rows(app, caller, &ds, ImportMode::Upsert, rows).await
+}
+
+/// Deletes the records with these keys (canonical, as `Schema::key_of`
+/// gives them) in one transaction; returns how many were deleted.
+pub async fn delete_keys(app: &AppState, caller: &Caller, ds: &Dataset, keys: &[String]) -> Result<u64, ApiError> {
+    let permit = decide_write(&caller.subject, &ds.facts())?;
+    let mut writer = app.store.begin_write(&permit, &ds.id, ImportMode::Append, &caller.actor.name, Some("api")).await?;
+    let deleted = writer.delete(keys).await?;
+    let summary = writer.commit().await?;
+    record_change(app, caller, "delete", Some(ds), ds.id.clone(), json!({ "deleted": deleted, "seq": summary.last_seq })).await?;
+    Ok(deleted as u64)
+}
+
 /// Changes some fields of one record.
 pub async fn patch_record(app: &AppState, caller: &Caller, id: &str, key: &str, body: Value) -> Result<Value, ApiError> {
     let ds = find_dataset(app, id).await?;
