@@ -17,6 +17,7 @@ pub mod requests;
 pub mod schema;
 pub mod sharing;
 pub mod text;
+pub mod theme;
 
 mod error;
 

@@ -15,6 +15,7 @@ pub mod db;
 mod direct;
 pub mod files;
 pub mod jobs;
+pub mod metadata;
 pub mod notifications;
 pub mod oidc;
 pub mod ops;

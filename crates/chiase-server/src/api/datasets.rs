@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use chiase_core::catalog::Cadence;
 use chiase_core::schema::SchemaSpec;
 use chiase_core::sharing::SharingMode;
+use chiase_core::theme::Theme;
 use chiase_store::databases::DatabaseKey;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -181,10 +182,21 @@ pub struct UpdateBody {
     pub cadence: Option<Cadence>,
     /// One of the modes the catalog gives the dataset's database.
     pub sharing_mode: Option<SharingMode>,
+    /// Its theme among the national portal's groups (published as
+    /// `dcat:theme`); `null` removes it, and the proposal from the owner
+    /// agency (`theme_proposed`) stands in.
+    #[serde(default, deserialize_with = "present_theme")]
+    #[schema(value_type = Option<Theme>, nullable)]
+    pub theme: Option<Option<Theme>>,
 }
 
 /// The fields [`UpdateBody`] takes.
-const UPDATABLE: [&str; 6] = ["title", "title_en", "description", "licence", "cadence", "sharing_mode"];
+const UPDATABLE: [&str; 7] = ["title", "title_en", "description", "licence", "cadence", "sharing_mode", "theme"];
+
+/// A theme given, even as `null` (which then is `Some(None)`).
+fn present_theme<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Theme>>, D::Error> {
+    Option::<Theme>::deserialize(d).map(Some)
+}
 
 /// A field given, even as `null` (which then is `Some(None)`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -192,7 +204,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 }
 
 /// Changes what describes a dataset (stewards of its owner): titles,
-/// description, licence, cadence, sharing mode — the mode among those the
+/// description, licence, cadence, sharing mode, theme — the mode among those the
 /// catalog gives its database. Fields left out stay; the schema changes
 /// through `/api/v1/datasets/{id}/schema`.
 #[utoipa::path(
@@ -247,6 +259,7 @@ async fn update(
         licence: b.licence,
         cadence: b.cadence,
         sharing_mode: b.sharing_mode,
+        theme: b.theme,
     };
     let ds = datasets::update(&app, &caller, &id, changes).await?;
     Ok(Json(dataset_json(&datasets::show(&app, &caller, &ds.id).await?)))

@@ -25,6 +25,7 @@ pub fn dataset_json(l: &Listed) -> Value {
             }
         }
     }
+    v["theme_proposed"] = json!(chiase_core::theme::propose(&ds.owner.name));
     v["readable"] = json!(l.activity.is_some());
     v["links"] = json!({
         "dataset": format!("/api/v1/datasets/{}", ds.id),

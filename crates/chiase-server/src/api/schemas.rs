@@ -340,6 +340,11 @@ pub struct Dataset {
     pub licence: String,
     pub sharing_mode: SharingMode,
     pub cadence: Cadence,
+    /// The theme its stewards set; `null`: none set.
+    pub theme: Option<chiase_core::theme::Theme>,
+    /// The theme derived from the owner agency's name, which DCAT uses
+    /// while none is set; `null` when the name says nothing.
+    pub theme_proposed: Option<chiase_core::theme::Theme>,
     pub schema: SchemaSpec,
     pub schema_version: i64,
     pub synthetic: bool,

@@ -110,8 +110,8 @@ pub async fn change_schema(app: &AppState, caller: &Caller, id: &str, spec: Sche
     Ok(ds)
 }
 
-/// Changes what describes a dataset: titles, description, licence, cadence
-/// and sharing mode (stewards of its owner; the mode among those the
+/// Changes what describes a dataset: titles, description, licence, cadence,
+/// sharing mode and theme (stewards of its owner; the mode among those the
 /// catalog gives its database). A value that cannot be stored is a 400.
 /// The audit event `dataset_updated` names each changed field with its
 /// value before and after; a change that changes nothing records nothing.
@@ -132,6 +132,7 @@ pub async fn update(app: &AppState, caller: &Caller, id: &str, changes: DatasetC
     note("licence", json!(b.licence), json!(a.licence));
     note("cadence", json!(b.cadence), json!(a.cadence));
     note("sharing_mode", json!(b.sharing_mode), json!(a.sharing_mode));
+    note("theme", json!(b.theme), json!(a.theme));
     if !changed.is_empty() {
         record_change(app, caller, "dataset_updated", Some(a), a.id.clone(), json!({ "changes": changed })).await?;
     }

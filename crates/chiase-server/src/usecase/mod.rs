@@ -13,6 +13,7 @@ pub mod agencies;
 pub mod audit;
 pub mod catalog;
 pub mod datasets;
+pub mod dcat;
 pub mod demo;
 pub mod exports;
 pub mod files;

@@ -238,6 +238,8 @@ struct DatabasePage {
     lang_href: String,
     back_href: String,
     datasets: Vec<HostedView>,
+    /// Its DCAT description, `/dataset/{id}` (`.ttl`, `.jsonld`, `.rdf`).
+    dcat_href: String,
 }
 
 /// A dataset the database holds, as its page lists it.
@@ -257,8 +259,12 @@ pub async fn database(
     caller: Result<Caller, ApiError>,
     ApiPath(key): ApiPath<String>,
     uri: Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, Response> {
     Params::parse(uri.query(), &["lang"]).map_err(|e| error_page(tr, e))?;
+    if let Some(rdf) = super::dcat::negotiated(&app, &headers, &key).await {
+        return Ok(rdf);
+    }
     let d = find_database(&app, &key).await.map_err(|e| error_page(tr, e))?;
     let lang = tr.lang;
     let (who, session_csrf) = who(&app, caller.as_ref().ok()).await;
@@ -284,10 +290,11 @@ pub async fn database(
         channels: d.fields.channels.iter().map(|c| c.label(lang)).collect(),
         lang_href: format!("/databases/{}?lang={}", d.id, tr.other()),
         back_href: if lang == "en" { "/?lang=en".into() } else { "/".into() },
+        dcat_href: format!("/dataset/{}", d.id),
         d,
         datasets,
     };
-    Ok(page.into_response())
+    Ok(super::dcat::vary_accept(page.into_response()))
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]

@@ -1,5 +1,6 @@
 //! `/datasets/{id}/edit`: a steward of the owner agency changes what
-//! describes a dataset — its titles, description, licence, update cadence
+//! describes a dataset — its titles, description, licence, update cadence,
+//! theme (with the proposal from the owner agency's name when none is set)
 //! and sharing mode (among those the catalog gives its database) — through
 //! the same use case and policy as `PATCH /api/v1/datasets/{id}`. A refused
 //! form comes back with what was typed and why; a saved one goes back to
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chiase_core::catalog::Cadence;
 use chiase_core::policy::decide_edit_dataset;
 use chiase_core::sharing::SharingMode;
+use chiase_core::theme::Theme;
 use chiase_store::datasets::{Dataset, DatasetChanges};
 
 use super::catalog::{error_page, who};
@@ -50,6 +52,9 @@ struct Sent {
     cadence: String,
     /// Empty: not chosen (the form then keeps the dataset's mode).
     sharing_mode: String,
+    /// A theme's code; empty: none set (the proposal stands in). `None`:
+    /// the form had no such field, and the theme stays.
+    theme: Option<String>,
 }
 
 impl Sent {
@@ -64,6 +69,7 @@ impl Sent {
             licence_other: if named { String::new() } else { ds.licence.clone() },
             cadence: ds.cadence.code().to_string(),
             sharing_mode: ds.sharing_mode.code().to_string(),
+            theme: Some(ds.theme.map(|t| t.code().to_string()).unwrap_or_default()),
         }
     }
 
@@ -80,6 +86,7 @@ impl Sent {
                 "licence_other" => s.licence_other = v,
                 "cadence" => s.cadence = v,
                 "sharing_mode" => s.sharing_mode = v,
+                "theme" => s.theme = Some(v),
                 _ => {}
             }
         }
@@ -100,6 +107,11 @@ impl Sent {
                     .map_err(|m| format!("{} «{m}»", tr.t("Hình thức chia sẻ không hợp lệ:", "Invalid sharing mode:")))?,
             ),
         };
+        let theme = match self.theme.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(t) => Some(Some(t.parse::<Theme>().map_err(|t| format!("{} «{t}»", tr.t("Lĩnh vực không hợp lệ:", "Invalid theme:")))?)),
+        };
         let licence = if self.licence == OTHER || self.licence.is_empty() { self.licence_other.clone() } else { self.licence.clone() };
         Ok(DatasetChanges {
             title: Some(self.title.clone()),
@@ -108,6 +120,7 @@ impl Sent {
             licence: Some(licence),
             cadence: Some(cadence),
             sharing_mode,
+            theme,
         })
     }
 }
@@ -140,6 +153,9 @@ struct EditPage {
     form: Sent,
     licences: Vec<Choice>,
     cadences: Vec<Choice>,
+    themes: Vec<Choice>,
+    /// The theme derived from the owner's name, used while none is set.
+    theme_proposed: Option<&'static str>,
     modes: Vec<Choice>,
     /// The dataset's mode when the catalog no longer gives it its database.
     mode_outside: Option<&'static str>,
@@ -189,6 +205,11 @@ async fn page(app: &AppState, tr: Tr, caller: &Caller, ds: &Dataset, form: Sent,
         .into_iter()
         .map(|c| Choice { value: c.code(), label: c.label(tr.lang), hint: "", selected: form.cadence == c.code() })
         .collect();
+    let chosen_theme = form.theme.clone().unwrap_or_default();
+    let themes = Theme::ALL
+        .into_iter()
+        .map(|t| Choice { value: t.code(), label: t.label(tr.lang), hint: "", selected: chosen_theme == t.code() })
+        .collect();
     let modes = allowed
         .iter()
         .map(|m| Choice { value: m.code(), label: m.label(tr.lang), hint: mode_hint(tr, *m), selected: form.sharing_mode == m.code() })
@@ -208,6 +229,8 @@ async fn page(app: &AppState, tr: Tr, caller: &Caller, ds: &Dataset, form: Sent,
         form,
         licences,
         cadences,
+        themes,
+        theme_proposed: chiase_core::theme::propose(&ds.owner.name).map(|t| t.label(tr.lang)),
         modes,
         mode_outside: (!allowed.contains(&ds.sharing_mode)).then(|| ds.sharing_mode.label(tr.lang)),
         open_offered: allowed.contains(&SharingMode::Open),
@@ -230,7 +253,7 @@ pub async fn show(State(app): State<AppState>, tr: Tr, caller: Result<Caller, Ap
 }
 
 /// `POST /datasets/{id}/edit` (a form: `csrf`, `title`, `title_en`,
-/// `description`, `licence`, `licence_other`, `cadence`, `sharing_mode`):
+/// `description`, `licence`, `licence_other`, `cadence`, `theme`, `sharing_mode`):
 /// saves and goes back to the dataset's page, or shows the form again with
 /// what was typed and why it was refused (400, 403).
 pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<String>, request: Request) -> Response {

@@ -87,6 +87,8 @@ struct DatasetPage {
     can_upload: bool,
     /// The reader may edit its description (a steward of the owner).
     can_edit: bool,
+    /// Its database's DCAT description, `/dataset/{database}` (`.ttl`…).
+    dcat_href: String,
 }
 
 struct Grid {
@@ -225,6 +227,10 @@ pub async fn dataset(
     let caller = caller.unwrap_or_else(|_| Caller::anonymous(None));
     let listed = datasets::show(&app, &caller, &id).await.map_err(|e| error_page(tr, e))?;
     let ds = &listed.dataset;
+    // Its RDF is its database's description, which lists it as distributions.
+    if let Some(rdf) = super::dcat::negotiated(&app, &headers, &ds.database.id).await {
+        return Ok(rdf);
+    }
     let schema = app.store.schema_of(ds).map_err(|e| error_page(tr, e.into()))?;
     let lang = tr.lang;
     // The record query: every pair but the page's own, empty boxes dropped.
@@ -293,8 +299,9 @@ pub async fn dataset(
         denied,
         can_upload: caller.user.is_some() && chiase_core::policy::decide_write(&caller.subject, &ds.facts()).is_ok(),
         can_edit: caller.user.is_some() && chiase_core::policy::decide_edit_dataset(&caller.subject, &ds.facts()).is_ok(),
+        dcat_href: format!("/dataset/{}", ds.database.id),
     };
-    let mut response = page.into_response();
+    let mut response = super::dcat::vary_accept(page.into_response());
     // Tiles from the province's own server are images from another origin.
     if let Some(origin) = app.map_tiles().as_deref().and_then(tile_origin)
         && let Ok(v) = axum::http::HeaderValue::from_str(

@@ -11,6 +11,7 @@ mod catalog_admin;
 mod dataset_edit;
 mod dataset_new;
 mod datasets;
+mod dcat;
 mod freshness;
 mod notifications;
 mod oidc;
@@ -58,6 +59,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog", get(catalog_admin::show).post(catalog_admin::publish))
         .route("/admin/catalog/preview", axum::routing::post(catalog_admin::preview))
         .route("/admin/settings", get(settings::show).post(settings::submit))
+        .route("/catalog", get(dcat::catalog_negotiated))
+        .route("/catalog.ttl", get(dcat::catalog_ttl))
+        .route("/catalog.jsonld", get(dcat::catalog_jsonld))
+        .route("/catalog.rdf", get(dcat::catalog_rdf))
+        .route("/dataset/{file}", get(dcat::dataset))
+        .route("/themes", get(dcat::themes_negotiated))
+        .route("/themes.ttl", get(dcat::themes_ttl))
+        .route("/themes.jsonld", get(dcat::themes_jsonld))
+        .route("/themes.rdf", get(dcat::themes_rdf))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))

@@ -21,6 +21,7 @@ use chiase_core::ids::{AgencyId, DatasetId};
 use chiase_core::policy::{CreateDatasetPermit, DatasetFacts, EditDatasetPermit, SchemaPermit};
 use chiase_core::schema::{Schema, SchemaSpec};
 use chiase_core::sharing::SharingMode;
+use chiase_core::theme::Theme;
 use chiase_core::{DomainError, Msg};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct Dataset {
     pub licence: String,
     pub sharing_mode: SharingMode,
     pub cadence: Cadence,
+    /// The theme its stewards set (`None`: not set; DCAT then uses the
+    /// proposal from the owner's name, `chiase_core::theme::propose`).
+    pub theme: Option<Theme>,
     pub schema: SchemaSpec,
     pub schema_version: i64,
     #[serde(skip)]
@@ -62,6 +66,12 @@ pub struct Dataset {
     pub template: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When what describes it (titles, description, licence, cadence,
+    /// sharing mode, theme, schema) last changed. Unlike `updated_at`,
+    /// which every write of rows moves too, it says nothing of the data,
+    /// so it may be told to anyone (DCAT's `dct:modified`).
+    #[serde(skip)]
+    pub described_at: DateTime<Utc>,
     #[serde(skip)]
     pub(crate) data_updated_at: Option<DateTime<Utc>>,
 }
@@ -136,6 +146,7 @@ struct DatasetRow {
     licence: String,
     sharing_mode: String,
     cadence: String,
+    theme: Option<String>,
     schema: Json<SchemaSpec>,
     schema_version: i64,
     table_name: String,
@@ -145,13 +156,14 @@ struct DatasetRow {
     template: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    described_at: DateTime<Utc>,
     data_updated_at: Option<DateTime<Utc>>,
 }
 
 const DATASET_SELECT: &str = "SELECT s.id AS pk, s.slug, d.slug AS db_slug, d.no AS db_no, d.name AS db_name, \
      a.slug AS owner_slug, a.name AS owner_name, a.id AS owner_pk, s.title, s.title_en, s.description, s.licence, \
-     s.sharing_mode, s.cadence, s.schema, s.schema_version, s.table_name, s.row_count, s.last_seq, s.synthetic, s.template, \
-     s.created_at, s.updated_at, s.data_updated_at \
+     s.sharing_mode, s.cadence, s.theme, s.schema, s.schema_version, s.table_name, s.row_count, s.last_seq, s.synthetic, s.template, \
+     s.created_at, s.updated_at, s.described_at, s.data_updated_at \
      FROM datasets s JOIN databases d ON d.id = s.database_id JOIN agencies a ON a.id = d.owner_id";
 
 impl DatasetRow {
@@ -168,6 +180,7 @@ impl DatasetRow {
             licence: self.licence,
             sharing_mode: self.sharing_mode.parse().map_err(|m| StoreError::Corrupt(format!("sharing mode «{m}»")))?,
             cadence: self.cadence.parse().map_err(|c| StoreError::Corrupt(format!("cadence «{c}»")))?,
+            theme: self.theme.map(|t| t.parse().map_err(|t| StoreError::Corrupt(format!("theme «{t}»")))).transpose()?,
             schema: self.schema.0,
             schema_version: self.schema_version,
             table_name: TableName::stored(&self.table_name)?,
@@ -177,6 +190,7 @@ impl DatasetRow {
             template: self.template,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            described_at: self.described_at,
             data_updated_at: self.data_updated_at,
         })
     }
@@ -210,6 +224,8 @@ pub struct DatasetChanges {
     pub cadence: Option<Cadence>,
     /// Must be one of the modes the catalog gives the dataset's database.
     pub sharing_mode: Option<SharingMode>,
+    /// `Some(None)` removes the theme (the proposal shows again).
+    pub theme: Option<Option<Theme>>,
 }
 
 impl DatasetChanges {
@@ -267,7 +283,15 @@ impl DatasetChanges {
             }
             too_long("licence", "giấy phép", "licence", Self::MAX_LICENCE, l)?;
         }
-        Ok(DatasetChanges { title, title_en, description, licence, cadence: self.cadence, sharing_mode: self.sharing_mode })
+        Ok(DatasetChanges {
+            title,
+            title_en,
+            description,
+            licence,
+            cadence: self.cadence,
+            sharing_mode: self.sharing_mode,
+            theme: self.theme,
+        })
     }
 
     /// Only what differs from `ds` (a field given with its current value
@@ -280,6 +304,7 @@ impl DatasetChanges {
             licence: self.licence.filter(|l| *l != ds.licence),
             cadence: self.cadence.filter(|c| *c != ds.cadence),
             sharing_mode: self.sharing_mode.filter(|m| *m != ds.sharing_mode),
+            theme: self.theme.filter(|t| *t != ds.theme),
         }
     }
 
@@ -507,8 +532,8 @@ impl Store {
         let Id(pk) = conn
             .fetch_one(
                 Sql::new(
-                    "INSERT INTO datasets (slug, database_id, title, title_en, description, licence, sharing_mode, cadence, schema, table_name, synthetic, template, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO datasets (slug, database_id, title, title_en, description, licence, sharing_mode, cadence, schema, table_name, synthetic, template, created_at, updated_at, described_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(new.slug.as_str())
                 .bind(db)
@@ -522,6 +547,7 @@ impl Store {
                 .bind(format!("pending_{}", new.slug))
                 .bind(new.synthetic)
                 .bind(new.template.clone())
+                .bind(ts)
                 .bind(ts)
                 .bind(ts),
             )
@@ -572,9 +598,10 @@ impl Store {
         let json = serde_json::to_value(&new_schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ts = now();
         conn.execute(
-            Sql::new("UPDATE datasets SET schema = ?, schema_version = ?, updated_at = ? WHERE id = ?")
+            Sql::new("UPDATE datasets SET schema = ?, schema_version = ?, updated_at = ?, described_at = ? WHERE id = ?")
                 .bind(json.clone())
                 .bind(version)
+                .bind(ts)
                 .bind(ts)
                 .bind(ds.pk.get()),
         )
@@ -596,7 +623,7 @@ impl Store {
 
 impl Store {
     /// Changes what describes a dataset (titles, description, licence,
-    /// cadence, sharing mode), in one transaction: only the fields that
+    /// cadence, sharing mode, theme), in one transaction: only the fields that
     /// differ from what is stored are written, with `updated_at` (the
     /// description's time; when its data last changed, `data_updated_at`,
     /// stays). A new sharing mode must be one the catalog gives the
@@ -625,10 +652,11 @@ impl Store {
             check_catalog_mode(&mut conn, db, mode).await?;
         }
         let c = changes;
+        let ts = now();
         conn.execute(
             Sql::new(
-                "UPDATE datasets SET title = ?, title_en = ?, description = ?, licence = ?, cadence = ?, sharing_mode = ?, updated_at = ? \
-                 WHERE id = ?",
+                "UPDATE datasets SET title = ?, title_en = ?, description = ?, licence = ?, cadence = ?, sharing_mode = ?, theme = ?, \
+                 updated_at = ?, described_at = ? WHERE id = ?",
             )
             .bind(c.title.unwrap_or_else(|| before.title.clone()))
             .bind(c.title_en.unwrap_or_else(|| before.title_en.clone()))
@@ -636,7 +664,9 @@ impl Store {
             .bind(c.licence.unwrap_or_else(|| before.licence.clone()))
             .bind(c.cadence.unwrap_or(before.cadence).code())
             .bind(c.sharing_mode.unwrap_or(before.sharing_mode).code())
-            .bind(now())
+            .bind(c.theme.unwrap_or(before.theme).map(|t| t.code()))
+            .bind(ts)
+            .bind(ts)
             .bind(before.pk.get()),
         )
         .await?;
