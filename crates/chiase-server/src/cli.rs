@@ -73,6 +73,36 @@ pub enum Command {
     /// Manage agencies and their lifecycle
     #[command(subcommand)]
     Agency(AgencyCommand),
+    /// Harvest other catalogs (CKAN, DCAT, Data Package, another chiase) now or on a schedule
+    #[command(subcommand)]
+    Harvest(HarvestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HarvestCommand {
+    /// Add a source (it runs at once when it has a period, then every period)
+    Add {
+        /// A CKAN site's or another chiase's root, a DCAT catalog, or a datapackage.json
+        url: String,
+        /// ckan, dcat, datapackage or chiase
+        #[arg(long = "type")]
+        kind: String,
+        /// How often: 30m, 6h, 1d, 1w [default: only when run by hand]
+        #[arg(long)]
+        every: Option<String>,
+        /// Its id here [default: made from the URL's host]
+        #[arg(long)]
+        id: Option<String>,
+        /// The catalog database (id or number) for entries with none of the same id here
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// List the sources and their latest runs
+    List,
+    /// Run a source now and print its report
+    Run { id: String },
+    /// Remove a source (the datasets it filled stay, no longer read-only)
+    Remove { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         Command::Audit(c) => commands::access::audit(cfg, c).await,
         Command::Catalog(c) => commands::catalog::run(cfg, c).await,
         Command::Agency(c) => commands::agency::run(cfg, c).await,
+        Command::Harvest(c) => commands::harvest::run(cfg, c).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -40,6 +40,7 @@ impl AppState {
         start_housekeeping(state.store.clone());
         start_settings_refresh(&state);
         crate::usecase::notifications::start_scans(state.clone());
+        crate::usecase::harvest::start_schedule(state.clone());
         Ok(state)
     }
 

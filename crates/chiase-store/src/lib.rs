@@ -14,6 +14,7 @@ pub mod datasets;
 pub mod db;
 mod direct;
 pub mod files;
+pub mod harvest;
 pub mod jobs;
 pub mod metadata;
 pub mod notifications;

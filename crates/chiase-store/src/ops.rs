@@ -44,6 +44,9 @@ const TABLES: &[(&str, &str)] = &[
     ("open_read_counts", "dataset_id, day"),
     ("job_leases", "name"),
     ("runtime_settings", "key"),
+    ("harvest_sources", "id"),
+    ("harvest_runs", "id"),
+    ("harvested_entries", "source_id, remote_id"),
     ("files", "id"),
 ];
 

@@ -87,6 +87,13 @@ pub struct SettingsPermit {
     _private: (),
 }
 
+/// Leave to add, run and remove harvest sources: which other catalogs
+/// chiase pulls entries and open rows from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarvestPermit {
+    _private: (),
+}
+
 fn admin(subject: &Subject) -> Result<(), Reason> {
     if subject.is_admin() { Ok(()) } else { Err(deny_unless_signed_in(subject, Reason::NotAdmin)) }
 }
@@ -149,4 +156,10 @@ pub fn decide_catalog(subject: &Subject) -> Result<CatalogPermit, Reason> {
 /// at run time? Administrators.
 pub fn decide_settings(subject: &Subject) -> Result<SettingsPermit, Reason> {
     admin(subject).map(|()| SettingsPermit { _private: () })
+}
+
+/// May `subject` add, run or remove harvest sources? Administrators (a
+/// source decides what enters the province's catalog).
+pub fn decide_harvest(subject: &Subject) -> Result<HarvestPermit, Reason> {
+    admin(subject).map(|()| HarvestPermit { _private: () })
 }

@@ -21,6 +21,9 @@ pub struct DatasetFacts {
     /// Positions of the primary-key fields (empty: rows are addressed by
     /// their record id only).
     pub key: Vec<usize>,
+    /// Its rows are harvested from another catalog: read-only here, but for
+    /// the harvester (which acts as the operator).
+    pub harvested: bool,
 }
 
 /// Where a grant is in its life.
@@ -181,15 +184,24 @@ fn writer(subject: &Subject, owner: AgencyId) -> Result<Reason, Reason> {
     }
 }
 
+/// Who may change `dataset`: its owner's stewards and the operator; a
+/// harvested dataset only the operator (the harvester acts as it).
+fn dataset_writer(subject: &Subject, dataset: &DatasetFacts) -> Result<Reason, Reason> {
+    if dataset.harvested && !matches!(subject, Subject::Operator) {
+        return Err(deny_unless_signed_in(subject, Reason::Harvested));
+    }
+    writer(subject, dataset.owner_agency_id)
+}
+
 /// May `subject` write rows of `dataset`?
 pub fn decide_write(subject: &Subject, dataset: &DatasetFacts) -> Result<WritePermit, Reason> {
-    writer(subject, dataset.owner_agency_id).map(|reason| WritePermit { dataset_id: dataset.dataset_id, reason })
+    dataset_writer(subject, dataset).map(|reason| WritePermit { dataset_id: dataset.dataset_id, reason })
 }
 
 /// May `subject` change the schema of `dataset`? The same people who write
 /// its rows.
 pub fn decide_schema_change(subject: &Subject, dataset: &DatasetFacts) -> Result<SchemaPermit, Reason> {
-    writer(subject, dataset.owner_agency_id).map(|_| SchemaPermit { dataset_id: dataset.dataset_id })
+    dataset_writer(subject, dataset).map(|_| SchemaPermit { dataset_id: dataset.dataset_id })
 }
 
 /// May `subject` change what describes `dataset` (titles, description,
@@ -197,7 +209,7 @@ pub fn decide_schema_change(subject: &Subject, dataset: &DatasetFacts) -> Result
 /// as for its rows: a platform administrator administers, and does not
 /// describe (or open) another agency's data.
 pub fn decide_edit_dataset(subject: &Subject, dataset: &DatasetFacts) -> Result<EditDatasetPermit, Reason> {
-    writer(subject, dataset.owner_agency_id).map(|_| EditDatasetPermit { dataset_id: dataset.dataset_id })
+    dataset_writer(subject, dataset).map(|_| EditDatasetPermit { dataset_id: dataset.dataset_id })
 }
 
 /// May `subject` create a dataset in a database owned by `owner`? Creating

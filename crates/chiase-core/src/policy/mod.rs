@@ -148,6 +148,7 @@ pub enum Reason {
     NotRequester,
     OwnData,
     NotEveryField,
+    Harvested,
 }
 
 impl Reason {
@@ -184,6 +185,10 @@ impl Reason {
             Reason::OwnData => {
                 Msg::new("cơ quan chủ quản không cần yêu cầu dữ liệu của mình", "the owner agency needs no request for its own data")
             }
+            Reason::Harvested => Msg::new(
+                "dữ liệu được thu thập từ danh mục khác: chỉ đọc tại đây, sửa tại nguồn",
+                "harvested from another catalog: read-only here, change it at its source",
+            ),
             Reason::NotEveryField => Msg::new(
                 "tệp đính kèm chỉ dành cho người được xem mọi trường của tập dữ liệu",
                 "attached files are for readers who may see every field of the dataset",

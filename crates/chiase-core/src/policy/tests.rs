@@ -52,6 +52,7 @@ fn dataset(mode: SharingMode) -> DatasetFacts {
             ("ghi_chu".into(), PersonalClass::None),
         ],
         key: vec![0],
+        harvested: false,
     }
 }
 
@@ -422,4 +423,19 @@ fn tokens_are_managed_by_their_owner_or_an_administrator() {
     assert_eq!(decide_tokens(&me, UserId(2)).unwrap_err(), Reason::NotAdmin);
     assert_eq!(decide_tokens(&subject(Who::OtherAdmin), UserId(2)).unwrap().user(), UserId(2));
     assert_eq!(decide_tokens(&Subject::Anonymous, UserId(2)).unwrap_err(), Reason::SignInRequired);
+}
+
+/// A harvested dataset is read-only here: not its owner's stewards, not an
+/// administrator; only the operator (as which the harvester acts).
+#[test]
+fn harvested_datasets_are_read_only_but_for_the_operator() {
+    let ds = DatasetFacts { harvested: true, ..dataset(SharingMode::Open) };
+    let steward = subject(Who::OwnerSteward);
+    assert_eq!(decide_write(&steward, &ds).unwrap_err(), Reason::Harvested);
+    assert_eq!(decide_write(&subject(Who::OwnerAdmin), &ds).unwrap_err(), Reason::Harvested);
+    assert_eq!(decide_schema_change(&steward, &ds).unwrap_err(), Reason::Harvested);
+    assert_eq!(decide_edit_dataset(&steward, &ds).unwrap_err(), Reason::Harvested);
+    assert!(decide_write(&Subject::Operator, &ds).is_ok());
+    // Reading is as for any open dataset.
+    assert!(decide_read(&subject(Who::Anonymous), &ds, chrono::Utc::now(), &[]).is_ok());
 }

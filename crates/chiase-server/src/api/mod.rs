@@ -11,6 +11,7 @@ pub mod databases;
 pub mod datasets;
 pub mod exports;
 pub mod files;
+pub mod harvest;
 pub mod health;
 pub mod openapi;
 pub mod records;

@@ -13,6 +13,7 @@ pub mod access;
 pub mod agency;
 pub mod catalog;
 pub mod dataset;
+pub mod harvest;
 pub mod ops;
 pub mod serve;
 

@@ -36,17 +36,23 @@ fn fail(what: &str, e: impl std::fmt::Display) -> HttpError {
 
 /// Sends one request to the provider and reads its answer.
 pub async fn send(request: HttpRequest) -> Result<HttpResponse, HttpError> {
-    match tokio::time::timeout(TIMEOUT, exchange(request)).await {
+    send_bounded(request, TIMEOUT, MAX_BODY).await
+}
+
+/// Sends one request and reads an answer of at most `max_body` bytes, all
+/// within `timeout`.
+pub async fn send_bounded(request: HttpRequest, timeout: Duration, max_body: usize) -> Result<HttpResponse, HttpError> {
+    match tokio::time::timeout(timeout, exchange(request, max_body)).await {
         Ok(r) => r,
-        Err(_) => Err(HttpError(format!("no answer within {} s", TIMEOUT.as_secs()))),
+        Err(_) => Err(HttpError(format!("no answer within {} s", timeout.as_secs()))),
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-async fn exchange(request: HttpRequest) -> Result<HttpResponse, HttpError> {
+async fn exchange(request: HttpRequest, max_body: usize) -> Result<HttpResponse, HttpError> {
     let (parts, body) = request.into_parts();
     let uri = parts.uri;
     let https = match uri.scheme_str() {
@@ -74,13 +80,13 @@ async fn exchange(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     if https {
         let name = ServerName::try_from(host).map_err(|e| fail("server name", e))?;
         let tls = connector().connect(name, tcp).await.map_err(|e| fail("TLS", e))?;
-        roundtrip(TokioIo::new(tls), out).await
+        roundtrip(TokioIo::new(tls), out, max_body).await
     } else {
-        roundtrip(TokioIo::new(tcp), out).await
+        roundtrip(TokioIo::new(tcp), out, max_body).await
     }
 }
 
-async fn roundtrip<T>(io: T, request: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError>
+async fn roundtrip<T>(io: T, request: Request<Full<Bytes>>, max_body: usize) -> Result<HttpResponse, HttpError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -90,12 +96,12 @@ where
     });
     let response = sender.send_request(request).await.map_err(|e| fail("HTTP", e))?;
     let (parts, body) = response.into_parts();
-    let bytes = Limited::new(body, MAX_BODY).collect().await.map_err(|e| fail("reading the answer", e))?.to_bytes();
+    let bytes = Limited::new(body, max_body).collect().await.map_err(|e| fail("reading the answer", e))?.to_bytes();
     Ok(HttpResponse::from_parts(parts, bytes.to_vec()))
 }
 
 /// TLS with ring and the webpki roots (the same as sqlx and lettre here).
-fn connector() -> &'static TlsConnector {
+pub(crate) fn connector() -> &'static TlsConnector {
     static CONNECTOR: OnceLock<TlsConnector> = OnceLock::new();
     CONNECTOR.get_or_init(|| {
         let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod exports;
 pub mod files;
 pub mod freshness;
+pub mod harvest;
 pub mod imports;
 pub mod notifications;
 pub mod records;

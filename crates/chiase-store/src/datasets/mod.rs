@@ -74,6 +74,9 @@ pub struct Dataset {
     pub described_at: DateTime<Utc>,
     #[serde(skip)]
     pub(crate) data_updated_at: Option<DateTime<Utc>>,
+    /// The harvest source its rows come from (`usecase::harvest`): then it
+    /// is read-only here.
+    pub harvested_from: Option<String>,
 }
 
 /// How much data a dataset holds and how it moves: what it says about
@@ -126,6 +129,7 @@ impl Dataset {
             mode: self.sharing_mode,
             fields: self.schema.fields.iter().map(|f| (f.name.clone(), f.personal)).collect(),
             key: self.schema.primary_key.iter().filter_map(|k| self.schema.fields.iter().position(|f| &f.name == k)).collect(),
+            harvested: self.harvested_from.is_some(),
         }
     }
 }
@@ -158,12 +162,14 @@ struct DatasetRow {
     updated_at: DateTime<Utc>,
     described_at: DateTime<Utc>,
     data_updated_at: Option<DateTime<Utc>>,
+    harvested_from: Option<String>,
 }
 
 const DATASET_SELECT: &str = "SELECT s.id AS pk, s.slug, d.slug AS db_slug, d.no AS db_no, d.name AS db_name, \
      a.slug AS owner_slug, a.name AS owner_name, a.id AS owner_pk, s.title, s.title_en, s.description, s.licence, \
      s.sharing_mode, s.cadence, s.theme, s.schema, s.schema_version, s.table_name, s.row_count, s.last_seq, s.synthetic, s.template, \
-     s.created_at, s.updated_at, s.described_at, s.data_updated_at \
+     s.created_at, s.updated_at, s.described_at, s.data_updated_at, \
+     (SELECT hs.slug FROM harvested_entries he JOIN harvest_sources hs ON hs.id = he.source_id WHERE he.dataset_id = s.id) AS harvested_from \
      FROM datasets s JOIN databases d ON d.id = s.database_id JOIN agencies a ON a.id = d.owner_id";
 
 impl DatasetRow {
@@ -192,6 +198,7 @@ impl DatasetRow {
             updated_at: self.updated_at,
             described_at: self.described_at,
             data_updated_at: self.data_updated_at,
+            harvested_from: self.harvested_from,
         })
     }
 }
