@@ -356,6 +356,9 @@ pub struct Dataset {
     pub last_seq: Option<i64>,
     pub data_updated_at: Option<DateTime<Utc>>,
     pub readable: bool,
+    /// The harvest source its rows come from (then it is read-only here);
+    /// `null`: kept here.
+    pub harvested_from: Option<String>,
     pub links: DatasetLinks,
 }
 
