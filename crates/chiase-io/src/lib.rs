@@ -5,6 +5,7 @@
 //! schema inference, and the writers of every export (`writers`).
 //! Everything here works on bytes and readers; nothing knows SQL or HTTP.
 
+pub mod datapackage;
 pub mod decision_table;
 pub mod demo;
 pub mod encoding;

@@ -43,7 +43,12 @@ pub fn api_routes(request_timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(api::harvest::router())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(axum::middleware::map_response(timeout_as_json));
-    let long = OpenApiRouter::new().merge(api::records::long_router()).merge(api::exports::long_router()).merge(api::files::long_router()).merge(api::harvest::long_router());
+    let long = OpenApiRouter::new()
+        .merge(api::records::long_router())
+        .merge(api::exports::long_router())
+        .merge(api::files::long_router())
+        .merge(api::datapackage::long_router())
+        .merge(api::harvest::long_router());
     short.merge(long)
 }
 

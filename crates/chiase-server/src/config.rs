@@ -299,6 +299,16 @@ settings! {
     /// Nơi chứa tệp tạm của các lần nhập trước khi ghi vào cơ sở dữ liệu (để trống: `DATA/tmp`).
     import_spool_dir: Option<PathBuf> = "", value_name = "DIR";
 
+    /// The largest Data Package chiase imports, in MiB: the upload or download, and its files together once inflated.
+    /// Dung lượng lớn nhất của một gói dữ liệu (Data Package) chiase nhập, tính bằng MiB: tệp tải lên hay tải về, và tổng các tệp trong gói khi giải nén.
+    package_max_mib: u64 = "64", value_name = "MIB", range = 1..=4096;
+
+    // A URL in a request makes the server fetch it: loopback only unless
+    // the operator names hosts (no requests into the province's network).
+    /// Hosts besides loopback that Data Packages may be fetched from by URL (comma-separated names, `*` for any); unset: loopback only.
+    /// Các máy chủ ngoài loopback được phép tải gói dữ liệu theo URL (tên cách nhau bởi dấu phẩy, `*` là mọi máy); để trống: chỉ loopback.
+    package_url_hosts: Option<String> = "", value_name = "HOSTS";
+
     /// The address people reach chiase at (`https://dulieu.tuyenquang.gov.vn`, behind the province's proxy): links in notification e-mails and the default OpenID callback use it; unset: `http://` and `listen`.
     /// Địa chỉ người dùng truy cập chiase (`https://dulieu.tuyenquang.gov.vn`, sau máy chủ trung gian của tỉnh): đường dẫn trong thư thông báo và địa chỉ gọi lại OpenID mặc định dùng địa chỉ này; để trống: `http://` và `listen`.
     public_url: Option<String> = "", value_name = "URL";

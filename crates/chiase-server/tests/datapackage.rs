@@ -203,3 +203,369 @@ async fn a_database_lists_its_datasets_with_activity_only_for_readers() {
         assert_eq!(r.json()["datasets"][0]["row_count"], 1, "the owner's member reads it");
     }
 }
+
+/// A zip of these files.
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        z.start_file(*name, o).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    buf.into_inner()
+}
+
+async fn post_package(app: &TestApp, token: Option<&str>, key: &str, content_type: &str, body: Vec<u8>) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = vec![("content-type", content_type)];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    app.request(Method::POST, &format!("/api/v1/databases/{key}/datapackage"), &headers, body).await
+}
+
+/// The datasets of a catalog entry, by id.
+async fn datasets_of(app: &TestApp, no: i64) -> Vec<String> {
+    let db = app.get_ok(&format!("/api/v1/databases/{no}")).await;
+    db["datasets"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// A dataset's schema and every record, as its steward reads them.
+async fn contents(app: &TestApp, token: &str, id: &str) -> (Value, Value) {
+    let ds = get_as(app, Some(token), &format!("/api/v1/datasets/{id}")).await;
+    assert_eq!(ds.status, StatusCode::OK, "{id}: {}", ds.text());
+    let records = get_as(app, Some(token), &format!("/api/v1/datasets/{id}/records?limit=100")).await;
+    assert_eq!(records.status, StatusCode::OK, "{id}: {}", records.text());
+    let mut rows = records.json()["records"].clone();
+    for r in rows.as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("_id");
+    }
+    (ds.json()["schema"].clone(), rows)
+}
+
+#[tokio::test]
+async fn a_package_exported_imports_into_another_database_unchanged() {
+    for engine in engines() {
+        let from = TestApp::spawn(engine).await;
+        seed(&from).await;
+        let owner = owner_of(&from, 13).await;
+        let reader = from.person("gd.steward", Some(&owner), Role::Steward, PASSWORD).await;
+        // As the steward (every field), without formula escaping (the cell
+        // `=1+1` is data, and comes back as it was).
+        let export = get_as(&from, Some(&reader), "/api/v1/databases/13/datapackage.zip?escape_formulas=false").await;
+        assert_eq!(export.status, StatusCode::OK);
+
+        let to = TestApp::spawn(engine).await;
+        let nv = owner_of(&to, 4).await;
+        let steward = to.person("nv.steward", Some(&nv), Role::Steward, PASSWORD).await;
+        let r = post_package(&to, Some(&steward), "4", "application/zip", export.body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        let report = r.json();
+        assert_eq!(report["created"], 3, "{report}");
+        let rows: Vec<(String, i64)> = report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["dataset"].as_str().unwrap().to_string(), r["rows_imported"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.contains(&("truong-hoc-dp".into(), 3)) && rows.contains(&("diem-thi-dp".into(), 3)), "{rows:?}");
+        let mut listed = datasets_of(&to, 4).await;
+        listed.sort();
+        assert_eq!(listed, ["diem-thi-dp", "ranh-gioi-dp", "truong-hoc-dp"]);
+        for id in ["truong-hoc-dp", "diem-thi-dp", "ranh-gioi-dp"] {
+            let (schema_a, rows_a) = contents(&from, &reader, id).await;
+            let (schema_b, rows_b) = contents(&to, &steward, id).await;
+            assert_eq!(schema_a, schema_b, "{engine:?} {id}: schemas");
+            assert_eq!(rows_a, rows_b, "{engine:?} {id}: rows");
+        }
+        let ds = to.get_ok("/api/v1/datasets/truong-hoc-dp").await;
+        assert_eq!(ds["title"], "Trường học");
+        let modes = to.get_ok("/api/v1/databases/4").await["sharing_modes"].clone();
+        assert!(modes.as_array().unwrap().contains(&ds["sharing_mode"]), "a mode the catalog gives: {ds}");
+
+        // The same package again: its first dataset id is taken, named in a 409.
+        let again = post_package(&to, Some(&steward), "4", "application/zip", export.body.clone()).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+        assert!(again.json()["error"]["message_en"].as_str().unwrap().contains("-dp"), "{}", again.text());
+
+        // By URL: the first installation's own export, fetched over loopback.
+        let url = format!("http://{}/api/v1/databases/13/datapackage.zip?escape_formulas=false", from.addr);
+        let third = TestApp::spawn(engine).await;
+        let nv3 = owner_of(&third, 4).await;
+        let steward3 = third.person("nv.steward", Some(&nv3), Role::Steward, PASSWORD).await;
+        let body = json!({ "url": url }).to_string().into_bytes();
+        let r = post_package(&third, Some(&steward3), "4", "application/json", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        // The public export holds no personal field: the import has none either.
+        let (schema, _) = contents(&third, &steward3, "truong-hoc-dp").await;
+        assert!(!schema.to_string().contains("hieu_truong"), "{schema}");
+    }
+}
+
+fn descriptor(resources: Value) -> Vec<u8> {
+    json!({ "name": "thu", "resources": resources }).to_string().into_bytes()
+}
+
+fn csv_resource(name: &str, path: &str) -> Value {
+    json!({
+        "name": name,
+        "path": path,
+        "title": format!("Tài nguyên {name}"),
+        "schema": {
+            "fields": [
+                {"name": "Mã", "type": "string", "constraints": {"required": true}},
+                {"name": "Số lượng", "type": "integer"},
+                {"name": "Ngày", "type": "date"}
+            ],
+            "primaryKey": "Mã"
+        }
+    })
+}
+
+#[tokio::test]
+async fn who_may_import_and_what_the_report_says() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let nv = owner_of(&app, 4).await;
+        let steward = app.person("nv.steward", Some(&nv), Role::Steward, PASSWORD).await;
+        let member = app.person("nv.member", Some(&nv), Role::Member, PASSWORD).await;
+        let other = app.person("gd.steward", Some(&owner_of(&app, 13).await), Role::Steward, PASSWORD).await;
+        let csv = "Mã,Số lượng,Ngày\nA1,3,2025-01-02\nA2,,\n".as_bytes();
+        let zip = zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("Hộ gia đình", "data/ho.csv")]))), ("data/ho.csv", csv)]);
+        for (who, token, status) in [
+            ("public", None, StatusCode::UNAUTHORIZED),
+            ("member", Some(&member), StatusCode::FORBIDDEN),
+            ("another agency", Some(&other), StatusCode::FORBIDDEN),
+        ] {
+            let r = post_package(&app, token.map(|t| t.as_str()), "4", "application/zip", zip.clone()).await;
+            assert_eq!(r.status, status, "{engine:?} {who}: {}", r.text());
+        }
+        assert!(datasets_of(&app, 4).await.is_empty());
+        let r = post_package(&app, Some(&steward), "4", "application/zip", zip.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        let report = r.json();
+        assert_eq!(report["resources"][0]["dataset"], "ho-gia-dinh", "the id is the name, slugged");
+        assert_eq!(report["resources"][0]["rows_imported"], 2);
+        let ds = app.get_ok("/api/v1/datasets/ho-gia-dinh").await;
+        assert_eq!(ds["title"], "Tài nguyên Hộ gia đình");
+        let names: Vec<&str> = ds["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ma", "so_luong", "ngay"]);
+        assert_eq!(ds["schema"]["fields"][0]["title"], "Mã", "the original name is kept as the title");
+        // The document says what the route takes and answers.
+        let doc = app.get_ok("/api/v1/openapi.json").await;
+        let op = &doc["paths"]["/api/v1/databases/{key}/datapackage"]["post"];
+        for t in ["application/zip", "application/json"] {
+            assert!(op["requestBody"]["content"][t].is_object(), "{t}: {op}");
+        }
+        for s in ["201", "403", "409", "413", "422"] {
+            assert!(op["responses"][s].is_object(), "{s}: {op}");
+        }
+        // Audited as a creation by the steward.
+        let audit = get_as(&app, Some(&steward), "/api/v1/audit?action=dataset_created").await;
+        assert!(audit.text().contains("ho-gia-dinh"), "{}", audit.text());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_resource_leaves_nothing_created() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let nv = owner_of(&app, 4).await;
+        let steward = app.person("nv.steward", Some(&nv), Role::Steward, PASSWORD).await;
+        let good = "Mã,Số lượng,Ngày\nA1,3,2025-01-02\n".as_bytes();
+        let two = json!([csv_resource("tot", "tot.csv"), csv_resource("xau", "xau.csv")]);
+        let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+            // A value that is not its type: the row, field and value, in both languages.
+            (
+                "bad value",
+                zip_of(&[
+                    ("datapackage.json", &descriptor(two.clone())),
+                    ("tot.csv", good),
+                    ("xau.csv", "Mã,Số lượng,Ngày\nB1,ba,2025-01-02\n".as_bytes()),
+                ]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "so_luong",
+            ),
+            // A key twice: found by the store, after the first dataset was made in the transaction.
+            (
+                "repeated key",
+                zip_of(&[
+                    ("datapackage.json", &descriptor(two.clone())),
+                    ("tot.csv", good),
+                    ("xau.csv", "Mã,Số lượng,Ngày\nB1,1,\nB1,2,\n".as_bytes()),
+                ]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "B1",
+            ),
+            (
+                "missing file",
+                zip_of(&[("datapackage.json", &descriptor(two.clone())), ("tot.csv", good)]),
+                StatusCode::BAD_REQUEST,
+                "xau.csv",
+            ),
+            (
+                "not UTF-8",
+                zip_of(&[
+                    ("datapackage.json", &descriptor(two.clone())),
+                    ("tot.csv", good),
+                    ("xau.csv", b"M\xe3,S\xf4 l\xfd\xf4ng,Ng\xe0y\nB1,1,\n"),
+                ]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "xau",
+            ),
+            (
+                "parent path",
+                zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("a", "../etc/passwd")])))]),
+                StatusCode::BAD_REQUEST,
+                "../etc/passwd",
+            ),
+            (
+                "absolute path",
+                zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("a", "/etc/passwd")])))]),
+                StatusCode::BAD_REQUEST,
+                "/etc/passwd",
+            ),
+            (
+                "remote path",
+                zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("a", "http://example.com/a.csv")])))]),
+                StatusCode::BAD_REQUEST,
+                "package_url_hosts",
+            ),
+            (
+                "no schema",
+                zip_of(&[("datapackage.json", &descriptor(json!([{"name": "a", "path": "a.csv"}]))), ("a.csv", good)]),
+                StatusCode::BAD_REQUEST,
+                "does not guess",
+            ),
+            (
+                "a type chiase cannot hold",
+                descriptor(json!([{"name": "a", "data": [], "schema": {"fields": [{"name": "gio", "type": "time"}]}}])),
+                StatusCode::BAD_REQUEST,
+                "«gio»",
+            ),
+            (
+                "101 resources",
+                descriptor(Value::Array(
+                    (0..101).map(|i| json!({"name": format!("r{i}"), "data": [], "schema": {"fields": [{"name": "x"}]}})).collect(),
+                )),
+                StatusCode::BAD_REQUEST,
+                "at most 100",
+            ),
+            ("not a zip", b"PK\x03\x04 garbage".to_vec(), StatusCode::BAD_REQUEST, "zip"),
+            ("not JSON", b"\xff\xfe".to_vec(), StatusCode::BAD_REQUEST, "UTF-8"),
+        ];
+        for (what, body, status, says) in cases {
+            let r = post_package(&app, Some(&steward), "4", "application/zip", body).await;
+            assert_eq!(r.status, status, "{engine:?} {what}: {}", r.text());
+            let e = r.json()["error"].clone();
+            assert!(r.text().contains(says), "{engine:?} {what}: {e}");
+            assert!(!e["message"].as_str().unwrap().is_empty() && !e["message_en"].as_str().unwrap().is_empty(), "{what}: {e}");
+            assert!(datasets_of(&app, 4).await.is_empty(), "{engine:?} {what}: nothing created");
+        }
+        // The report of a bad row names resource, row, field and value.
+        let bad = zip_of(&[
+            ("datapackage.json", &descriptor(two.clone())),
+            ("tot.csv", good),
+            ("xau.csv", "Mã,Số lượng,Ngày\nB1,ba,2025-01-02\n".as_bytes()),
+        ]);
+        let r = post_package(&app, Some(&steward), "4", "application/zip", bad).await.json();
+        let resources = r["error"]["fields"]["report"]["resources"].clone();
+        assert_eq!(resources[0]["errors"], json!([]));
+        let e = &resources[1]["errors"][0];
+        assert_eq!((e["row"].as_u64(), e["field"].as_str(), e["value"].as_str()), (Some(2), Some("so_luong"), Some("ba")), "{e}");
+        assert!(!e["message"].as_str().unwrap().is_empty() && !e["message_en"].as_str().unwrap().is_empty());
+        // After all that, the same ids are free: nothing was half made.
+        let ok = zip_of(&[("datapackage.json", &descriptor(two)), ("tot.csv", good), ("xau.csv", good)]);
+        let r = post_package(&app, Some(&steward), "4", "application/zip", ok).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        let rows = get_as(&app, Some(&steward), "/api/v1/datasets/xau/records").await;
+        assert_eq!(rows.json()["records"][0]["ma"], "A1", "{}", rows.text());
+    }
+}
+
+#[tokio::test]
+async fn a_zip_bomb_is_stopped_at_the_bound() {
+    for engine in engines() {
+        let app = TestApp::spawn_with(engine, |c| c.package_max_mib = 1).await;
+        let steward = app.person("nv.steward", Some(&owner_of(&app, 4).await), Role::Steward, PASSWORD).await;
+        let mut csv = b"M\xc3\xa3,S\xe1\xbb\x91 l\xc6\xb0\xe1\xbb\xa3ng,Ng\xc3\xa0y\n".to_vec();
+        csv.resize(16 << 20, b'0');
+        let bomb = zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("a", "a.csv")]))), ("a.csv", &csv)]);
+        assert!(bomb.len() < 1 << 20, "16 MiB of zeros compress below the bound");
+        let r = post_package(&app, Some(&steward), "4", "application/zip", bomb).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        assert!(r.text().contains("size limit"), "{}", r.text());
+        // A body over the bound is a 413 before it is read whole.
+        let r = post_package(&app, Some(&steward), "4", "application/zip", vec![b'P'; 2 << 20]).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+        assert!(datasets_of(&app, 4).await.is_empty());
+    }
+}
+
+/// A package served by a small web server on loopback: a descriptor whose
+/// paths are relative, and a redirect.
+async fn serve_files() -> std::net::SocketAddr {
+    use axum::routing::get;
+    let descriptor = descriptor(json!([csv_resource("tu-url", "data/a.csv"), {
+        "name": "noi-tuyen",
+        "data": [["Mã", "Số lượng"], ["X1", 5]],
+        "schema": {"fields": [{"name": "Mã", "type": "string"}, {"name": "Số lượng", "type": "integer"}]}
+    }]));
+    let app = axum::Router::new()
+        .route("/p/datapackage.json", get(move || async move { descriptor.clone() }))
+        .route("/p/data/a.csv", get(|| async { "Mã,Số lượng,Ngày\nU1,7,2025-05-01\n" }))
+        .route("/moved/datapackage.json", get(|| async { axum::response::Redirect::temporary("http://example.com/datapackage.json") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn a_package_by_url_is_fetched_from_loopback_only() {
+    let files = serve_files().await;
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let steward = app.person("nv.steward", Some(&owner_of(&app, 4).await), Role::Steward, PASSWORD).await;
+        let url = |u: &str| json!({ "url": u }).to_string().into_bytes();
+        for (u, says) in [
+            (format!("http://{files}/moved/datapackage.json"), "not followed"),
+            ("http://example.com/datapackage.json".to_string(), "loopback"),
+            ("file:///etc/passwd".to_string(), "http"),
+            (format!("http://{files}/nothing-here.json"), "404"),
+        ] {
+            let r = post_package(&app, Some(&steward), "4", "application/json", url(&u)).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{u}: {}", r.text());
+            assert!(r.text().contains(says), "{u}: {}", r.text());
+        }
+        let r = post_package(&app, Some(&steward), "4", "application/json", b"{\"url\": 3}".to_vec()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(datasets_of(&app, 4).await.is_empty());
+        let r = post_package(&app, Some(&steward), "4", "application/json", url(&format!("http://{files}/p/datapackage.json"))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        let rows = get_as(&app, Some(&steward), "/api/v1/datasets/tu-url/records").await.json();
+        assert_eq!(rows["records"][0]["ma"], "U1", "{rows}");
+        let inline = get_as(&app, Some(&steward), "/api/v1/datasets/noi-tuyen/records").await.json();
+        assert_eq!(inline["records"][0]["so_luong"], 5, "{inline}");
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_resources_import_together() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let steward = app.person("nv.steward", Some(&owner_of(&app, 4).await), Role::Steward, PASSWORD).await;
+        let resources: Vec<Value> = (0..100)
+            .map(|i| json!({"name": format!("bang-{i}"), "data": [{"x": format!("giá trị {i}")}], "schema": {"fields": [{"name": "x"}]}}))
+            .collect();
+        let r = post_package(&app, Some(&steward), "4", "application/json; charset=utf-8", vec![]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "an empty JSON body: {}", r.text());
+        let r = post_package(&app, Some(&steward), "4", "application/octet-stream", descriptor(Value::Array(resources))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
+        assert_eq!(r.json()["created"], 100);
+        assert_eq!(datasets_of(&app, 4).await.len(), 100);
+    }
+}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalog;
 pub mod ckan;
 pub mod databases;
+pub mod datapackage;
 pub mod datasets;
 pub mod exports;
 pub mod files;

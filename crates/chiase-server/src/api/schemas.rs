@@ -710,3 +710,39 @@ pub struct Stats {
     pub to: NaiveDate,
     pub open_reads: Vec<OpenReads>,
 }
+
+/// Where to fetch a Data Package: its `datapackage.json` or its zip.
+#[derive(ToSchema)]
+pub struct PackageUrl {
+    pub url: String,
+}
+
+/// What a Data Package import did (201), or, under `error.fields.report`
+/// of a 422, why it did nothing.
+#[derive(ToSchema)]
+pub struct PackageReport {
+    /// The catalog database's id.
+    pub database: String,
+    /// The package's `name`.
+    pub package: Option<String>,
+    /// Datasets created: every resource, or none.
+    pub created: u64,
+    pub resources: Vec<PackageResourceReport>,
+}
+
+/// One resource of an imported package.
+#[derive(ToSchema)]
+pub struct PackageResourceReport {
+    /// The resource's name in the package.
+    pub name: String,
+    /// The dataset it became (or would have).
+    pub dataset: String,
+    pub title: String,
+    pub sharing_mode: SharingMode,
+    pub fields: u64,
+    pub rows_read: u64,
+    /// Rows written; `null` when nothing was.
+    pub rows_imported: Option<i64>,
+    /// Row (line), column, field, value and message in both languages.
+    pub errors: Vec<serde_json::Value>,
+}

@@ -323,6 +323,9 @@ pub async fn datapackage(
             "encoding": "utf-8",
             "licenses": [{ "name": ds.licence }],
             "schema": schema_json,
+            // Not Frictionless: how the dataset is shared here, which an
+            // import into chiase keeps where the catalog allows it.
+            "chiase:sharingMode": ds.sharing_mode,
         }));
     }
     let package = json!({

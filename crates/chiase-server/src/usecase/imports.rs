@@ -107,7 +107,7 @@ impl ReportError {
     }
 
     /// Places the problem in the file's own terms: `cột D «Giá trị»`.
-    fn in_column(mut self, letter: String, header: String) -> ReportError {
+    pub(crate) fn in_column(mut self, letter: String, header: String) -> ReportError {
         let (vi, en) = if header.is_empty() {
             (format!("cột {letter}: "), format!("column {letter}: "))
         } else {
@@ -376,7 +376,7 @@ fn read_failure(e: ReadError) -> ApiError {
     file_error(e)
 }
 
-fn cell_value(cells: &chiase_io::tabular::Cells, map: Option<&ColumnMap>, field: usize, name: &str) -> Option<String> {
+pub(crate) fn cell_value(cells: &chiase_io::tabular::Cells, map: Option<&ColumnMap>, field: usize, name: &str) -> Option<String> {
     let text = match cells {
         chiase_io::tabular::Cells::Text(t) => map.and_then(|m| m.field_column[field]).and_then(|c| t.get(c).cloned()),
         chiase_io::tabular::Cells::Json(o) => o.get(name).map(|v| match v {

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod agencies;
 pub mod audit;
 pub mod catalog;
+pub mod datapackage;
 pub mod datasets;
 pub mod dcat;
 pub mod demo;

@@ -1287,3 +1287,75 @@ fn unique_twice(line: u64, first: Option<u64>, name: &str, value: &str) -> RowPr
     };
     RowProblem { line, field: Some(name.to_string()), value: Some(value), code: "unique", message: Msg::new(vi, en) }
 }
+
+/// A dataset to create with its first rows (a resource of a Data Package).
+pub struct NewWithRows {
+    pub dataset: super::NewDataset,
+    pub rows: Vec<ParsedRow>,
+}
+
+/// What creating datasets with their rows did, or which of them the store
+/// refused rows of (a key repeated, a unique value twice): then nothing
+/// was created.
+pub enum Created {
+    Done(Vec<(Dataset, WriteSummary)>),
+    Refused { index: usize, problems: Vec<RowProblem> },
+}
+
+impl Store {
+    /// Creates every dataset with its rows in one transaction: all of them
+    /// or none (DDL is transactional on both engines). For a Data Package
+    /// import, whose files are bounded: the rows are in memory.
+    pub async fn create_datasets_with_rows(
+        &self,
+        permit: &chiase_core::policy::CreateDatasetPermit,
+        items: &[NewWithRows],
+        actor: &str,
+        source: Option<&str>,
+    ) -> Result<Created, StoreError> {
+        let mut made: Vec<DatasetId> = Vec::new();
+        let outcome = self.create_all(permit, items, actor, source, &mut made).await;
+        if !matches!(outcome, Ok(Created::Done(_))) {
+            // Rolled back: SQLite gives the same ids to the next datasets,
+            // so schemas cached under these ids must go.
+            if let Ok(mut m) = self.schema_cache.0.write() {
+                m.retain(|(pk, _), _| !made.contains(pk));
+            }
+        }
+        outcome
+    }
+
+    async fn create_all(
+        &self,
+        permit: &chiase_core::policy::CreateDatasetPermit,
+        items: &[NewWithRows],
+        actor: &str,
+        source: Option<&str>,
+        made: &mut Vec<DatasetId>,
+    ) -> Result<Created, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut done = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let ds = super::create_in(&mut tx.conn(), permit, &item.dataset, actor).await?;
+            made.push(ds.pk);
+            let table = ds.table_name.clone();
+            let mut state = WriteState::new(self, &mut tx.conn(), ds.clone(), table, ImportMode::Append, actor, source).await?;
+            for chunk in item.rows.chunks(2000) {
+                let problems = state.write(&mut tx.conn(), chunk).await?;
+                if !problems.is_empty() {
+                    // The transaction is dropped: rolled back.
+                    return Ok(Created::Refused { index, problems });
+                }
+            }
+            let summary = state.publish(&mut tx.conn(), 0).await?;
+            done.push((ds, summary));
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for (ds, summary) in done {
+            let fresh = self.dataset(&ds.id).await?.unwrap_or(ds);
+            out.push((fresh, summary));
+        }
+        Ok(Created::Done(out))
+    }
+}

@@ -510,6 +510,22 @@ impl Store {
     /// Creates a dataset and its table, in one transaction. The permit
     /// names the agency allowed; the database must belong to it.
     pub async fn create_dataset(&self, permit: &CreateDatasetPermit, new: &NewDataset, actor: &str) -> Result<Dataset, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let ds = create_in(&mut tx.conn(), permit, new, actor).await?;
+        tx.commit().await?;
+        Ok(ds)
+    }
+}
+
+/// Creates a dataset and its table in the caller's transaction (one
+/// dataset, or every dataset of a Data Package at once).
+pub(crate) async fn create_in(
+    conn: &mut Conn<'_>,
+    permit: &CreateDatasetPermit,
+    new: &NewDataset,
+    actor: &str,
+) -> Result<Dataset, StoreError> {
+    {
         check_slug(&new.slug)?;
         let schema = Schema::new(new.schema.clone()).map_err(schema_errors)?;
         if new.title.trim().is_empty() {
@@ -519,16 +535,14 @@ impl Store {
             )
             .into());
         }
-        let mut tx = self.pools.begin().await?;
-        let mut conn = tx.conn();
-        let (db, owner) = resolve_database(&mut conn, &new.database).await?;
+        let (db, owner) = resolve_database(conn, &new.database).await?;
         if owner != permit.owner() {
             return Err(StoreError::Corrupt(format!(
                 "BUG: a permit to create datasets for agency {} used on a database of agency {owner}",
                 permit.owner()
             )));
         }
-        check_catalog_mode(&mut conn, db, new.sharing_mode).await?;
+        check_catalog_mode(conn, db, new.sharing_mode).await?;
         let licence = new
             .licence
             .clone()
@@ -574,11 +588,11 @@ impl Store {
                 .bind(ts),
         )
         .await?;
-        let ds = load_dataset(&mut conn, &new.slug).await?.ok_or_else(|| StoreError::Corrupt("dataset vanished".into()))?;
-        tx.commit().await?;
-        Ok(ds)
+        load_dataset(conn, &new.slug).await?.ok_or_else(|| StoreError::Corrupt("dataset vanished".into()))
     }
+}
 
+impl Store {
     /// Changes a dataset's schema: new fields (not required) at the end,
     /// types widened without loss, titles, descriptions, personal-data
     /// classes, searchable fields and indexes. Anything that could
