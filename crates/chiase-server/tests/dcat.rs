@@ -410,6 +410,8 @@ async fn stewards_set_the_theme_through_the_api_and_the_form() {
         assert_eq!(v["theme"], Value::Null, "{engine:?}");
         assert_eq!(v["theme_proposed"], "technology", "{engine:?}");
         assert_eq!(themes_of(&app, &s).await, ["technology"]);
+        let page = app.get("/datasets/tram-bts").await.text();
+        assert!(page.contains("<dd>Công nghệ <small class=\"muted\">(đề xuất theo cơ quan chủ quản)</small></dd>"), "{engine:?}");
 
         // Set through the API: DCAT follows.
         let r = patch(&app, &s.steward, "tram-bts", json!({"theme": "energy"})).await;
@@ -453,6 +455,8 @@ async fn stewards_set_the_theme_through_the_api_and_the_form() {
         let r = app.request(Method::POST, "/datasets/tram-bts/edit", &headers, body.into_bytes()).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{engine:?}: {}", r.text());
         assert_eq!(themes_of(&app, &s).await, ["education"], "{engine:?}");
+        let page = app.get("/datasets/tram-bts").await.text();
+        assert!(page.contains("<dt>Lĩnh vực</dt><dd>Giáo dục</dd>"), "{engine:?}: the dataset's page shows its theme");
         let html = app.request(Method::GET, "/datasets/tram-bts/edit", &[("cookie", &cookie)], vec![]).await.text();
         assert!(html.contains(r#"<option value="education" selected>Giáo dục</option>"#), "{engine:?}");
     }

@@ -834,6 +834,34 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, ApiError> {
     ))
 }
 
+/// Where a page sits among the pages of `total` items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Paging {
+    /// The items on the page (indexes into the matching list).
+    items: std::ops::Range<usize>,
+    last: usize,
+    next: Option<usize>,
+    previous: Option<usize>,
+}
+
+impl Paging {
+    /// Page `page` (from 1) of `total` items, `size` a page; `None` past
+    /// the last page. No items still make one (empty) page.
+    fn of(total: usize, page: usize, size: usize) -> Option<Paging> {
+        let last = total.div_ceil(size).max(1);
+        if page == 0 || page > last {
+            return None;
+        }
+        let start = (page - 1) * size;
+        Some(Paging {
+            items: start..(start + size).min(total),
+            last,
+            next: (page < last).then_some(page + 1),
+            previous: (page > 1).then_some(page - 1),
+        })
+    }
+}
+
 /// One page of the catalog: the catalog node, the page's databases (those
 /// changed since `modified_since`, in the decision's order) and the Hydra
 /// paging node, whose URIs name no format (`{base}/catalog?page=N`; the
@@ -843,15 +871,15 @@ pub async fn catalog_page(app: &AppState, base: &Base, q: &CatalogQuery) -> Resu
     let matching: Vec<&DatabaseRecord> =
         src.records.iter().filter(|r| q.modified_since.is_none_or(|since| src.modified(r) >= since)).collect();
     let total = matching.len();
-    let last_page = total.div_ceil(PAGE_SIZE).max(1);
-    if q.page > last_page {
-        return Err(ApiError::not_found(
-            format!("không có trang {} (danh mục có {last_page} trang)", q.page),
-            format!("there is no page {} (the catalog has {last_page})", q.page),
-        ));
-    }
+    let paging = Paging::of(total, q.page, PAGE_SIZE).ok_or_else(|| {
+        let last = total.div_ceil(PAGE_SIZE).max(1);
+        ApiError::not_found(
+            format!("không có trang {} (danh mục có {last} trang)", q.page),
+            format!("there is no page {} (the catalog has {last})", q.page),
+        )
+    })?;
     let mut b = Builder { g: Graph::default(), base, src: &src, app };
-    let on_page: Vec<&DatabaseRecord> = matching.iter().skip((q.page - 1) * PAGE_SIZE).take(PAGE_SIZE).copied().collect();
+    let on_page: Vec<&DatabaseRecord> = matching[paging.items.clone()].to_vec();
     let nodes: Vec<NamedNode> = on_page.iter().map(|r| base.database(&r.id)).collect();
     b.catalog(&nodes);
     for r in on_page {
@@ -870,12 +898,12 @@ pub async fn catalog_page(app: &AppState, base: &Base, q: &CatalogQuery) -> Resu
     b.g.typed(&this, t(HYDRA, "totalItems"), total.to_string(), xsd::INTEGER);
     b.g.typed(&this, t(HYDRA, "itemsPerPage"), PAGE_SIZE.to_string(), xsd::INTEGER);
     b.g.add(&this, t(HYDRA, "firstPage"), page_uri(1));
-    b.g.add(&this, t(HYDRA, "lastPage"), page_uri(last_page));
-    if q.page < last_page {
-        b.g.add(&this, t(HYDRA, "nextPage"), page_uri(q.page + 1));
+    b.g.add(&this, t(HYDRA, "lastPage"), page_uri(paging.last));
+    if let Some(next) = paging.next {
+        b.g.add(&this, t(HYDRA, "nextPage"), page_uri(next));
     }
-    if q.page > 1 {
-        b.g.add(&this, t(HYDRA, "previousPage"), page_uri(q.page - 1));
+    if let Some(previous) = paging.previous {
+        b.g.add(&this, t(HYDRA, "previousPage"), page_uri(previous));
     }
     Ok(b.g)
 }
@@ -923,6 +951,22 @@ mod tests {
         assert_eq!(RdfFormat::negotiate("*/*"), None);
         assert_eq!(RdfFormat::negotiate("text/turtle;q=0, text/html"), None);
         assert_eq!(RdfFormat::negotiate(""), None);
+    }
+
+    #[test]
+    fn pages_link_their_neighbours() {
+        let p = Paging::of(250, 1, 100).unwrap();
+        assert_eq!((p.items, p.last, p.next, p.previous), (0..100, 3, Some(2), None));
+        let p = Paging::of(250, 2, 100).unwrap();
+        assert_eq!((p.items, p.next, p.previous), (100..200, Some(3), Some(1)));
+        let p = Paging::of(250, 3, 100).unwrap();
+        assert_eq!((p.items, p.next, p.previous), (200..250, None, Some(2)));
+        assert_eq!(Paging::of(250, 4, 100), None);
+        assert_eq!(Paging::of(200, 2, 100).unwrap().items, 100..200);
+        assert_eq!(Paging::of(200, 3, 100), None);
+        let empty = Paging::of(0, 1, 100).unwrap();
+        assert_eq!((empty.items, empty.last, empty.next), (0..0, 1, None));
+        assert_eq!(Paging::of(31, 0, 100), None);
     }
 
     #[test]

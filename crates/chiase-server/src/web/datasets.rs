@@ -89,6 +89,8 @@ struct DatasetPage {
     can_edit: bool,
     /// Its database's DCAT description, `/dataset/{database}` (`.ttl`…).
     dcat_href: String,
+    /// Its theme, and whether it is only the proposal from the owner's name.
+    theme: Option<(&'static str, bool)>,
 }
 
 struct Grid {
@@ -300,6 +302,10 @@ pub async fn dataset(
         can_upload: caller.user.is_some() && chiase_core::policy::decide_write(&caller.subject, &ds.facts()).is_ok(),
         can_edit: caller.user.is_some() && chiase_core::policy::decide_edit_dataset(&caller.subject, &ds.facts()).is_ok(),
         dcat_href: format!("/dataset/{}", ds.database.id),
+        theme: match ds.theme {
+            Some(t) => Some((t.label(lang), false)),
+            None => chiase_core::theme::propose(&ds.owner.name).map(|t| (t.label(lang), true)),
+        },
     };
     let mut response = super::dcat::vary_accept(page.into_response());
     // Tiles from the province's own server are images from another origin.
