@@ -188,8 +188,8 @@ fn resource(i: usize, v: &Value, package_licence: Option<&str>) -> Result<Resour
         _ => {
             return Err(perr(
                 r,
-                "không có lược đồ bảng («schema»): chiase không đoán lược đồ khi nhập gói; hãy khai báo lược đồ (có thể dùng POST /api/v1/datasets/infer để có đề xuất)",
-                "no Table Schema («schema»): chiase does not guess schemas when importing a package; declare one (POST /api/v1/datasets/infer proposes one)",
+                "không có lược đồ bảng («schema»): chiase không đoán lược đồ khi nhập gói; hãy khai báo lược đồ (có thể dùng POST /api/v1/schema/infer để có đề xuất)",
+                "no Table Schema («schema»): chiase does not guess schemas when importing a package; declare one (POST /api/v1/schema/infer proposes one)",
             ));
         }
     };

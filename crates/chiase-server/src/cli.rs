@@ -140,6 +140,13 @@ pub enum DatasetCommand {
     },
     /// Change a dataset's schema (add fields, widen types) from a Table Schema file
     Alter { id: String, schema: PathBuf },
+    /// Import a Frictionless Data Package (a zip or datapackage.json file, or an http(s) URL) as new datasets of a catalog entry: all or none
+    ImportPackage {
+        /// The catalog entry (its number or id)
+        entry: String,
+        /// A .zip or datapackage.json file, or a URL (loopback, or a host `package_url_hosts` allows)
+        source: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

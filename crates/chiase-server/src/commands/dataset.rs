@@ -18,6 +18,7 @@ use super::{Exit, context, said};
 use crate::cli::{DatasetCommand, ImportArgs, SchemaCommand};
 use crate::config::Config;
 use crate::outln;
+use crate::usecase::datapackage;
 use crate::usecase::datasets::{self, CreateDataset};
 use crate::usecase::demo;
 use crate::usecase::imports::{self, ImportOutcome, ImportRequest, Progress};
@@ -105,6 +106,47 @@ pub async fn run(cfg: Config, cmd: DatasetCommand) -> anyhow::Result<()> {
             let d = datasets::change_schema(&app, &op, &id, spec).await.map_err(said)?;
             outln!("{}: lược đồ phiên bản / schema version {}", d.id, d.schema_version)?;
             Ok(())
+        }
+        DatasetCommand::ImportPackage { entry, source } => {
+            let source = if source.starts_with("http://") || source.starts_with("https://") {
+                datapackage::Source::Url(source)
+            } else {
+                let path = Path::new(&source);
+                datapackage::Source::Bytes(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+            };
+            match datapackage::import(&app, &op, &entry, source).await {
+                Ok(report) => {
+                    for r in &report.resources {
+                        outln!(
+                            "{:<36} {:>9} dòng/rows  {}  ({})",
+                            r.dataset,
+                            r.rows_imported.unwrap_or(0),
+                            r.title,
+                            r.sharing_mode.code()
+                        )?;
+                    }
+                    outln!("{} tập dữ liệu đã tạo / datasets created in {}", report.created, report.database)?;
+                    Ok(())
+                }
+                Err(e) => {
+                    // A refused package: every problem, resource by resource.
+                    let report = e.fields.as_ref().and_then(|f| f.get("report")).cloned();
+                    if let Some(resources) = report.as_ref().and_then(|r| r["resources"].as_array()) {
+                        for r in resources {
+                            for p in r["errors"].as_array().into_iter().flatten() {
+                                eprintln!(
+                                    "{}: dòng/row {}: {} / {}",
+                                    r["name"].as_str().unwrap_or(""),
+                                    p["row"],
+                                    p["message"].as_str().unwrap_or(""),
+                                    p["message_en"].as_str().unwrap_or("")
+                                );
+                            }
+                        }
+                    }
+                    Err(said(e))
+                }
+            }
         }
     }
 }

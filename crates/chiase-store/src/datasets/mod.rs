@@ -525,71 +525,67 @@ pub(crate) async fn create_in(
     new: &NewDataset,
     actor: &str,
 ) -> Result<Dataset, StoreError> {
-    {
-        check_slug(&new.slug)?;
-        let schema = Schema::new(new.schema.clone()).map_err(schema_errors)?;
-        if new.title.trim().is_empty() {
-            return Err(DomainError::invalid(
-                "title",
-                Msg::new("tên tập dữ liệu không được để trống", "the dataset title must not be empty"),
-            )
-            .into());
-        }
-        let (db, owner) = resolve_database(conn, &new.database).await?;
-        if owner != permit.owner() {
-            return Err(StoreError::Corrupt(format!(
-                "BUG: a permit to create datasets for agency {} used on a database of agency {owner}",
-                permit.owner()
-            )));
-        }
-        check_catalog_mode(conn, db, new.sharing_mode).await?;
-        let licence = new
-            .licence
-            .clone()
-            .filter(|l| !l.trim().is_empty())
-            .unwrap_or_else(|| if new.sharing_mode == SharingMode::Open { "CC-BY-4.0".into() } else { "restricted".into() });
-        let ts = now();
-        let schema_json = serde_json::to_value(&schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let Id(pk) = conn
-            .fetch_one(
-                Sql::new(
-                    "INSERT INTO datasets (slug, database_id, title, title_en, description, licence, sharing_mode, cadence, schema, table_name, synthetic, template, created_at, updated_at, described_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(new.slug.as_str())
-                .bind(db)
-                .bind(new.title.trim())
-                .bind(new.title_en.clone())
-                .bind(new.description.as_str())
-                .bind(licence)
-                .bind(new.sharing_mode.code())
-                .bind(new.cadence.code())
-                .bind(schema_json.clone())
-                .bind(format!("pending_{}", new.slug))
-                .bind(new.synthetic)
-                .bind(new.template.clone())
-                .bind(ts)
-                .bind(ts)
-                .bind(ts),
-            )
-            .await
-            .on_unique(|| format!("đã có tập dữ liệu «{}»", new.slug), || format!("a dataset «{}» exists already", new.slug))?;
-        let pk = DatasetId(pk);
-        let table = TableName::dataset(pk);
-        conn.execute(Sql::new("UPDATE datasets SET table_name = ? WHERE id = ?").bind(table.as_str()).bind(pk.get())).await?;
-        for stmt in ddl::create_table(conn.backend(), pk, &table, &schema) {
-            conn.execute(Sql::assembled(stmt)).await?;
-        }
-        conn.execute(
-            Sql::new("INSERT INTO dataset_schemas (dataset_id, version, schema, actor, changed_at) VALUES (?, 1, ?, ?, ?)")
-                .bind(pk.get())
-                .bind(schema_json)
-                .bind(actor)
-                .bind(ts),
-        )
-        .await?;
-        load_dataset(conn, &new.slug).await?.ok_or_else(|| StoreError::Corrupt("dataset vanished".into()))
+    check_slug(&new.slug)?;
+    let schema = Schema::new(new.schema.clone()).map_err(schema_errors)?;
+    if new.title.trim().is_empty() {
+        return Err(
+            DomainError::invalid("title", Msg::new("tên tập dữ liệu không được để trống", "the dataset title must not be empty")).into()
+        );
     }
+    let (db, owner) = resolve_database(conn, &new.database).await?;
+    if owner != permit.owner() {
+        return Err(StoreError::Corrupt(format!(
+            "BUG: a permit to create datasets for agency {} used on a database of agency {owner}",
+            permit.owner()
+        )));
+    }
+    check_catalog_mode(conn, db, new.sharing_mode).await?;
+    let licence = new
+        .licence
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| if new.sharing_mode == SharingMode::Open { "CC-BY-4.0".into() } else { "restricted".into() });
+    let ts = now();
+    let schema_json = serde_json::to_value(&schema.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Id(pk) = conn
+        .fetch_one(
+            Sql::new(
+                "INSERT INTO datasets (slug, database_id, title, title_en, description, licence, sharing_mode, cadence, schema, table_name, synthetic, template, created_at, updated_at, described_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(new.slug.as_str())
+            .bind(db)
+            .bind(new.title.trim())
+            .bind(new.title_en.clone())
+            .bind(new.description.as_str())
+            .bind(licence)
+            .bind(new.sharing_mode.code())
+            .bind(new.cadence.code())
+            .bind(schema_json.clone())
+            .bind(format!("pending_{}", new.slug))
+            .bind(new.synthetic)
+            .bind(new.template.clone())
+            .bind(ts)
+            .bind(ts)
+            .bind(ts),
+        )
+        .await
+        .on_unique(|| format!("đã có tập dữ liệu «{}»", new.slug), || format!("a dataset «{}» exists already", new.slug))?;
+    let pk = DatasetId(pk);
+    let table = TableName::dataset(pk);
+    conn.execute(Sql::new("UPDATE datasets SET table_name = ? WHERE id = ?").bind(table.as_str()).bind(pk.get())).await?;
+    for stmt in ddl::create_table(conn.backend(), pk, &table, &schema) {
+        conn.execute(Sql::assembled(stmt)).await?;
+    }
+    conn.execute(
+        Sql::new("INSERT INTO dataset_schemas (dataset_id, version, schema, actor, changed_at) VALUES (?, 1, ?, ?, ?)")
+            .bind(pk.get())
+            .bind(schema_json)
+            .bind(actor)
+            .bind(ts),
+    )
+    .await?;
+    load_dataset(conn, &new.slug).await?.ok_or_else(|| StoreError::Corrupt("dataset vanished".into()))
 }
 
 impl Store {
