@@ -357,6 +357,10 @@ async fn pages_answer_rdf_when_asked_and_link_their_rdf() {
         assert_eq!(r.headers["content-type"], "application/ld+json; charset=utf-8", "{engine:?}");
         let r = app.get("/themes").await;
         assert_eq!(r.headers["content-type"], "text/turtle; charset=utf-8", "{engine:?}");
+        // A Host that cannot start a URI (and no public_url): a 400, not a broken document.
+        let r = app.request(Method::GET, "/catalog.ttl", &[("host", "bad<host>")], vec![]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{engine:?}: {}", r.text());
+        assert!(r.json()["error"]["message_en"].as_str().unwrap().contains("Host"));
     }
 }
 

@@ -27,6 +27,9 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
     chiase_server::usecase::demo::load(&lite.state, &lite.operator(), Some(60), 7).await.unwrap();
     let token = lite.person("an.nv", Some("so-thong-tin-va-truyen-thong"), Role::Member, "mat-khau-du-dai-123").await;
     lite.get_ok("/api/v1/datasets/di-tich/records").await;
+    // A theme a steward set (migration 0010) goes over with the rest.
+    let changes = chiase_store::datasets::DatasetChanges { theme: Some(Some(chiase_core::theme::Theme::Society)), ..Default::default() };
+    chiase_server::usecase::datasets::update(&lite.state, &lite.operator(), "di-tich", changes).await.unwrap();
     let target = TestDb::new(Engine::Postgres).await;
     // Something keeps writing to the source during the copy: the copy and
     // its check must both see one snapshot.
@@ -45,7 +48,12 @@ async fn a_demo_installation_migrates_to_postgres_and_answers_the_same_queries()
     assert!(report.tables.len() >= 20 + 37);
     let pgapp = TestApp::serve(target, false).await;
     let auth = [("authorization", format!("Bearer {token}"))];
+    let copied = pgapp.store().dataset("di-tich").await.unwrap().unwrap();
+    assert_eq!(copied.theme, Some(chiase_core::theme::Theme::Society));
+    let source = lite.store().dataset("di-tich").await.unwrap().unwrap();
+    assert_eq!(copied.described_at.timestamp(), source.described_at.timestamp());
     for path in [
+        "/api/v1/datasets/di-tich",
         "/api/v1/databases?q=dat%20dai",
         "/api/v1/databases/25",
         "/api/v1/datasets/di-tich/records?sort=-nam_xep_hang,ma_di_tich&limit=7&facet=cap_xep_hang",
