@@ -191,6 +191,15 @@ async fn a_second_chiase_harvests_the_open_datasets_and_rows_of_the_first() {
         assert_eq!(rows(&b, "diem-do").await, before);
         assert_eq!(rows(&b, "le-hoi").await.len(), 3);
 
+        // The portal: the dataset names its source; the admin page shows the runs.
+        let page = b.get("/datasets/le-hoi").await.text();
+        assert!(page.contains("«tinh-a»") && page.contains("chỉ đọc tại đây"), "{page}");
+        let auth = format!("Bearer {token}");
+        let admin_page = b.request(Method::GET, "/admin/harvest?source=tinh-a", &[("authorization", &auth)], vec![]).await;
+        assert_eq!(admin_page.status, StatusCode::OK);
+        let html = admin_page.text();
+        assert!(html.contains("thất bại — không thay đổi gì") && html.contains("diem-do") && html.contains("not open data"), "{html}");
+
         // The report is kept and shown.
         let (_, shown) = call(&b, Method::GET, "/api/v1/harvest/sources/tinh-a", &token, None).await;
         assert_eq!(shown["runs"].as_array().unwrap().len(), 4);

@@ -43,6 +43,7 @@ const NOT_API: &[&str] = &[
     "/admin/catalog",
     "/admin/catalog/preview",
     "/admin/settings",
+    "/admin/harvest",
     "/my-agency",
     "/tokens",
     "/datasets/new",

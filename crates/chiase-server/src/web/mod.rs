@@ -13,6 +13,7 @@ mod dataset_new;
 mod datasets;
 mod dcat;
 mod freshness;
+mod harvest_admin;
 mod notifications;
 mod oidc;
 mod requests;
@@ -59,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog", get(catalog_admin::show).post(catalog_admin::publish))
         .route("/admin/catalog/preview", axum::routing::post(catalog_admin::preview))
         .route("/admin/settings", get(settings::show).post(settings::submit))
+        .route("/admin/harvest", get(harvest_admin::show).post(harvest_admin::submit))
         .route("/catalog", get(dcat::catalog_negotiated))
         .route("/catalog.ttl", get(dcat::catalog_ttl))
         .route("/catalog.jsonld", get(dcat::catalog_jsonld))
