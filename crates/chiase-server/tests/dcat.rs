@@ -349,6 +349,9 @@ async fn pages_answer_rdf_when_asked_and_link_their_rdf() {
         let r = app.get(&format!("/dataset/{}", s.open_db)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{engine:?}");
         assert_eq!(r.headers["location"], format!("/databases/{}", s.open_db));
+        for odd in ["/dataset/a%0D%0ALocation:%20x", "/dataset/%C4%91%E1%BA%A5t"] {
+            assert_eq!(app.get(odd).await.status, StatusCode::NOT_FOUND, "{engine:?}: {odd}");
+        }
         let r = app.request(Method::GET, &format!("/dataset/{}", s.open_db), &[("accept", "text/turtle")], vec![]).await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(!turtle(&r.body).is_empty());

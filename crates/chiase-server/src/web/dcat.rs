@@ -81,7 +81,12 @@ pub async fn dataset(State(app): State<AppState>, ApiPath(file): ApiPath<String>
         Some((key, f)) => (key.to_string(), f),
         None if !file.contains('.') => match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).and_then(RdfFormat::negotiate) {
             Some(f) => (file.clone(), f),
-            None => return Redirect::to(&format!("/databases/{file}")).into_response(),
+            // Ids and numbers are ASCII letters, digits and `-`: anything
+            // else names no database (and must not reach a header).
+            None if file.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+                return Redirect::to(&format!("/databases/{file}")).into_response();
+            }
+            None => return database_as(&app, &headers, &file, RdfFormat::Turtle).await.unwrap_or_else(IntoResponse::into_response),
         },
         None => return unknown_format(file.rsplit_once('.').map_or("", |(_, e)| e)).into_response(),
     };
