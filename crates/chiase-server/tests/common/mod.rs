@@ -1,7 +1,7 @@
 //! `TestApp`: the real chiase server on a free port over a fresh database
 //! (SQLite, or PostgreSQL when CHIASE_TEST_DATABASE_URL is set), with one
 //! helper per kind of request.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 
