@@ -345,6 +345,11 @@ async fn pages_answer_rdf_when_asked_and_link_their_rdf() {
                 assert!(html.contains(&link), "{engine:?} {page}: {link}");
             }
         }
+        // The home page names the catalog's RDF.
+        let home = app.get("/").await.text();
+        for (media, ext) in [("text/turtle", "ttl"), ("application/ld+json", "jsonld"), ("application/rdf+xml", "rdf")] {
+            assert!(home.contains(&format!(r#"<link rel="alternate" type="{media}" href="/catalog.{ext}">"#)), "{engine:?}");
+        }
         // The dataset URI: RDF when asked, else the page (303).
         let r = app.get(&format!("/dataset/{}", s.open_db)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{engine:?}");
