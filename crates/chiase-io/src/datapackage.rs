@@ -86,6 +86,45 @@ pub struct Resource {
     pub file_name: String,
     /// `encoding`, when not UTF-8.
     pub encoding: Option<String>,
+    /// Field names of the package chiase had to change: (the package's,
+    /// chiase's). A CSV header finds them by title; JSON keys are renamed
+    /// with [`Resource::json_rows`].
+    pub renamed: Vec<(String, String)>,
+}
+
+impl Resource {
+    /// A JSON or NDJSON file of this resource with its keys renamed to
+    /// chiase's field names (other files as they are).
+    pub fn json_rows(&self, bytes: Vec<u8>) -> Result<Vec<u8>, PackageError> {
+        let lower = self.file_name.to_ascii_lowercase();
+        let ndjson = lower.ends_with(".ndjson") || lower.ends_with(".jsonl");
+        if self.renamed.is_empty() || !(ndjson || lower.ends_with(".json")) {
+            return Ok(bytes);
+        }
+        let bad = |e: serde_json::Error| perr(Some(&self.name), format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"));
+        let rename = |v: Value| match v {
+            Value::Object(o) => Value::Object(
+                o.into_iter().map(|(k, v)| (self.renamed.iter().find(|(o, _)| *o == k).map(|(_, c)| c.clone()).unwrap_or(k), v)).collect(),
+            ),
+            other => other,
+        };
+        if ndjson {
+            let mut out = Vec::with_capacity(bytes.len());
+            for line in bytes.split(|b| *b == b'\n') {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    out.push(b'\n');
+                    continue;
+                }
+                serde_json::to_writer(&mut out, &rename(serde_json::from_slice(line).map_err(bad)?)).map_err(bad)?;
+                out.push(b'\n');
+            }
+            return Ok(out);
+        }
+        match serde_json::from_slice(&bytes).map_err(bad)? {
+            Value::Array(rows) => serde_json::to_vec(&rows.into_iter().map(rename).collect::<Vec<_>>()).map_err(bad),
+            other => serde_json::to_vec(&other).map_err(bad),
+        }
+    }
 }
 
 /// `datapackage.json`, read and checked.
@@ -241,6 +280,7 @@ fn resource(i: usize, v: &Value, package_licence: Option<&str>) -> Result<Resour
         data,
         file_name,
         encoding,
+        renamed,
     })
 }
 
@@ -319,10 +359,13 @@ fn mapped_schema(resource: &str, v: &Value) -> Result<(SchemaSpec, Vec<(String, 
         Some(Value::Array(f)) if !f.is_empty() => f,
         _ => return Err(perr(r, "lược đồ không có trường nào («fields»)", "the schema has no fields («fields»)")),
     };
+    // Names chiase accepts as they are keep them: a renamed one never takes one.
+    let kept: Vec<&str> =
+        fields.iter().filter_map(|f| f.get("name").and_then(Value::as_str)).filter(|n| check_field_name(n).is_ok()).collect();
     let mut names: Vec<(String, String)> = Vec::new();
     let mut specs = Vec::with_capacity(fields.len());
     for (i, f) in fields.iter().enumerate() {
-        let spec = field(resource, i, f, &names)?;
+        let spec = field(resource, i, f, &names, &kept)?;
         let original = f.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         names.push((original, spec.name.clone()));
         specs.push(spec);
@@ -399,7 +442,7 @@ const FIELD_KEYS: &[&str] = &[
 ];
 const CONSTRAINT_KEYS: &[&str] = &["required", "unique", "enum", "minimum", "maximum", "pattern", "minLength", "maxLength"];
 
-fn field(resource: &str, i: usize, f: &Value, taken: &[(String, String)]) -> Result<FieldSpec, PackageError> {
+fn field(resource: &str, i: usize, f: &Value, taken: &[(String, String)], kept: &[&str]) -> Result<FieldSpec, PackageError> {
     let r = Some(resource);
     let o = f.as_object().ok_or_else(|| {
         perr(r, format!("trường thứ {} không phải đối tượng JSON", i + 1), format!("field {} is not a JSON object", i + 1))
@@ -413,7 +456,7 @@ fn field(resource: &str, i: usize, f: &Value, taken: &[(String, String)]) -> Res
     if taken.iter().any(|(o, _)| o == name) {
         return Err(fe("tên trường bị lặp".into(), "the name is repeated".into()));
     }
-    let column = column_name(name, taken);
+    let column = column_name(name, taken, kept);
     let mut out = Map::new();
     for (k, v) in o {
         if FIELD_KEYS.contains(&k.as_str()) {
@@ -473,8 +516,9 @@ fn field(resource: &str, i: usize, f: &Value, taken: &[(String, String)]) -> Res
     serde_json::from_value(Value::Object(out)).map_err(|e| fe(e.to_string(), e.to_string()))
 }
 
-/// A column name chiase accepts for `name`, unique among `taken`.
-fn column_name(name: &str, taken: &[(String, String)]) -> String {
+/// A column name chiase accepts for `name`, unique among `taken` and, when
+/// made up, not one of the names `kept` as written.
+fn column_name(name: &str, taken: &[(String, String)], kept: &[&str]) -> String {
     let base = if check_field_name(name).is_ok() {
         name.to_string()
     } else {
@@ -489,8 +533,13 @@ fn column_name(name: &str, taken: &[(String, String)]) -> String {
     };
     let mut candidate = base.clone();
     let mut n = 2;
-    while taken.iter().any(|(_, c)| *c == candidate) || check_field_name(&candidate).is_err() {
-        candidate = format!("{}_{n}", if check_field_name(&base).is_ok() { base.as_str() } else { "f" });
+    let made_up = base != name;
+    while taken.iter().any(|(_, c)| *c == candidate)
+        || (made_up && kept.contains(&candidate.as_str()))
+        || check_field_name(&candidate).is_err()
+    {
+        // `f_2`, `f_3`… when the base cannot take a suffix within 63 bytes.
+        candidate = format!("{}_{n}", if check_field_name(&base).is_ok() && base.len() <= 56 { base.as_str() } else { "f" });
         n += 1;
     }
     candidate
@@ -635,6 +684,15 @@ mod tests {
         }
         let ok = package(json!([{ "name": "a", "path": "http://127.0.0.1:9/a.csv", "schema": {"fields": [{"name": "x"}]} }])).unwrap();
         assert_eq!(ok.resources[0].data, Data::Url("http://127.0.0.1:9/a.csv".into()));
+    }
+
+    #[test]
+    fn names_that_fold_alike_get_their_own_columns() {
+        let long = "a".repeat(63);
+        let fields = json!([{"name": "Số"}, {"name": "so"}, {"name": "SỐ"}, {"name": long}, {"name": "select"}, {"name": "1 năm"}]);
+        let spec = table_schema("r", &json!({ "fields": fields })).unwrap();
+        let names: Vec<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["so_2", "so", "so_3", long.as_str(), "f_2", "f_1_nam"], "{names:?}");
     }
 
     #[test]

@@ -509,7 +509,7 @@ async fn a_zip_bomb_is_stopped_at_the_bound() {
 /// paths are relative, and a redirect.
 async fn serve_files() -> std::net::SocketAddr {
     use axum::routing::get;
-    let descriptor = descriptor(json!([csv_resource("tu-url", "data/a.csv"), {
+    let descriptor = descriptor(json!([csv_resource("tu-url", "data/a.csv"), csv_resource("tu-json", "data/b.json"), {
         "name": "noi-tuyen",
         "data": [["Mã", "Số lượng"], ["X1", 5]],
         "schema": {"fields": [{"name": "Mã", "type": "string"}, {"name": "Số lượng", "type": "integer"}]}
@@ -517,6 +517,7 @@ async fn serve_files() -> std::net::SocketAddr {
     let app = axum::Router::new()
         .route("/p/datapackage.json", get(move || async move { descriptor.clone() }))
         .route("/p/data/a.csv", get(|| async { "Mã,Số lượng,Ngày\nU1,7,2025-05-01\n" }))
+        .route("/p/data/b.json", get(|| async { r#"[{"Mã": "J1", "Số lượng": 9, "Ngày": "2025-05-02"}]"# }))
         .route("/moved/datapackage.json", get(|| async { axum::response::Redirect::temporary("http://example.com/datapackage.json") }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -548,6 +549,9 @@ async fn a_package_by_url_is_fetched_from_loopback_only() {
         assert_eq!(r.status, StatusCode::CREATED, "{engine:?}: {}", r.text());
         let rows = get_as(&app, Some(&steward), "/api/v1/datasets/tu-url/records").await.json();
         assert_eq!(rows["records"][0]["ma"], "U1", "{rows}");
+        // JSON keys named as the package names them reach the renamed fields.
+        let from_json = get_as(&app, Some(&steward), "/api/v1/datasets/tu-json/records").await.json();
+        assert_eq!((&from_json["records"][0]["ma"], &from_json["records"][0]["so_luong"]), (&json!("J1"), &json!(9)), "{from_json}");
         let inline = get_as(&app, Some(&steward), "/api/v1/datasets/noi-tuyen/records").await.json();
         assert_eq!(inline["records"][0]["so_luong"], 5, "{inline}");
     }

@@ -44,6 +44,8 @@ use crate::state::AppState;
 
 /// How long one fetch may take, connection included.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long all the fetches of one package may take together.
+const PACKAGE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where the package is.
 pub enum Source {
@@ -200,10 +202,11 @@ fn package_error(e: PackageError) -> ApiError {
 
 /// The descriptor and, for each resource, the bytes of its rows.
 async fn gather(app: &AppState, source: Source, limits: &PackageLimits) -> Result<(Package, Vec<Vec<u8>>), ApiError> {
+    let deadline = tokio::time::Instant::now() + PACKAGE_TIMEOUT;
     let (bytes, base) = match source {
         Source::Bytes(b) => (b, None),
         Source::Url(url) => {
-            let b = fetch(app, &url, limits.total).await?;
+            let b = fetch(app, &url, limits.total, deadline).await?;
             let base = url.rsplit_once('/').map(|(b, _)| format!("{b}/"));
             (b, base)
         }
@@ -260,7 +263,7 @@ async fn gather(app: &AppState, source: Source, limits: &PackageLimits) -> Resul
             }
             (Data::Inline(_), _) => continue,
         };
-        let b = fetch(app, &url, left).await.map_err(|e| {
+        let b = fetch(app, &url, left, deadline).await.map_err(|e| {
             let (vi, en) = (format!("tài nguyên «{}»: {}", r.name, e.msg.vi), format!("resource «{}»: {}", r.name, e.msg.en));
             ApiError::new(e.status, "bad_package", vi, en)
         })?;
@@ -290,6 +293,7 @@ struct ParsedResource {
 /// Reads a resource's rows as an import reads a file (blocking).
 fn parse_rows(r: &Resource, bytes: Vec<u8>) -> Result<ParsedResource, ApiError> {
     let bad = |e: PackageError| package_error(in_resource(&r.name, e));
+    let bytes = r.json_rows(bytes).map_err(bad)?;
     let schema = Arc::new(Schema::new(r.schema.clone()).map_err(|_| {
         bad(PackageError { resource: None, msg: chiase_core::Msg::new("lược đồ không hợp lệ", "invalid schema") })
     })?);
@@ -388,9 +392,9 @@ fn fetch_error(url: &str, vi: impl std::fmt::Display, en: impl std::fmt::Display
     ApiError::new(StatusCode::BAD_REQUEST, "bad_package_url", format!("«{shown}»: {vi}"), format!("«{shown}»: {en}"))
 }
 
-/// GETs `url` (at most `limit` bytes, within [`FETCH_TIMEOUT`], no
-/// redirects), where [`host_allowed`] says.
-pub async fn fetch(app: &AppState, url: &str, limit: u64) -> Result<Vec<u8>, ApiError> {
+/// GETs `url` (at most `limit` bytes, within [`FETCH_TIMEOUT`] and before
+/// `deadline`, no redirects), where [`host_allowed`] says.
+pub async fn fetch(app: &AppState, url: &str, limit: u64, deadline: tokio::time::Instant) -> Result<Vec<u8>, ApiError> {
     let lower = url.trim_start().to_ascii_lowercase();
     if !lower.starts_with("http://") && !lower.starts_with("https://") {
         return Err(fetch_error(url, "chỉ nhận URL http hoặc https", "only http and https URLs are fetched"));
@@ -451,11 +455,12 @@ pub async fn fetch(app: &AppState, url: &str, limit: u64) -> Result<Vec<u8>, Api
         })?;
         Ok(body.to_bytes().to_vec())
     };
-    tokio::time::timeout(FETCH_TIMEOUT, work).await.map_err(|_| {
+    let until = deadline.min(tokio::time::Instant::now() + FETCH_TIMEOUT);
+    tokio::time::timeout_at(until, work).await.map_err(|_| {
         fetch_error(
             url,
-            format!("không trả lời trong {} giây", FETCH_TIMEOUT.as_secs()),
-            format!("no answer within {} s", FETCH_TIMEOUT.as_secs()),
+            format!("không trả lời kịp ({} giây mỗi tệp, {} giây cả gói)", FETCH_TIMEOUT.as_secs(), PACKAGE_TIMEOUT.as_secs()),
+            format!("no answer in time ({} s a file, {} s for the package)", FETCH_TIMEOUT.as_secs(), PACKAGE_TIMEOUT.as_secs()),
         )
     })?
 }
