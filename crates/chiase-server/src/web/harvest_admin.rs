@@ -111,7 +111,10 @@ fn run_row(tr: Tr, r: &HarvestRun) -> RunRow {
             .map(|l| {
                 (
                     outcome(tr, l["outcome"].as_str().unwrap_or("")),
-                    l["entry"].as_str().unwrap_or("").to_string(),
+                    match (l["title"].as_str(), l["entry"].as_str().unwrap_or("")) {
+                        (Some(t), e) if t != e => format!("{t} ({e})"),
+                        (_, e) => e.to_string(),
+                    },
                     l["reason"].as_str().or_else(|| l["dataset"].as_str()).unwrap_or("").to_string(),
                 )
             })

@@ -485,6 +485,19 @@ async fn an_admin_merges_two_agencies_and_the_catalog_names_the_new_owner() {
             b.goto("/admin/settings").await;
             b.find("main table").await;
             b.shoot("admin-settings").await;
+            // Harvesting: this chiase's own DCAT catalog as a source, run from the page.
+            b.goto("/admin/harvest").await;
+            b.fill("#h-id", "dcat-chinh-minh").await;
+            b.fill("#h-url", &format!("{}/catalog.ttl", base(&app))).await;
+            b.find("#h-type").await.select_by_value("dcat").await.unwrap();
+            b.open("form[aria-labelledby=h-new] button[type=submit]").await;
+            assert!(b.find(".notice.ok").await.text().await.unwrap().contains("Đã thêm nguồn"));
+            b.open("form.inline button[value=run]").await;
+            let done = b.find(".notice.ok").await.text().await.unwrap();
+            assert!(done.contains("Đã thu thập") && done.contains("31 thêm"), "{done}");
+            assert!(b.text().await.contains("Các mục đã thu thập (31)"));
+            b.shoot("admin-harvest").await;
+            assert_accessible(&b);
         }
         // The science database (entry 28) now names the merged-into agency.
         b.goto("/databases/28").await;
