@@ -310,6 +310,13 @@ async fn a_restricted_datasets_data_time_and_rows_stay_out_of_dcat() {
             // A restricted database is served by no API without an account.
             assert!(!objects(&g, &format!("{}/services/api", s.base), &format!("{DCAT}servesDataset")).contains(&iri(&d)));
         }
+        // Nor does the API tell the public when its rows last changed.
+        let public = app.get_ok("/api/v1/datasets/ho-so-can-bo").await;
+        assert_eq!(public["updated_at"], json!(described), "{engine:?}");
+        assert_eq!(public["data_updated_at"], Value::Null);
+        let listed = app.get_ok("/api/v1/datasets").await;
+        let entry = listed["results"].as_array().unwrap().iter().find(|d| d["id"] == "ho-so-can-bo").unwrap().clone();
+        assert_eq!(entry["updated_at"], json!(described), "{engine:?}");
         // The public's download of it is refused, as the API refuses it.
         assert_ne!(app.get("/api/v1/datasets/ho-so-can-bo/export.csv").await.status, StatusCode::OK);
     }

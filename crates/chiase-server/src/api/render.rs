@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::usecase::datasets::Listed;
 
 /// A dataset as the API shows it. For a caller who may not read its rows,
-/// the row count, last change number and last change date are `null`.
+/// the row count, last change number and last change date are `null`, and
+/// `updated_at` is when its description last changed (every write of rows
+/// moves the stored `updated_at`, which would tell when the data changes).
 pub fn dataset_json(l: &Listed) -> Value {
     let ds = &l.dataset;
     let mut v = serde_json::to_value(ds).unwrap_or(Value::Null);
@@ -23,6 +25,7 @@ pub fn dataset_json(l: &Listed) -> Value {
             for k in ["row_count", "last_seq", "data_updated_at"] {
                 v[k] = Value::Null;
             }
+            v["updated_at"] = json!(ds.described_at);
         }
     }
     v["theme_proposed"] = json!(chiase_core::theme::propose(&ds.owner.name));

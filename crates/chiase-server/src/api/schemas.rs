@@ -328,7 +328,9 @@ pub struct DatasetLinks {
 }
 
 /// A hosted dataset. `row_count`, `last_seq` and `data_updated_at` are
-/// `null` for a caller who may not read its rows (`readable: false`).
+/// `null` for a caller who may not read its rows (`readable: false`), and
+/// `updated_at` is then when its description last changed (for a reader,
+/// its description or its data).
 #[derive(ToSchema)]
 pub struct Dataset {
     pub id: String,
