@@ -437,6 +437,14 @@ async fn stewards_set_the_theme_through_the_api_and_the_form() {
         assert_eq!(r.status, StatusCode::OK, "{engine:?}: {}", r.text());
         assert_eq!(r.json()["theme"], "energy");
         assert_eq!(themes_of(&app, &s).await, ["energy"], "{engine:?}");
+        // Audited with its value before and after.
+        let r = app
+            .request(Method::GET, "/api/v1/audit?action=dataset_updated", &[("authorization", &format!("Bearer {}", s.steward))], vec![])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let events = r.json()["results"].as_array().unwrap().clone();
+        let detail = |e: &Value| e["detail"].as_str().map_or(e["detail"].clone(), |t| serde_json::from_str(t).unwrap());
+        assert!(events.iter().any(|e| detail(e)["changes"]["theme"] == json!({"from": null, "to": "energy"})), "{engine:?}: {events:?}");
         // Refused: an unknown theme (400 in both languages), another agency's token.
         let r = patch(&app, &s.steward, "tram-bts", json!({"theme": "transport"})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{engine:?}: {}", r.text());
