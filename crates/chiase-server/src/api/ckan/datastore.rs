@@ -160,8 +160,9 @@ fn native_sort(sort: &str) -> Result<String, CkanError> {
     Ok(out.join(","))
 }
 
-/// `datastore_search`.
-pub(crate) async fn search(call: &Call<'_>) -> Result<Value, CkanError> {
+/// `datastore_search`, written as JSON: the records straight from the
+/// rows (the answer's bulk), the rest as a tree.
+pub(crate) async fn search(call: &Call<'_>) -> Result<Vec<u8>, CkanError> {
     let junk: Vec<&str> = call.params.keys().filter(|k| !SEARCH_PARAMS.contains(k)).collect();
     if !junk.is_empty() {
         let mut m = Map::new();
@@ -225,7 +226,8 @@ pub(crate) async fn search(call: &Call<'_>) -> Result<Value, CkanError> {
     };
 
     if distinct {
-        return search_distinct(call, &id, &base, offset as usize, limit as usize, &records_format, include_total).await;
+        let v = search_distinct(call, &id, &base, offset as usize, limit as usize, &records_format, include_total).await?;
+        return Ok(serde_json::to_vec(&v).unwrap_or_default());
     }
 
     // Skip `offset` rows when no cursor says where the page starts.
@@ -291,27 +293,12 @@ pub(crate) async fn search(call: &Call<'_>) -> Result<Value, CkanError> {
     };
     let fields_json: Vec<Value> =
         std::iter::once(json!({ "id": "_id", "type": "int" })).chain(page_fields.iter().map(|i| field_json(&schema.fields[*i]))).collect();
-    let names: Vec<&str> = page_fields.iter().map(|i| schema.fields[*i].spec.name.as_str()).collect();
-    let records_json: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            if records_format == "lists" {
-                Value::Array(std::iter::once(json!(r.meta.id)).chain(r.values.iter().map(|v| v.to_json())).collect())
-            } else {
-                let mut m = Map::new();
-                m.insert("_id".into(), json!(r.meta.id));
-                for (n, v) in names.iter().zip(&r.values) {
-                    m.insert(n.to_string(), v.to_json());
-                }
-                Value::Object(m)
-            }
-        })
-        .collect();
+    let records = write_records(&rows, &page_fields, &schema, records_format == "lists");
     let mut result = json!({
         "resource_id": id, "limit": limit, "offset": offset, "filters": filters.clone().unwrap_or(json!({})),
         "sort": sort, "include_total": include_total, "records_format": records_format,
         "total_estimation_threshold": call.params.get("total_estimation_threshold").cloned(),
-        "fields": fields_json, "records": records_json,
+        "fields": fields_json,
     });
     if let Some(q) = &q {
         result["q"] = json!(q);
@@ -325,7 +312,53 @@ pub(crate) async fn search(call: &Call<'_>) -> Result<Value, CkanError> {
     if has_more && let Some(n) = &next {
         result["next_page"] = json!({ "_after": n });
     }
-    Ok(result)
+    // The tree without its closing brace, then `"records": […]}`.
+    let mut out = serde_json::to_vec(&result).unwrap_or_default();
+    out.pop();
+    out.extend_from_slice(b",\"records\":");
+    out.extend_from_slice(&records);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// The records as JSON, written from the rows: objects (`_id`, then the
+/// fields) or lists.
+fn write_records(rows: &[chiase_store::datasets::rows::StoredRow], fields: &[usize], schema: &Schema, lists: bool) -> Vec<u8> {
+    let keys: Vec<Vec<u8>> = fields
+        .iter()
+        .map(|i| {
+            let mut k = serde_json::to_vec(&schema.fields[*i].spec.name).unwrap_or_default();
+            k.push(b':');
+            k
+        })
+        .collect();
+    let mut out = Vec::with_capacity(2 + rows.len() * 64 * fields.len().max(1));
+    out.push(b'[');
+    for (n, r) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        if lists {
+            out.push(b'[');
+            out.extend_from_slice(r.meta.id.to_string().as_bytes());
+            for v in &r.values {
+                out.push(b',');
+                v.write_json(&mut out);
+            }
+            out.push(b']');
+        } else {
+            out.extend_from_slice(b"{\"_id\":");
+            out.extend_from_slice(r.meta.id.to_string().as_bytes());
+            for (k, v) in keys.iter().zip(&r.values) {
+                out.push(b',');
+                out.extend_from_slice(k);
+                v.write_json(&mut out);
+            }
+            out.push(b'}');
+        }
+    }
+    out.push(b']');
+    out
 }
 
 /// `_links.start` and, when more rows follow, `_links.next`: the same

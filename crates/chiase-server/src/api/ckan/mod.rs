@@ -235,6 +235,14 @@ pub(crate) fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+/// An action's result: a JSON tree, or JSON already written (a page of
+/// DataStore records is written row by row, as the native API writes its
+/// pages, rather than built as a tree).
+pub(crate) enum Answer {
+    Tree(Value),
+    Written(Vec<u8>),
+}
+
 /// What an action is handed.
 pub(crate) struct Call<'a> {
     pub app: &'a AppState,
@@ -299,7 +307,7 @@ async fn run(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     base: &str,
     prefix: &str,
-) -> Result<Value, CkanError> {
+) -> Result<Answer, CkanError> {
     let known_read = READ_ACTIONS.contains(&name);
     if !known_read && !WRITE_ACTIONS.contains(&name) {
         let shown: String = name.chars().take(100).collect();
@@ -319,7 +327,7 @@ async fn run(
     // Bad credentials are refused as CKAN refuses them: an authorization error.
     let caller = caller.map_err(CkanError::from)?;
     let call = Call { app, caller: &caller, params: &params, base, prefix };
-    match name {
+    let tree = match name {
         "status_show" => catalog::status_show(&call).await,
         "help_show" => catalog::help_show(&call),
         "package_list" => catalog::package_list(&call).await,
@@ -331,24 +339,33 @@ async fn run(
         "group_list" => catalog::group_list(&call).await,
         "group_show" => catalog::group_show(&call).await,
         "tag_list" => catalog::tag_list(&call).await,
-        "datastore_search" => datastore::search(&call).await,
+        "datastore_search" => return datastore::search(&call).await.map(Answer::Written),
         "datastore_info" => datastore::info(&call).await,
         "datastore_create" => datastore::create(&call).await,
         "datastore_upsert" => datastore::upsert(&call).await,
         "datastore_delete" => datastore::delete(&call).await,
         _ => Err(CkanError::BadRequest(format!("Action name not known: {name}"))),
-    }
+    };
+    tree.map(Answer::Tree)
 }
 
 /// The envelope and status of an answer; JSONP when a GET asks for it.
-fn envelope(help: &str, result: Result<Value, CkanError>, callback: Option<String>) -> Response {
+fn envelope(help: &str, result: Result<Answer, CkanError>, callback: Option<String>) -> Response {
     let (status, body, retry_after) = match result {
-        Ok(result) => (StatusCode::OK, json!({ "help": help, "success": true, "result": result }), None),
+        Ok(Answer::Tree(result)) => (StatusCode::OK, json!({ "help": help, "success": true, "result": result }), None),
+        Ok(Answer::Written(result)) => {
+            let mut body = br#"{"help":"#.to_vec();
+            body.extend_from_slice(&serde_json::to_vec(help).unwrap_or_default());
+            body.extend_from_slice(br#","success":true,"result":"#);
+            body.extend_from_slice(&result);
+            body.push(b'}');
+            return respond(StatusCode::OK, body, callback, None);
+        }
         Err(e) => {
             let (status, error, retry) = match e {
                 CkanError::BadRequest(msg) => {
                     let body = Value::String(format!("Bad request: {msg}"));
-                    return respond(StatusCode::BAD_REQUEST, &body, None, None);
+                    return respond(StatusCode::BAD_REQUEST, serde_json::to_vec(&body).unwrap_or_default(), None, None);
                 }
                 CkanError::Validation(mut m) => {
                     m.insert("__type".into(), json!("Validation Error"));
@@ -377,11 +394,10 @@ fn envelope(help: &str, result: Result<Value, CkanError>, callback: Option<Strin
             (status, json!({ "help": help, "success": false, "error": error }), retry)
         }
     };
-    respond(status, &body, callback, retry_after)
+    respond(status, serde_json::to_vec(&body).unwrap_or_default(), callback, retry_after)
 }
 
-fn respond(status: StatusCode, body: &Value, callback: Option<String>, retry_after: Option<u32>) -> Response {
-    let json = serde_json::to_vec(body).unwrap_or_default();
+fn respond(status: StatusCode, json: Vec<u8>, callback: Option<String>, retry_after: Option<u32>) -> Response {
     let mut res = match callback
         .filter(|c| !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
     {
