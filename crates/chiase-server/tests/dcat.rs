@@ -398,6 +398,12 @@ async fn the_themes_are_a_skos_scheme_matched_to_the_eu_data_themes() {
             [r#""Năng lượng và hạ tầng"@vi"#, r#""Energy and infrastructure"@en"#]
         );
         assert_eq!(objects(&g, &energy, &format!("{SKOS}closeMatch")), [iri(&format!("{EU}data-theme/ENER"))]);
+        // A theme's URI dereferences to the scheme that defines it.
+        let r = app.request(Method::GET, "/themes/health", &[("accept", "application/rdf+xml")], vec![]).await;
+        assert_eq!(r.status, StatusCode::OK, "{engine:?}");
+        assert_eq!(r.headers["content-type"], "application/rdf+xml; charset=utf-8");
+        assert!(r.text().contains(&health), "{engine:?}");
+        assert_eq!(app.get("/themes/transport").await.status, StatusCode::NOT_FOUND, "{engine:?}");
     }
 }
 

@@ -72,6 +72,7 @@ const NOT_API: &[&str] = &[
     "/themes.ttl",
     "/themes.jsonld",
     "/themes.rdf",
+    "/themes/{code}",
     "/metrics",
     "/api",
     "/api/{*rest}",

@@ -119,6 +119,17 @@ pub async fn themes_negotiated(State(app): State<AppState>, uri: Uri, headers: H
     themes_as(&app, &uri, &headers, format).await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /themes/{code}`: a theme's URI dereferences to the scheme that
+/// defines it (by `Accept`, Turtle by default); an unknown code is a 404.
+pub async fn theme(State(app): State<AppState>, ApiPath(code): ApiPath<String>, uri: Uri, headers: HeaderMap) -> Response {
+    if code.parse::<chiase_core::theme::Theme>().is_err() {
+        let shown: String = code.chars().take(40).collect();
+        return ApiError::not_found(format!("không có lĩnh vực «{shown}»"), format!("no theme «{shown}»")).into_response();
+    }
+    let format = accepted(&headers);
+    themes_as(&app, &uri, &headers, format).await.unwrap_or_else(IntoResponse::into_response)
+}
+
 /// For an HTML page of a catalog database: its DCAT when the request's
 /// `Accept` prefers an RDF format to HTML; `None` serves the page.
 pub(super) async fn negotiated(app: &AppState, headers: &HeaderMap, database_key: &str) -> Option<Response> {

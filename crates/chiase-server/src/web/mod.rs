@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .route("/themes.ttl", get(dcat::themes_ttl))
         .route("/themes.jsonld", get(dcat::themes_jsonld))
         .route("/themes.rdf", get(dcat::themes_rdf))
+        .route("/themes/{code}", get(dcat::theme))
         .route("/robots.txt", get(site::robots))
         .route("/huong-dan-khai-thac", get(site::how_to_ask))
         .route("/freshness", get(freshness::dashboard))
