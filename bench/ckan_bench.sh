@@ -6,7 +6,9 @@
 # following `next` (the keyset cursor), and through
 # `GET /api/3/action/datastore_search` following `_links.next`, 1,000 rows
 # a page each time, then the first pages again by `offset` (what a client
-# that ignores the links does). Reports the time per page and the ratio.
+# that ignores the links does). Reports the time per page and the ratio,
+# and the latency of package_search and package_show beside the native
+# catalog search.
 #
 #   bench/import_bench.sh 1000000 && bench/ckan_bench.sh
 set -euo pipefail
@@ -76,6 +78,15 @@ for name, walk in [("native", native), ("ckan", ckan), ("native again", native),
     print(f"{name:13s} {rows:>9,} rows in {len(times):>5} pages, {total:6.1f} s: per page mean {mean:6.2f} ms, p50 {p50:6.2f} ms, p99 {p99:6.2f} ms")
 ratio = (results["ckan"] + results["ckan again"]) / (results["native"] + results["native again"])
 print(f"datastore_search / native, time per page (mean of both walks): {ratio:.2f}x")
+for name, url in [
+    ("package_search, all 31 packages", f"{base}/api/3/action/package_search?rows=1000&facet.field=%5B%22organization%22,%22groups%22,%22tags%22%5D"),
+    ("package_search, fq organization", f"{base}/api/3/action/package_search?fq=organization:so-thong-tin-va-truyen-thong"),
+    ("package_show", f"{base}/api/3/action/package_show?id=26"),
+    ("native catalog search", f"{base}/api/v1/databases?limit=100"),
+]:
+    times = [get(url)[1] for _ in range(50)]
+    mean, p50, p99 = stats(times)
+    print(f"{name:34s} p50 {p50:6.2f} ms, p99 {p99:6.2f} ms (50 sequential requests)")
 for n in (10, 100):
     mean, p50, _ = stats(offset_pages(n)[-10:])
     print(f"offset paging: pages {n - 9}..{n} (offset up to {(n - 1) * LIMIT:,}): mean {mean:.1f} ms a page")

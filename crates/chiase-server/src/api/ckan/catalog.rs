@@ -106,10 +106,10 @@ impl Package {
         let created =
             detail.listed_in.first().map(|v| date_time(v.decision_date)).unwrap_or_else(|| date_time(detail.version.decision_date));
         // When a dataset's data last changed is told only to its readers;
-        // for the others a dataset counts from its creation.
+        // for the others, when its description last changed.
         let modified = datasets
             .iter()
-            .map(|l| l.activity.and_then(|a| a.data_updated_at).unwrap_or(l.dataset.created_at))
+            .map(|l| l.activity.and_then(|a| a.data_updated_at).map_or(l.dataset.described_at, |d| d.max(l.dataset.described_at)))
             .chain([date_time(detail.version.decision_date)])
             .max()
             .unwrap_or(created);
@@ -205,7 +205,7 @@ pub(crate) fn resource_json(l: &Listed, position: usize, base: &str) -> Value {
         "resource_type": null, "hash": "", "size": null, "cache_url": null, "cache_last_updated": null,
         "created": ckan_time(ds.created_at),
         "last_modified": last_modified,
-        "metadata_modified": ckan_time(ds.created_at.max(l.activity.and_then(|a| a.data_updated_at).unwrap_or(ds.created_at))),
+        "metadata_modified": ckan_time(ds.described_at.max(l.activity.and_then(|a| a.data_updated_at).unwrap_or(ds.described_at))),
         "sharing_mode": ds.sharing_mode.code(), "sharing_mode_label": ds.sharing_mode.label_vi(),
         "license_id": ds.licence, "cadence": ds.cadence.code(),
         "row_count": l.activity.map(|a| a.row_count),
