@@ -573,3 +573,71 @@ async fn a_hundred_resources_import_together() {
         assert_eq!(datasets_of(&app, 4).await.len(), 100);
     }
 }
+
+/// A signed-in browser: the session cookie and its anti-forgery token.
+async fn session_of(app: &TestApp, username: &str) -> (String, String) {
+    let user = app.store().user(username).await.unwrap().expect("the user");
+    let (sid, csrf) = app.store().create_session(&user).await.unwrap();
+    (format!("{}={sid}", chiase_server::auth::SESSION_COOKIE), csrf)
+}
+
+/// The portal's form as a browser posts it: the token, a URL, then the file.
+fn package_form(csrf: &str, url: &str, zip: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----chiase-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in [("csrf", csrf), ("url", url)] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"goi.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(zip);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_database_page_offers_its_stewards_a_package_form() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let nv = owner_of(&app, 4).await;
+        app.person("nv.steward", Some(&nv), Role::Steward, PASSWORD).await;
+        app.person("nv.member", Some(&nv), Role::Member, PASSWORD).await;
+        let (cookie, csrf) = session_of(&app, "nv.steward").await;
+        let page = app.request(Method::GET, "/databases/4", &[("cookie", &cookie)], vec![]).await;
+        assert!(page.text().contains("/datapackage\""), "the database page links the form");
+        let form = app.request(Method::GET, "/databases/4/datapackage", &[("cookie", &cookie)], vec![]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.text().contains("enctype=\"multipart/form-data\""), "{}", form.text());
+        // A member sees why there is no form.
+        let (member, member_csrf) = session_of(&app, "nv.member").await;
+        let blocked = app.request(Method::GET, "/databases/4/datapackage", &[("cookie", &member)], vec![]).await.text();
+        assert!(!blocked.contains("enctype=") && blocked.contains("cán bộ quản lý dữ liệu"), "{blocked}");
+
+        let bad = "Mã,Số lượng,Ngày\nB1,ba,\n".as_bytes();
+        let zip = zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("Hộ gia đình", "ho.csv")]))), ("ho.csv", bad)]);
+        let (ct, body) = package_form(&member_csrf, "", &zip);
+        let r = app.request(Method::POST, "/databases/4/datapackage", &[("cookie", &member), ("content-type", &ct)], body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        // A bad row: the page lists it, nothing is created.
+        let (ct, body) = package_form(&csrf, "", &zip);
+        let r = app.request(Method::POST, "/databases/4/datapackage", &[("cookie", &cookie), ("content-type", &ct)], body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("Hộ gia đình") && r.text().contains("<code>ba</code>"), "{}", r.text());
+        assert!(datasets_of(&app, 4).await.is_empty());
+        // Without the token: refused.
+        let good = "Mã,Số lượng,Ngày\nB1,3,\n".as_bytes();
+        let zip = zip_of(&[("datapackage.json", &descriptor(json!([csv_resource("Hộ gia đình", "ho.csv")]))), ("ho.csv", good)]);
+        let (ct, body) = package_form("sai", "", &zip);
+        let r = app.request(Method::POST, "/databases/4/datapackage", &[("cookie", &cookie), ("content-type", &ct)], body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        let (ct, body) = package_form(&csrf, "", &zip);
+        let r = app.request(Method::POST, "/databases/4/datapackage", &[("cookie", &cookie), ("content-type", &ct)], body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(r.text().contains("href=\"/datasets/ho-gia-dinh\""), "{}", r.text());
+        assert_eq!(datasets_of(&app, 4).await, ["ho-gia-dinh"]);
+    }
+}

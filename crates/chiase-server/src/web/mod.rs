@@ -8,6 +8,7 @@ mod agency_home;
 mod audit;
 mod catalog;
 mod catalog_admin;
+mod datapackage;
 mod dataset_edit;
 mod dataset_new;
 mod datasets;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{id}", get(agencies::agency))
         .route("/datasets/{id}/request", get(requests::show).post(requests::submit))
         .route("/datasets/{id}/upload", get(uploads::show).post(uploads::submit))
+        .route("/databases/{key}/datapackage", get(datapackage::show).post(datapackage::submit))
         .route("/datasets/{id}/schema", get(schema_edit::show).post(schema_edit::submit))
         .route("/datasets/{id}/edit", get(dataset_edit::show).post(dataset_edit::submit))
         .route("/requests", get(requests::list))
