@@ -138,13 +138,10 @@ pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(key): ApiPath<S
     };
     let (status, outcome) = match datapackage::import(&app, &caller, &key, source).await {
         Ok(report) => (StatusCode::OK, done(report)),
-        Err(e) => {
-            match e.fields.as_ref().and_then(|f| f.get("report")).and_then(|r| serde_json::from_value::<serde_json::Value>(r.clone()).ok())
-            {
-                Some(report) => (e.status, refused(tr, &report)),
-                None => (e.status, Outcome::Failed(if tr.is_en() { e.msg.en } else { e.msg.vi })),
-            }
-        }
+        Err(e) => match e.fields.as_ref().and_then(|f| f.get("report")) {
+            Some(report) => (e.status, refused(tr, report)),
+            None => (e.status, Outcome::Failed(if tr.is_en() { e.msg.en } else { e.msg.vi })),
+        },
     };
     p.outcome = Some(outcome);
     (status, p).into_response()
