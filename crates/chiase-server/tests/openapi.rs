@@ -22,6 +22,7 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 const NOT_API: &[&str] = &[
     "/",
     "/databases/{key}",
+    "/databases/{key}/datapackage",
     "/datasets/{id}",
     "/agencies/{id}",
     "/datasets/{id}/request",
