@@ -94,7 +94,7 @@ pub enum HarvestCommand {
         #[arg(long)]
         id: Option<String>,
         /// The catalog database (id or number) for entries with none of the same id here
-        #[arg(long)]
+        #[arg(long = "into", value_name = "DATABASE")]
         database: Option<String>,
     },
     /// List the sources and their latest runs
