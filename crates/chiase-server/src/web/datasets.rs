@@ -83,6 +83,8 @@ struct DatasetPage {
     /// `None`: the caller may not read the rows (the reason in `denied`).
     grid: Option<Grid>,
     denied: Option<String>,
+    /// The harvest source its rows come from: read-only here.
+    harvested_from: Option<String>,
     /// The reader may upload files to it (a steward of the owner).
     can_upload: bool,
     /// The reader may edit its description (a steward of the owner).
@@ -299,6 +301,7 @@ pub async fn dataset(
         fields,
         grid,
         denied,
+        harvested_from: ds.harvested_from.clone(),
         can_upload: caller.user.is_some() && chiase_core::policy::decide_write(&caller.subject, &ds.facts()).is_ok(),
         can_edit: caller.user.is_some() && chiase_core::policy::decide_edit_dataset(&caller.subject, &ds.facts()).is_ok(),
         dcat_href: format!("/dataset/{}", ds.database.id),
