@@ -4,8 +4,6 @@
 //! the server really registers, so a route added without documentation (or
 //! documentation without a route) fails here.
 
-// Not every helper of the shared module is used here.
-#[allow(unused_imports)]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
