@@ -96,6 +96,9 @@ pub enum HarvestCommand {
         /// The catalog database (id or number) for entries with none of the same id here
         #[arg(long = "into", value_name = "DATABASE")]
         database: Option<String>,
+        /// Seconds one request to the source may take (1–600)
+        #[arg(long, default_value_t = 60)]
+        timeout: i64,
     },
     /// List the sources and their latest runs
     List,

@@ -173,6 +173,15 @@ async fn a_second_chiase_harvests_the_open_datasets_and_rows_of_the_first() {
         let r = run(&b, &token, "tinh-a").await;
         assert_eq!(r["changed"], 1, "{r}");
         assert_eq!(rows(&b, "le-hoi").await.len(), 3);
+        // So is a new description.
+        let changes = chiase_store::datasets::DatasetChanges {
+            description: Some("Các lễ hội truyền thống của tỉnh.".into()),
+            ..Default::default()
+        };
+        chiase_server::usecase::datasets::update(&a.state, &a.operator(), "le-hoi", changes).await.unwrap();
+        let r = run(&b, &token, "tinh-a").await;
+        assert_eq!(r["changed"], 1, "{r}");
+        assert_eq!(b.get_ok("/api/v1/datasets/le-hoi").await["description"], "Các lễ hội truyền thống của tỉnh.");
 
         // Read-only here: the owner's steward cannot write it.
         let owner = b.store().dataset("le-hoi").await.unwrap().unwrap().owner.id;
@@ -202,7 +211,7 @@ async fn a_second_chiase_harvests_the_open_datasets_and_rows_of_the_first() {
 
         // The report is kept and shown.
         let (_, shown) = call(&b, Method::GET, "/api/v1/harvest/sources/tinh-a", &token, None).await;
-        assert_eq!(shown["runs"].as_array().unwrap().len(), 4);
+        assert_eq!(shown["runs"].as_array().unwrap().len(), 5);
         assert_eq!(shown["last_run"]["status"], "failed");
         assert!(shown["entries"].as_array().unwrap().iter().any(|e| e["dataset"] == "diem-do"));
     }
@@ -235,6 +244,22 @@ async fn a_source_that_answers_garbage_fails_the_run_and_changes_nothing() {
         assert_eq!(r["status"], "failed", "{kind}: {r}");
         assert!(!r["error"].as_str().unwrap().is_empty());
     }
+    // A source that accepts the connection and never answers: the run
+    // fails at the source's timeout, not after a hang.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    add_source(&b, &token, json!({"id": "cham", "url": format!("http://{slow}"), "type": "chiase", "timeout": 1})).await;
+    let started = std::time::Instant::now();
+    let r = run(&b, &token, "cham").await;
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(r["error"].as_str().unwrap().contains("no answer within 1 s"), "{r}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(b.get_ok("/api/v1/datasets").await, datasets_before);
 
     // Bad sources are refused when added, with a reason.
@@ -244,6 +269,8 @@ async fn a_source_that_answers_garbage_fails_the_run_and_changes_nothing() {
         json!({"id": "X Y", "url": "http://127.0.0.1", "type": "ckan"}),
         json!({"id": "x", "url": "http://127.0.0.1", "type": "csw"}),
         json!({"id": "x", "url": "http://127.0.0.1", "type": "ckan", "every": "1s"}),
+        json!({"id": "x", "url": "http://127.0.0.1", "type": "ckan", "timeout": 0}),
+        json!({"id": "x", "url": "http://127.0.0.1", "type": "ckan", "timeout": 601}),
         json!({"id": "x", "url": "http://127.0.0.1", "type": "ckan", "database": "khong-co"}),
     ] {
         let (s, v) = call(&b, Method::POST, "/api/v1/harvest/sources", &token, Some(bad.clone())).await;

@@ -23,6 +23,8 @@ pub struct HarvestSource {
     pub url: String,
     pub kind: String,
     pub every_secs: Option<i64>,
+    /// How long one request to the source may take.
+    pub timeout_secs: i64,
     /// The local catalog database entries go to when none has their id.
     pub database: Option<String>,
     pub created_by: String,
@@ -37,6 +39,7 @@ pub struct NewHarvestSource {
     pub url: String,
     pub kind: String,
     pub every_secs: Option<i64>,
+    pub timeout_secs: i64,
     pub database: Option<DatabaseKey>,
 }
 
@@ -104,7 +107,7 @@ impl TryFrom<String> for JsonText {
 }
 
 const SOURCE_COLUMNS: &str =
-    "s.id AS pk, s.slug, s.url, s.kind, s.every_secs, d.slug AS database, s.created_by, s.created_at, s.next_run_at";
+    "s.id AS pk, s.slug, s.url, s.kind, s.every_secs, s.timeout_secs, d.slug AS database, s.created_by, s.created_at, s.next_run_at";
 const RUN_COLUMNS: &str =
     "id, source_id AS source_pk, started_at, finished_at, status, added, changed, removed, unchanged, failed, report, error";
 
@@ -161,13 +164,14 @@ impl Store {
         }
         conn.execute(
             Sql::new(
-                "INSERT INTO harvest_sources (slug, url, kind, every_secs, database_id, created_by, created_at, next_run_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO harvest_sources (slug, url, kind, every_secs, timeout_secs, database_id, created_by, created_at, next_run_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(new.id.clone())
             .bind(new.url.clone())
             .bind(new.kind.clone())
             .bind(new.every_secs)
+            .bind(new.timeout_secs)
             .bind(database_pk)
             .bind(by)
             .bind(now())

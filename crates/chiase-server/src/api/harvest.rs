@@ -56,6 +56,9 @@ struct AddBody {
     /// The catalog database (id or number) for entries that have none of
     /// the same id here.
     database: Option<String>,
+    /// How long one request to the source may take, in seconds (1–600,
+    /// default 60); a source slower than this fails the run.
+    timeout: Option<i64>,
 }
 
 fn source_json(s: &chiase_store::harvest::HarvestSource, last_run: Option<&chiase_store::harvest::HarvestRun>) -> Value {
@@ -106,7 +109,7 @@ async fn add(State(app): State<AppState>, caller: Caller, JsonBody(b): JsonBody<
         SourceType::Datapackage => "datapackage",
         SourceType::Chiase => "chiase",
     };
-    let a = harvest::AddSource { id: b.id, url: b.url, kind: kind.into(), every: b.every, database: b.database };
+    let a = harvest::AddSource { id: b.id, url: b.url, kind: kind.into(), every: b.every, database: b.database, timeout_secs: b.timeout };
     let s = harvest::add(&app, &caller, a).await?;
     Ok((StatusCode::CREATED, Json(source_json(&s, None))))
 }

@@ -10,9 +10,10 @@ use crate::usecase::harvest;
 pub async fn run(cfg: Config, cmd: HarvestCommand) -> anyhow::Result<()> {
     let (app, op) = context(cfg).await?;
     match cmd {
-        HarvestCommand::Add { url, kind, every, id, database } => {
+        HarvestCommand::Add { url, kind, every, id, database, timeout } => {
             let id = id.unwrap_or_else(|| id_from_url(&url));
-            let s = harvest::add(&app, &op, harvest::AddSource { id, url, kind, every, database }).await.map_err(said)?;
+            let a = harvest::AddSource { id, url, kind, every, database, timeout_secs: Some(timeout) };
+            let s = harvest::add(&app, &op, a).await.map_err(said)?;
             outln!("{}", s.id)?;
         }
         HarvestCommand::List => {

@@ -208,8 +208,16 @@ pub async fn submit(State(app): State<AppState>, tr: Tr, request: Request) -> Re
     let id = get("id");
     let outcome: Result<(String, Option<String>), ApiError> = match get("action").as_str() {
         "add" => {
-            let a =
-                harvest::AddSource { id: id.clone(), url: get("url"), kind: get("type"), every: opt("every"), database: opt("database") };
+            // A timeout that is not a number is refused by the use case's range check.
+            let timeout = opt("timeout").map(|t| t.parse::<i64>().unwrap_or(0));
+            let a = harvest::AddSource {
+                id: id.clone(),
+                url: get("url"),
+                kind: get("type"),
+                every: opt("every"),
+                database: opt("database"),
+                timeout_secs: timeout,
+            };
             harvest::add(&app, &caller, a).await.map(|s| (format!("{} «{}»", tr.t("Đã thêm nguồn", "Source added:"), s.id), None))
         }
         "run" => harvest::run_now(&app, &caller, &id).await.map(|r| {

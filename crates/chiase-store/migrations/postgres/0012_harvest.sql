@@ -5,6 +5,7 @@ CREATE TABLE harvest_sources (
     url         TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('ckan', 'dcat', 'datapackage', 'chiase')),
     every_secs  BIGINT,
+    timeout_secs BIGINT NOT NULL DEFAULT 60,
     database_id BIGINT REFERENCES databases (id),
     created_by  TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,

@@ -7,6 +7,7 @@ CREATE TABLE harvest_sources (
     url         TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('ckan', 'dcat', 'datapackage', 'chiase')),
     every_secs  INTEGER,                               -- NULL: only when asked
+    timeout_secs INTEGER NOT NULL DEFAULT 60,          -- one request's deadline
     database_id INTEGER REFERENCES databases (id),     -- where entries with no database of the same id here go
     created_by  TEXT NOT NULL,
     created_at  TEXT NOT NULL,

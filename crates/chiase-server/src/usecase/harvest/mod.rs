@@ -47,6 +47,9 @@ pub struct AddSource {
     pub every: Option<String>,
     /// Where entries go that have no catalog database of their id here.
     pub database: Option<String>,
+    /// How long one request to the source may take, in seconds (1–600;
+    /// `None`: 60).
+    pub timeout_secs: Option<i64>,
 }
 
 /// `30m`, `12h`, `1d`, `2w` as seconds (at least 5 minutes).
@@ -111,11 +114,16 @@ pub async fn add(app: &AppState, caller: &Caller, a: AddSource) -> Result<Harves
     }
     check_url(&a.url)?;
     let every_secs = a.every.as_deref().map(parse_every).transpose()?;
+    let timeout_secs = a.timeout_secs.unwrap_or(60);
+    if !(1..=600).contains(&timeout_secs) {
+        return Err(ApiError::bad_request("thời gian chờ mỗi yêu cầu từ 1 đến 600 giây", "a request's timeout is 1 to 600 seconds"));
+    }
     let new = NewHarvestSource {
         id: a.id.clone(),
         url: a.url.trim_end_matches('/').to_string(),
         kind: a.kind.clone(),
         every_secs,
+        timeout_secs,
         database: a.database.as_deref().map(DatabaseKey::parse),
     };
     let source = app.store.add_harvest_source(&permit, &new, &caller.actor.name).await?;
@@ -222,12 +230,13 @@ fn harvester(source: &HarvestSource) -> Caller {
 /// Reads the source, applies what it lists, closes the run. Never fails:
 /// whatever goes wrong is the run's error.
 async fn execute(app: &AppState, source: &HarvestSource, run: i64) {
+    let timeout = StdDuration::from_secs(source.timeout_secs.clamp(1, 600) as u64);
     let fetched = tokio::time::timeout(remote::RUN_TIMEOUT, async {
         match source.kind.as_str() {
-            "ckan" => remote::ckan(&source.url, false).await,
-            "chiase" => remote::ckan(&source.url, true).await,
-            "dcat" => remote::dcat(&source.url).await,
-            "datapackage" => remote::datapackage(&source.url).await,
+            "ckan" => remote::ckan(&source.url, false, timeout).await,
+            "chiase" => remote::ckan(&source.url, true, timeout).await,
+            "dcat" => remote::dcat(&source.url, timeout).await,
+            "datapackage" => remote::datapackage(&source.url, timeout).await,
             other => Err(remote::SourceError(format!("unknown source type {other}"))),
         }
     })
@@ -350,6 +359,20 @@ async fn put_dataset(
                 super::datasets::change_schema(app, caller, &id, data.schema.clone()).await.map_err(|e| {
                     (Some(id.clone()), format!("its schema changed at the source in a way chiase cannot follow: {}", e.msg.en))
                 })?;
+            }
+            // What describes it follows the source too.
+            let changes = chiase_store::datasets::DatasetChanges {
+                title: (ds.title != data.title && !data.title.trim().is_empty()).then(|| data.title.clone()),
+                title_en: (ds.title_en != data.title_en).then(|| data.title_en.clone()),
+                description: (ds.description != data.description).then(|| data.description.clone()),
+                licence: data.licence.clone().filter(|l| *l != ds.licence),
+                cadence: data.cadence.filter(|c| *c != ds.cadence),
+                ..Default::default()
+            };
+            if changes != chiase_store::datasets::DatasetChanges::default() {
+                super::datasets::update(app, caller, &id, changes)
+                    .await
+                    .map_err(|e| (Some(id.clone()), format!("its description could not follow the source: {}", e.msg.en)))?;
             }
         }
         None => {

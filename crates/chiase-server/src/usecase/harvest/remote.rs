@@ -16,8 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::oidc::http::send_bounded;
 
-/// One request's deadline, and the largest answer read (a page of rows).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest answer read (a page of rows).
 const MAX_ANSWER: usize = 64 << 20;
 /// A whole run's deadline and the most rows, pages and entries it reads.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -77,11 +76,13 @@ struct Client {
     started: Instant,
     rows: u64,
     pages: usize,
+    /// One request's deadline (the source's `timeout_secs`).
+    timeout: Duration,
 }
 
 impl Client {
-    fn new() -> Client {
-        Client { started: Instant::now(), rows: 0, pages: 0 }
+    fn new(timeout: Duration) -> Client {
+        Client { started: Instant::now(), rows: 0, pages: 0, timeout }
     }
 
     /// GET `url`; the answer's bytes when it is a 200, else an error naming
@@ -100,7 +101,7 @@ impl Client {
             .header(header::USER_AGENT, concat!("chiase-harvester/", env!("CARGO_PKG_VERSION")))
             .body(Vec::new())
             .map_err(|e| err(format!("{url}: {e}")))?;
-        let res = send_bounded(req, REQUEST_TIMEOUT, MAX_ANSWER).await.map_err(|e| err(format!("{url}: {e}")))?;
+        let res = send_bounded(req, self.timeout, MAX_ANSWER).await.map_err(|e| err(format!("{url}: {e}")))?;
         let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         if !res.status().is_success() {
             return Err(err(format!("{url}: HTTP {}", res.status())));
@@ -126,7 +127,7 @@ impl Client {
         if self.pages > MAX_PAGES || self.started.elapsed() > RUN_TIMEOUT {
             return Err(err("the run read too many pages or took too long"));
         }
-        let res = send_bounded(req, REQUEST_TIMEOUT, MAX_ANSWER).await.map_err(|e| err(format!("{url}: {e}")))?;
+        let res = send_bounded(req, self.timeout, MAX_ANSWER).await.map_err(|e| err(format!("{url}: {e}")))?;
         let status = res.status();
         let v: Value = serde_json::from_slice(res.body()).map_err(|e| err(format!("{url}: HTTP {status}, not JSON ({e})")))?;
         if v["success"] == true {
@@ -183,9 +184,9 @@ fn join(base: &str, link: &str) -> Result<String, SourceError> {
 /// and the rows of every resource in its DataStore the public may read.
 /// With `native`, the source is another chiase: the schema comes from its
 /// native API, and only open datasets are read.
-pub async fn ckan(base: &str, native: bool) -> Result<Remote, SourceError> {
+pub async fn ckan(base: &str, native: bool, timeout: Duration) -> Result<Remote, SourceError> {
     let base = base.trim_end_matches('/');
-    let mut client = Client::new();
+    let mut client = Client::new(timeout);
     let mut packages = vec![];
     let mut start = 0;
     let mut previous_first: Option<String> = None;
@@ -387,8 +388,8 @@ fn schema_of_fields(fields: &[Value]) -> Result<SchemaSpec, String> {
 /// A DCAT catalog (Turtle, RDF/XML or JSON-LD, by its media type), its
 /// pages followed through `hydra:next`: each `dcat:Dataset` an entry,
 /// metadata only.
-pub async fn dcat(url: &str) -> Result<Remote, SourceError> {
-    let mut client = Client::new();
+pub async fn dcat(url: &str, timeout: Duration) -> Result<Remote, SourceError> {
+    let mut client = Client::new(timeout);
     let mut entries = vec![];
     let mut next = Some(url.to_string());
     let mut visited = std::collections::HashSet::new();
@@ -416,9 +417,9 @@ pub async fn dcat(url: &str) -> Result<Remote, SourceError> {
 /// resource an entry with its rows (inline, a file beside the descriptor,
 /// or a URL on the same host); a resource chiase's own export marks as
 /// not open is listed but its rows are not taken.
-pub async fn datapackage(url: &str) -> Result<Remote, SourceError> {
+pub async fn datapackage(url: &str, timeout: Duration) -> Result<Remote, SourceError> {
     use chiase_io::datapackage::{Data, PackageLimits, parse_descriptor};
-    let mut client = Client::new();
+    let mut client = Client::new(timeout);
     let (body, _) = client.get(url, "application/json").await?;
     let limits = PackageLimits { total: MAX_ANSWER as u64 * 4, ..Default::default() };
     let package = parse_descriptor(&body, &limits).map_err(|e| err(format!("{url}: {}", e.msg.en)))?;
