@@ -41,6 +41,7 @@ pub fn api_routes(request_timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(api::requests::router())
         .merge(api::audit::router())
         .merge(api::harvest::router())
+        .merge(api::services::router())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(axum::middleware::map_response(timeout_as_json));
     let long = OpenApiRouter::new()
@@ -61,7 +62,8 @@ pub fn router(state: AppState) -> Router {
     let pages = web::router().layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
     // CKAN's Action API: outside the OpenAPI document (it is CKAN's shape).
     let ckan = api::ckan::router().layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout));
-    let mut app = Router::new().merge(api).merge(pages).merge(ckan).merge(api::openapi::docs_router());
+    let mut app =
+        Router::new().merge(api).merge(pages).merge(ckan).merge(api::services::gateway_router()).merge(api::openapi::docs_router());
     if state.config.metrics_listen.is_none() {
         app = app.route("/metrics", axum::routing::get(crate::metrics::render));
     }

@@ -43,6 +43,8 @@ const NOT_API: &[&str] = &[
     "/admin/catalog/preview",
     "/admin/settings",
     "/admin/harvest",
+    "/gateway/{service}",
+    "/gateway/{service}/{*path}",
     "/my-agency",
     "/tokens",
     "/datasets/new",

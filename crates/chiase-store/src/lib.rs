@@ -22,6 +22,7 @@ pub mod oidc;
 pub mod ops;
 pub mod recorder;
 pub mod requests;
+pub mod services;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -47,6 +47,7 @@ const TABLES: &[(&str, &str)] = &[
     ("harvest_sources", "id"),
     ("harvest_runs", "id"),
     ("harvested_entries", "source_id, remote_id"),
+    ("services", "id"),
     ("files", "id"),
 ];
 

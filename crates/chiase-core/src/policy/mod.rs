@@ -12,6 +12,7 @@
 //! - [`requests`]: filing a sharing request, seeing requests, each step of a
 //!   request (approve, refuse, revoke, withdraw).
 //! - [`admin`]: the audit log, agencies, accounts, API tokens, the catalog.
+//! - [`services`]: calling a service through the gateway, registering one.
 //!
 //! Rules (Decree 47/2020, kept by Decree 194/2025; Decree 13/2023 and Law
 //! 91/2025 for personal data):
@@ -31,12 +32,14 @@
 pub mod admin;
 pub mod data;
 pub mod requests;
+pub mod services;
 
 use serde::Serialize;
 
 pub use admin::*;
 pub use data::*;
 pub use requests::*;
+pub use services::*;
 
 use crate::Msg;
 use crate::ids::{AgencyId, UserId};

@@ -19,3 +19,4 @@ pub mod records;
 pub mod render;
 pub mod requests;
 pub mod schemas;
+pub mod services;

@@ -181,6 +181,7 @@ Messages are in Vietnamese (`message`) and English (`message_en`); `lang=en` giv
         (name = "accounts", description = "Setup, sign-in, accounts and API tokens."),
         (name = "requests", description = "Sharing requests and the grants they become."),
         (name = "audit", description = "The audit log, its verification, and counts of open-data reads."),
+        (name = "services", description = "Services: live systems catalog databases offer through the gateway (/gateway/{service}/…)."),
         (name = "harvest", description = "Harvest sources: other catalogs (CKAN, DCAT, Data Package, chiase) pulled on a schedule, and each run's report."),
     )
 )]

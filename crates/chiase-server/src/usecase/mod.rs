@@ -19,11 +19,13 @@ pub mod demo;
 pub mod exports;
 pub mod files;
 pub mod freshness;
+pub mod gateway;
 pub mod harvest;
 pub mod imports;
 pub mod notifications;
 pub mod records;
 pub mod requests;
+pub mod services;
 pub mod settings;
 
 use std::sync::Arc;

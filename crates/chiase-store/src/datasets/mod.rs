@@ -711,7 +711,7 @@ impl Store {
 }
 
 /// Refuses a sharing mode the catalog does not give the database `db`.
-async fn check_catalog_mode(conn: &mut Conn<'_>, db: i64, mode: SharingMode) -> Result<(), StoreError> {
+pub(crate) async fn check_catalog_mode(conn: &mut Conn<'_>, db: i64, mode: SharingMode) -> Result<(), StoreError> {
     let modes: Vec<(String,)> = conn.fetch_all(Sql::new("SELECT mode FROM database_sharing WHERE database_id = ?").bind(db)).await?;
     if !modes.iter().any(|(m,)| m == mode.code()) {
         let list: Vec<&str> = modes.iter().map(|(m,)| m.as_str()).collect();
@@ -753,7 +753,7 @@ pub(crate) async fn require_dataset(conn: &mut Conn<'_>, slug: &str) -> Result<D
 }
 
 /// The database a key names and its owner agency.
-async fn resolve_database(conn: &mut Conn<'_>, key: &DatabaseKey) -> Result<(i64, AgencyId), StoreError> {
+pub(crate) async fn resolve_database(conn: &mut Conn<'_>, key: &DatabaseKey) -> Result<(i64, AgencyId), StoreError> {
     let found: Option<(i64, i64)> = match key {
         DatabaseKey::No(n) => {
             conn.fetch_optional(Sql::new("SELECT id, owner_id FROM databases WHERE no = ? AND status = 'listed'").bind(*n)).await?

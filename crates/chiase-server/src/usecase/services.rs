@@ -1,0 +1,248 @@
+//! Services (issue 13, item 1): the live systems a catalog database offers
+//! through the gateway. Registering one is its owner's stewards' (the
+//! policy's `decide_service_admin`); the list, each service's description
+//! and its OpenAPI document are public like the catalog; calling one is
+//! `usecase::gateway`'s.
+//!
+//! The credential a service presents to its upstream (a header and its
+//! value) is sealed with AES-256-GCM under the installation's key
+//! (`service-secrets.key` in the data directory, made 0600 on first use)
+//! before it reaches the store, bound to the service's id, and opened only
+//! to add it to a call.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chiase_core::policy::decide_service_admin;
+use chiase_core::sharing::SharingMode;
+use chiase_store::databases::DatabaseKey;
+use chiase_store::services::{NewService, Service};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Value, json};
+
+use super::record_change;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What a steward gives to register a service.
+pub struct RegisterService {
+    pub id: String,
+    pub database: DatabaseKey,
+    pub title: String,
+    pub description: String,
+    pub upstream_url: String,
+    pub sharing_mode: SharingMode,
+    /// How long the upstream may take to answer (100 ms – 5 min).
+    pub timeout_ms: Option<i64>,
+    /// The upstream's OpenAPI document.
+    pub openapi: Option<Value>,
+    /// The header the upstream wants and its value (e.g. `Authorization`,
+    /// `Bearer …`), sealed before it is stored.
+    pub upstream_auth: Option<(String, String)>,
+}
+
+fn bad(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
+    ApiError::bad_request(vi, en)
+}
+
+/// `http(s)://host[:port][/path]`, no query or fragment. Plain http is
+/// allowed to any host: the gateway carries the province's internal calls,
+/// often to systems on its own network without TLS (a credential chiase
+/// adds then crosses that network as the call does).
+fn check_upstream(url: &str) -> Result<(), ApiError> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split('/').next().unwrap_or_default()).unwrap_or_default();
+    if rest.is_none() || host.is_empty() || url.contains(['?', '#']) || url.chars().any(char::is_whitespace) || url.len() > 2000 {
+        return Err(bad(
+            format!("địa chỉ hệ thống gốc «{url}» phải là http(s)://máy[:cổng][/đường dẫn], không có ? hay #"),
+            format!("the upstream «{url}» must be http(s)://host[:port][/path], without ? or #"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_header_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty() && name.len() <= 100 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !ok || axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(bad(format!("tên tiêu đề «{name}» không hợp lệ"), format!("«{name}» is not a header name")));
+    }
+    Ok(())
+}
+
+/// Registers a service (stewards of the database's owner).
+pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Result<Service, ApiError> {
+    let owner = app.store.database_owner(&r.database).await?;
+    let permit = decide_service_admin(&caller.subject, owner)?;
+    let ok_id = !r.id.is_empty() && r.id.len() <= 60 && r.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok_id || r.id.starts_with('-') {
+        return Err(bad(
+            "mã dịch vụ gồm chữ thường không dấu, số và «-», tối đa 60 ký tự",
+            "a service id is lower-case ASCII letters, digits and «-», at most 60 characters",
+        ));
+    }
+    let title = chiase_core::fold::nfc(r.title.trim());
+    if title.is_empty() || title.chars().count() > 300 {
+        return Err(bad("cần tên dịch vụ (tối đa 300 ký tự)", "a service needs a title (at most 300 characters)"));
+    }
+    let upstream_url = r.upstream_url.trim().trim_end_matches('/').to_string();
+    check_upstream(&upstream_url)?;
+    let timeout_ms = r.timeout_ms.unwrap_or(30_000);
+    if !(100..=300_000).contains(&timeout_ms) {
+        return Err(bad("thời gian chờ từ 100 ms đến 5 phút", "the timeout is 100 ms to 5 minutes"));
+    }
+    let openapi = match r.openapi {
+        None => None,
+        Some(v) if v.get("openapi").and_then(Value::as_str).is_some() || v.get("swagger").is_some() => Some(v.to_string()),
+        Some(_) => {
+            return Err(bad(
+                "mô tả OpenAPI phải là tài liệu OpenAPI (có khoá «openapi»)",
+                "the OpenAPI description must be an OpenAPI document (with «openapi»)",
+            ));
+        }
+    };
+    let upstream_auth = match r.upstream_auth {
+        None => None,
+        Some((header, value)) => {
+            check_header_name(&header)?;
+            if axum::http::HeaderValue::from_str(&value).is_err() || value.is_empty() {
+                return Err(bad("giá trị tiêu đề xác thực không hợp lệ", "the credential's value is not a valid header value"));
+            }
+            Some(seal(&app.config.data_dir, &r.id, &format!("{header}\n{value}"))?)
+        }
+    };
+    let new = NewService {
+        id: r.id.clone(),
+        database: r.database,
+        title,
+        description: chiase_core::fold::nfc(r.description.trim()),
+        upstream_url,
+        sharing_mode: r.sharing_mode,
+        timeout_ms,
+        openapi,
+        upstream_auth,
+    };
+    let service = app.store.create_service(&permit, &new, &caller.actor.name).await?;
+    let detail = json!({ "database": service.database.id, "sharing_mode": service.sharing_mode, "upstream": new.upstream_url,
+                         "timeout_ms": timeout_ms, "openapi": service.has_openapi, "credential": service.upstream_auth.is_some() });
+    record_change(app, caller, "service_registered", None, service.id.clone(), detail).await?;
+    Ok(service)
+}
+
+/// A service by id, or 404.
+pub async fn find(app: &AppState, id: &str) -> Result<Service, ApiError> {
+    app.store.service(id).await?.ok_or_else(|| {
+        let shown: String = id.chars().take(64).collect();
+        ApiError::not_found(format!("không có dịch vụ «{shown}»"), format!("no service «{shown}»"))
+    })
+}
+
+/// The service's OpenAPI document, its `servers` pointing at the gateway
+/// (consumers call through chiase, never the upstream directly).
+pub async fn openapi(app: &AppState, id: &str, gateway_base: &str) -> Result<Value, ApiError> {
+    let service = find(app, id).await?;
+    let text = app.store.service_openapi(&service.id).await?.ok_or_else(|| {
+        ApiError::not_found(format!("dịch vụ «{id}» chưa có mô tả OpenAPI"), format!("service «{id}» has no OpenAPI description"))
+    })?;
+    let mut doc: Value = serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?;
+    doc["servers"] = json!([{ "url": format!("{gateway_base}/gateway/{}", service.id), "description": "chiase gateway" }]);
+    Ok(doc)
+}
+
+// --- sealing -----------------------------------------------------------
+
+/// The installation's key, by data directory (tests run several).
+fn key_for(data_dir: &Path) -> Result<Arc<LessSafeKey>, ApiError> {
+    static KEYS: OnceLock<Mutex<HashMap<PathBuf, Arc<LessSafeKey>>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    let mut keys = keys.lock().map_err(|_| ApiError::internal(&"the key cache is poisoned"))?;
+    if let Some(k) = keys.get(data_dir) {
+        return Ok(k.clone());
+    }
+    let path = data_dir.join("service-secrets.key");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut b = vec![0u8; 32];
+            SystemRandom::new().fill(&mut b).map_err(|_| ApiError::internal(&"no randomness for the key"))?;
+            std::fs::create_dir_all(data_dir).map_err(|e| ApiError::internal(&e))?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            use std::io::Write;
+            let mut f = opts.open(&path).map_err(|e| ApiError::internal(&format!("{}: {e}", path.display())))?;
+            f.write_all(&b).and_then(|()| f.sync_all()).map_err(|e| ApiError::internal(&e))?;
+            b
+        }
+        Err(e) => return Err(ApiError::internal(&format!("{}: {e}", path.display()))),
+    };
+    let unbound =
+        UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| ApiError::internal(&format!("{} is not a 32-byte key", path.display())))?;
+    let key = Arc::new(LessSafeKey::new(unbound));
+    keys.insert(data_dir.to_path_buf(), key.clone());
+    Ok(key)
+}
+
+/// Seals `clear` for service `id`: base64 of the nonce, then the sealed text.
+fn seal(data_dir: &Path, id: &str, clear: &str) -> Result<String, ApiError> {
+    let key = key_for(data_dir)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new().fill(&mut nonce).map_err(|_| ApiError::internal(&"no randomness for a nonce"))?;
+    let mut buf = clear.as_bytes().to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(id.as_bytes()), &mut buf)
+        .map_err(|_| ApiError::internal(&"sealing failed"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    Ok(STANDARD.encode(out))
+}
+
+/// Opens a sealed credential of service `id`: (header, value).
+pub(crate) fn open_credential(data_dir: &Path, id: &str, sealed: &str) -> Result<(String, String), ApiError> {
+    let key = key_for(data_dir)?;
+    let raw = STANDARD.decode(sealed).map_err(|_| ApiError::internal(&"a sealed credential is not base64"))?;
+    if raw.len() < NONCE_LEN {
+        return Err(ApiError::internal(&"a sealed credential is too short"));
+    }
+    let (nonce, sealed) = raw.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| ApiError::internal(&"a bad nonce"))?;
+    let mut buf = sealed.to_vec();
+    let clear = key
+        .open_in_place(nonce, Aad::from(id.as_bytes()), &mut buf)
+        .map_err(|_| ApiError::internal(&"a service credential does not open with this installation's key"))?;
+    let clear = std::str::from_utf8(clear).map_err(|_| ApiError::internal(&"a credential is not UTF-8"))?;
+    let (h, v) = clear.split_once('\n').ok_or_else(|| ApiError::internal(&"a credential without its header"))?;
+    Ok((h.to_string(), v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_open_only_for_their_service_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = seal(dir.path(), "cong-dich-vu", "Authorization\nBearer bi-mat").unwrap();
+        assert!(!sealed.contains("bi-mat"));
+        assert_eq!(open_credential(dir.path(), "cong-dich-vu", &sealed).unwrap(), ("Authorization".into(), "Bearer bi-mat".into()));
+        assert!(open_credential(dir.path(), "dich-vu-khac", &sealed).is_err());
+        let other = tempfile::tempdir().unwrap();
+        assert!(open_credential(other.path(), "cong-dich-vu", &sealed).is_err());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.path().join("service-secrets.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn upstreams_and_header_names_are_checked() {
+        assert!(check_upstream("http://127.0.0.1:8080/api").is_ok());
+        assert!(check_upstream("https://vnedu.example.vn").is_ok());
+        for bad in ["ftp://x", "http://", "http://x/?a=1", "http://x y", "x.vn"] {
+            assert!(check_upstream(bad).is_err(), "{bad}");
+        }
+        assert!(check_header_name("X-Api-Key").is_ok());
+        assert!(check_header_name("X Api").is_err());
+    }
+}
