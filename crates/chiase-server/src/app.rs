@@ -41,6 +41,7 @@ pub fn api_routes(request_timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(api::requests::router())
         .merge(api::audit::router())
         .merge(api::harvest::router())
+        .merge(api::sync::router())
         .merge(api::services::router())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(axum::middleware::map_response(timeout_as_json));
@@ -49,7 +50,8 @@ pub fn api_routes(request_timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(api::exports::long_router())
         .merge(api::files::long_router())
         .merge(api::datapackage::long_router())
-        .merge(api::harvest::long_router());
+        .merge(api::harvest::long_router())
+        .merge(api::sync::long_router());
     short.merge(long)
 }
 

@@ -24,6 +24,7 @@ pub mod recorder;
 pub mod requests;
 pub mod services;
 pub mod settings;
+pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

@@ -47,6 +47,8 @@ const TABLES: &[(&str, &str)] = &[
     ("harvest_sources", "id"),
     ("harvest_runs", "id"),
     ("harvested_entries", "source_id, remote_id"),
+    ("sync_jobs", "id"),
+    ("sync_runs", "id"),
     ("services", "id"),
     ("files", "id"),
 ];

@@ -20,3 +20,4 @@ pub mod render;
 pub mod requests;
 pub mod schemas;
 pub mod services;
+pub mod sync;

@@ -183,6 +183,7 @@ Messages are in Vietnamese (`message`) and English (`message_en`); `lang=en` giv
         (name = "audit", description = "The audit log, its verification, and counts of open-data reads."),
         (name = "services", description = "Services: live systems catalog databases offer through the gateway (/gateway/{service}/…)."),
         (name = "harvest", description = "Harvest sources: other catalogs (CKAN, DCAT, Data Package, chiase) pulled on a schedule, and each run's report."),
+        (name = "sync", description = "Sync into datasets: pull jobs reading an upstream JSON endpoint into a hosted dataset on a schedule, pushes from an agency's system, and each run's report."),
     )
 )]
 pub struct ApiDoc;

@@ -27,6 +27,7 @@ pub mod records;
 pub mod requests;
 pub mod services;
 pub mod settings;
+pub mod sync;
 
 use std::sync::Arc;
 

@@ -193,18 +193,61 @@ async fn write_rows(app: &AppState, caller: &Caller, ds: &Dataset, mode: ImportM
     let mut writer = app.store.begin_write(&permit, &ds.id, mode, &caller.actor.name, Some("api")).await?;
     let problems = writer.write(&rows).await?;
     if !problems.is_empty() {
-        let conflict = problems.iter().all(|p| p.code == "key_exists");
-        let errors: Vec<ReportError> = problems.into_iter().map(ReportError::from).collect();
-        let mut e = rejected(ImportReport::new(rows.len() as u64, errors.len() as u64, errors));
-        if conflict {
-            e.status = axum::http::StatusCode::CONFLICT;
-        }
-        return Err(e);
+        return Err(refused(rows.len(), problems));
     }
     let summary = writer.commit().await?;
     let detail = json!({ "mode": mode.code(), "inserted": summary.inserted, "updated": summary.updated, "seq": [summary.first_seq, summary.last_seq] });
     record_change(app, caller, "write", Some(ds), ds.id.clone(), detail).await?;
     serde_json::to_value(summary).map_err(|e| ApiError::internal(&e))
+}
+
+/// The store's refusal of some rows, as a report (409 when every problem
+/// is a key that exists already).
+fn refused(rows: usize, problems: Vec<chiase_store::datasets::import::RowProblem>) -> ApiError {
+    let conflict = problems.iter().all(|p| p.code == "key_exists");
+    let errors: Vec<ReportError> = problems.into_iter().map(ReportError::from).collect();
+    let mut e = rejected(ImportReport::new(rows as u64, errors.len() as u64, errors));
+    if conflict {
+        e.status = axum::http::StatusCode::CONFLICT;
+    }
+    e
+}
+
+/// What an agency's system pushes (`usecase::sync::push`): whole records
+/// upserted by primary key and keys (as in a record's URL) deleted, in one
+/// transaction; a bad record or key changes nothing.
+pub async fn upsert_and_delete(
+    app: &AppState,
+    caller: &Caller,
+    ds: &Dataset,
+    items: Vec<Value>,
+    deleted: &[String],
+) -> Result<chiase_store::datasets::import::WriteSummary, ApiError> {
+    let permit = decide_write(&caller.subject, &ds.facts())?;
+    let schema = app.store.schema_of(ds)?;
+    if schema.key.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_primary_key",
+            "tập dữ liệu không có khóa chính: không nhận dữ liệu đẩy (cập nhật theo khóa)",
+            "the dataset has no primary key: pushes (upserts by key) need one",
+        ));
+    }
+    let rows = if items.is_empty() { vec![] } else { parse_records(&schema, Value::Array(items), None)? };
+    let mut keys = Vec::with_capacity(deleted.len());
+    for k in deleted {
+        keys.push(schema.key_from_url(k).map_err(|e| ApiError::bad_request(e.message.vi, e.message.en))?);
+    }
+    let mut writer = app.store.begin_write(&permit, &ds.id, ImportMode::Upsert, &caller.actor.name, Some("push")).await?;
+    let problems = writer.write(&rows).await?;
+    if !problems.is_empty() {
+        return Err(refused(rows.len(), problems));
+    }
+    let removed = if keys.is_empty() { 0 } else { writer.delete(&keys).await? };
+    let summary = writer.commit().await?;
+    let detail = json!({ "inserted": summary.inserted, "updated": summary.updated, "deleted": removed, "seq": [summary.first_seq, summary.last_seq] });
+    record_change(app, caller, "push", Some(ds), ds.id.clone(), detail).await?;
+    Ok(summary)
 }
 
 /// Inserts (or upserts) JSON records.

@@ -76,7 +76,7 @@ pub fn parse_every(s: &str) -> Result<i64, ApiError> {
     Ok(secs)
 }
 
-fn check_url(url: &str) -> Result<(), ApiError> {
+pub(crate) fn check_url(url: &str) -> Result<(), ApiError> {
     let rest = url.strip_prefix("https://").map(|r| (true, r)).or_else(|| url.strip_prefix("http://").map(|r| (false, r)));
     let Some((https, rest)) = rest else {
         return Err(ApiError::bad_request(format!("«{url}» không phải địa chỉ http(s)"), format!("«{url}» is not an http(s) URL")));

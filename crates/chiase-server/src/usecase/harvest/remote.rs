@@ -158,7 +158,7 @@ fn opt_text(v: &Value) -> Option<String> {
 }
 
 /// Joins a link the source gave (absolute, or a path on its host) to it.
-fn join(base: &str, link: &str) -> Result<String, SourceError> {
+pub(crate) fn join(base: &str, link: &str) -> Result<String, SourceError> {
     if link.starts_with("http://") || link.starts_with("https://") {
         // Links must stay on the source's host: a source cannot send the
         // harvester elsewhere.

@@ -1,0 +1,403 @@
+//! Sync into datasets (issue 13, item 4): a pull job fills a dataset from
+//! a small upstream on loopback with each paging style (page number,
+//! offset, cursor, `next` link, none); a page that fails (500, garbage, a
+//! timeout) changes nothing and the run says why; upsert mode and field
+//! mapping; pushes by a steward's token (upsert and delete), refused to
+//! others and to the public; with two processes a due run is claimed
+//! once; the freshness dashboard shows the sync.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use chiase_core::policy::Role;
+use chiase_core::sharing::SharingMode;
+use chiase_server::usecase::datasets::CreateDataset;
+use chiase_store::databases::DatabaseKey;
+use chiase_store::datasets::import::ImportMode;
+use common::{TestApp, engines};
+use serde_json::{Value, json};
+
+const N: usize = 25;
+const DS: &str = "truong-hoc";
+
+/// What the upstream does to the second page.
+const OK: u8 = 0;
+const FAIL_500: u8 = 1;
+const GARBAGE: u8 = 2;
+const SLOW: u8 = 3;
+
+fn record(i: usize) -> Value {
+    json!({"ma": format!("T{i:02}"), "ten": format!("Trường số {i}"), "so": i * 10})
+}
+
+/// An upstream of `N` schools, paged 10 at a time in each style.
+async fn upstream(failure: Arc<AtomicU8>) -> SocketAddr {
+    async fn answer(
+        State(failure): State<Arc<AtomicU8>>,
+        Path(style): Path<String>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let all: Vec<Value> = (0..N).map(record).collect();
+        let num = |k: &str| q.get(k).and_then(|v| v.parse::<usize>().ok());
+        let (start, len) = match style.as_str() {
+            "page" => ((num("trang").unwrap_or(1) - 1) * 10, 10),
+            "offset" => (num("from").unwrap_or(0), num("size").unwrap_or(10)),
+            "cursor" => (q.get("after").and_then(|c| c.strip_prefix('c')).and_then(|c| c.parse().ok()).unwrap_or(0), 10),
+            "next" => (num("p").unwrap_or(0) * 10, 10),
+            _ => (0, N),
+        };
+        if start > 0 {
+            match failure.load(Ordering::SeqCst) {
+                FAIL_500 => return (StatusCode::INTERNAL_SERVER_ERROR, "upstream broke").into_response(),
+                GARBAGE => return ([(axum::http::header::CONTENT_TYPE, "text/html")], "<html>bảo trì</html>").into_response(),
+                SLOW => {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+                _ => {}
+            }
+        }
+        let items: Vec<Value> = all.iter().skip(start).take(len).cloned().collect();
+        let end = start + items.len();
+        let body = match style.as_str() {
+            "cursor" => json!({"items": items, "meta": {"next": if end < N { Value::from(format!("c{end}")) } else { Value::Null }}}),
+            "next" => {
+                json!({"results": items, "links": {"next": if end < N { Value::from(format!("/next?p={}", end / 10)) } else { Value::Null }}})
+            }
+            "mapped" => Value::Array(
+                items.iter().map(|r| json!({"code": r["ma"], "info": {"name": r["ten"]}, "count": r["so"], "extra": 1})).collect(),
+            ),
+            "wrapped" => json!({"data": {"items": items}}),
+            _ => Value::Array(items),
+        };
+        axum::Json(body).into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/{style}", axum::routing::get(answer)).with_state(failure);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// The dataset (database 29), with two rows already; its owner agency.
+async fn dataset(app: &TestApp) -> String {
+    app.create_dataset(CreateDataset {
+        id: DS.into(),
+        database: DatabaseKey::No(29),
+        title: "Trường học".into(),
+        title_en: Some("Schools".into()),
+        description: "Danh sách trường học do phần mềm quản lý trường đồng bộ lên.".into(),
+        licence: Some("CC-BY-4.0".into()),
+        sharing_mode: SharingMode::Open,
+        cadence: None,
+        schema: serde_json::from_value(json!({"fields": [
+            {"name": "ma", "type": "string", "constraints": {"required": true}},
+            {"name": "ten", "type": "string"},
+            {"name": "so", "type": "integer"}
+        ], "primaryKey": ["ma"]}))
+        .unwrap(),
+        template: None,
+        synthetic: false,
+    })
+    .await;
+    let done = app.import(DS, "x.csv", b"ma,ten,so\nCU1,Cu 1,1\nCU2,Cu 2,2\n".to_vec(), ImportMode::Append).await;
+    assert!(matches!(done, Ok(chiase_server::usecase::imports::ImportOutcome::Done(_))));
+    app.store().database(&DatabaseKey::No(29)).await.unwrap().unwrap().owner.id
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    let r = app.request(method, path, &headers, body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default()).await;
+    let v = if r.body.is_empty() { Value::Null } else { r.json() };
+    (r.status, v)
+}
+
+async fn add_job(app: &TestApp, token: &str, body: Value) -> i64 {
+    let (s, v) = call(app, Method::POST, &format!("/api/v1/datasets/{DS}/sync"), token, Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
+async fn run(app: &TestApp, token: &str, job: i64) -> Value {
+    let (s, v) = call(app, Method::POST, &format!("/api/v1/datasets/{DS}/sync/{job}/run"), token, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+/// The dataset's rows as the public sees them, keys in order.
+async fn rows(app: &TestApp) -> Vec<Value> {
+    let r = app.get(&format!("/api/v1/datasets/{DS}/export.json")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut rows: Vec<Value> = serde_json::from_slice(&r.body).unwrap();
+    for r in &mut rows {
+        r.as_object_mut().unwrap().remove("_id");
+    }
+    rows.sort_by_key(|v| v["ma"].as_str().unwrap_or_default().to_string());
+    rows
+}
+
+fn keys(rows: &[Value]) -> Vec<String> {
+    rows.iter().map(|r| r["ma"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn each_paging_style_fills_the_dataset() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        let expected: Vec<String> = (0..N).map(|i| format!("T{i:02}")).collect();
+        for (path, records_at, paging) in [
+            ("all", "", json!({"type": "none"})),
+            ("wrapped", "/data/items", json!({"type": "none"})),
+            ("page", "", json!({"type": "page", "param": "trang", "first": 1})),
+            ("offset", "", json!({"type": "offset", "offset_param": "from", "limit_param": "size", "size": 10})),
+            ("cursor", "/items", json!({"type": "cursor", "cursor_at": "/meta/next", "param": "after"})),
+            ("next", "/results", json!({"type": "next", "next_at": "/links/next"})),
+        ] {
+            let job = add_job(
+                &app,
+                &token,
+                json!({"url": format!("http://{up}/{path}?khoa=x"), "records_at": records_at, "paging": paging, "mode": "replace"}),
+            )
+            .await;
+            let r = run(&app, &token, job).await;
+            assert_eq!(r["status"], "ok", "{engine:?} {path}: {r}");
+            assert_eq!(r["rows_read"], N, "{engine:?} {path}: {r}");
+            let got = rows(&app).await;
+            assert_eq!(keys(&got), expected, "{engine:?} {path}");
+            assert_eq!(got[7], record(7), "{engine:?} {path}");
+        }
+        // The jobs and their runs are listed for the stewards.
+        let (s, v) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["jobs"].as_array().unwrap().len(), 6, "{v}");
+        assert!(v["jobs"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "ok"), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_page_changes_nothing_and_the_run_says_why() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let failure = Arc::new(AtomicU8::new(OK));
+        let up = upstream(failure.clone()).await;
+        let before = rows(&app).await;
+        for (mode, paging) in
+            [("replace", json!({"type": "page", "param": "trang"})), ("upsert", json!({"type": "next", "next_at": "/links/next"}))]
+        {
+            let path = if mode == "replace" { "page" } else { "next" };
+            let records_at = if mode == "replace" { "" } else { "/results" };
+            let job = add_job(
+                &app,
+                &token,
+                json!({"url": format!("http://{up}/{path}"), "records_at": records_at, "paging": paging, "mode": mode, "timeout": 1}),
+            )
+            .await;
+            for (how, said) in [(FAIL_500, "500"), (GARBAGE, "not JSON"), (SLOW, "")] {
+                failure.store(how, Ordering::SeqCst);
+                let r = run(&app, &token, job).await;
+                assert_eq!(r["status"], "failed", "{engine:?} {mode} {how}: {r}");
+                let error = r["error"].as_str().unwrap();
+                assert!(error.contains(said) && error.contains(&format!("{up}")), "{engine:?} {mode} {how}: {error}");
+                assert_eq!(rows(&app).await, before, "{engine:?} {mode} {how}: the dataset changed");
+            }
+        }
+        // A page whose records are not where the job says.
+        failure.store(OK, Ordering::SeqCst);
+        let job = add_job(&app, &token, json!({"url": format!("http://{up}/all"), "records_at": "/data", "mode": "replace"})).await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "failed");
+        assert!(r["error"].as_str().unwrap().contains("/data"), "{r}");
+        // Rows the schema refuses: the import's row errors are the report.
+        let job = add_job(
+            &app,
+            &token,
+            json!({"url": format!("http://{up}/mapped"), "mode": "replace", "mapping": {"code": "so", "count": "ma"}}),
+        )
+        .await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "failed", "{r}");
+        assert_eq!(r["report"]["errors"][0]["column"], "so", "{r}");
+        assert_eq!(rows(&app).await, before);
+    }
+}
+
+#[tokio::test]
+async fn upsert_mode_and_field_mapping() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        // code → ma, /info/name (a pointer) → ten, count → so; `extra` is not a field.
+        let job = add_job(
+            &app,
+            &token,
+            json!({"url": format!("http://{up}/mapped"), "mode": "upsert", "every": "1h",
+                   "mapping": {"code": "ma", "/info/name": "ten", "count": "so"}}),
+        )
+        .await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "ok", "{engine:?}: {r}");
+        let got = rows(&app).await;
+        // Upsert: the two rows that were there stay.
+        assert_eq!(got.len(), N + 2, "{engine:?}");
+        assert_eq!(got[0]["ma"], "CU1");
+        assert_eq!(got[2 + 3], record(3), "{engine:?}");
+        assert_eq!(r["imported"], N, "{r}");
+        assert_eq!(r["report"]["ignored_keys"], json!(["extra"]), "{r}");
+        // Again: nothing new.
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(rows(&app).await.len(), N + 2);
+
+        // Bad configurations: 4xx, nothing added.
+        for bad in [
+            json!({"url": "http://data.example.vn/x", "mode": "replace"}),
+            json!({"url": "ftp://127.0.0.1/x", "mode": "replace"}),
+            json!({"url": format!("http://{up}/all"), "mode": "merge"}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "every": "1s"}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "timeout": 0}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "records_at": "data"}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "mapping": {"code": "khong_co"}}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "paging": {"type": "cursor", "cursor_at": "", "param": "c"}}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "paging": {"type": "page", "param": "a b"}}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "paging": {"type": "offset", "size": 0}}),
+            json!({"url": format!("http://{up}/all"), "mode": "replace", "paging": {"type": "scroll"}}),
+        ] {
+            let (s, v) = call(&app, Method::POST, &format!("/api/v1/datasets/{DS}/sync"), &token, Some(bad.clone())).await;
+            assert!(s.is_client_error(), "{bad}: {s} {v}");
+            assert!(v["error"]["message_en"].is_string(), "{bad}: {v}");
+        }
+        let (_, v) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
+        assert_eq!(v["jobs"].as_array().unwrap().len(), 1);
+        // Removed: the rows it brought stay.
+        let (s, _) = call(&app, Method::DELETE, &format!("/api/v1/datasets/{DS}/sync/{job}"), &token, None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync/{job}"), &token, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(rows(&app).await.len(), N + 2);
+    }
+}
+
+#[tokio::test]
+async fn a_stewards_system_pushes_changes_and_others_are_refused() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("vnedu", Some(&agency), Role::Steward, "mat-khau-vnedu-dai").await;
+        let path = format!("/api/v1/datasets/{DS}/push");
+        // Upsert and delete in one push.
+        let body = json!({"records": [record(1), {"ma": "CU1", "ten": "Cu 1 mới", "so": 5}], "deleted": ["CU2"]});
+        let (s, v) = call(&app, Method::POST, &path, &token, Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{engine:?}: {v}");
+        assert_eq!(v["kind"], "push");
+        assert_eq!(v["status"], "ok");
+        let got = rows(&app).await;
+        assert_eq!(keys(&got), ["CU1", "T01"], "{engine:?}");
+        assert_eq!(got[0]["ten"], "Cu 1 mới");
+        // NDJSON.
+        let auth = format!("Bearer {token}");
+        let nd = format!("{}\n{}\n", record(2), record(3));
+        let r =
+            app.request(Method::POST, &path, &[("authorization", &auth), ("content-type", "application/x-ndjson")], nd.into_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(rows(&app).await.len(), 4);
+        // A bad record (or an unknown key form) changes nothing, and the failed push is kept.
+        for bad in [
+            json!([record(9), {"ma": "X", "so": "nhiều"}]),
+            json!({"records": [record(9)], "deleted": [{"ma": 1}]}),
+            json!({"records": [record(9)], "xoa": []}),
+            json!("chuỗi"),
+        ] {
+            let (s, v) = call(&app, Method::POST, &path, &token, Some(bad.clone())).await;
+            assert!(s.is_client_error(), "{bad}: {s} {v}");
+            assert!(v["error"]["message"].is_string(), "{v}");
+        }
+        let r =
+            app.request(Method::POST, &path, &[("authorization", &auth), ("content-type", "application/json")], b"{oops".to_vec()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(rows(&app).await.len(), 4);
+        // Another agency's steward, an administrator who is no steward, and the public: refused.
+        let mut other = None;
+        for no in 1..=31 {
+            if let Some(d) = app.store().database(&DatabaseKey::No(no)).await.unwrap()
+                && d.owner.id != agency
+            {
+                other = Some(d.owner.id);
+                break;
+            }
+        }
+        let other = other.expect("a second agency");
+        let stranger = app.person("can-bo-khac", Some(&other), Role::Steward, "mat-khau-can-bo-khac").await;
+        let (s, _) = call(&app, Method::POST, &path, &stranger, Some(json!([record(9)]))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &stranger, None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let r = app.request(Method::POST, &path, &[("content-type", "application/json")], b"[]".to_vec()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get(&format!("/api/v1/datasets/{DS}/sync")).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(rows(&app).await.len(), 4);
+        // Each push is a sync run: two that worked, then those that failed.
+        let (_, v) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
+        let runs = v["runs"].as_array().unwrap();
+        assert!(runs.iter().all(|r| r["kind"] == "push"), "{v}");
+        assert_eq!(runs.iter().filter(|r| r["status"] == "ok").count(), 2, "{v}");
+        assert!(runs.iter().any(|r| r["status"] == "failed" && r["error"].is_string()), "{v}");
+        // The push is audited like other writes.
+        let (s, events) = call(&app, Method::GET, "/api/v1/audit?action=push", &token, None).await;
+        assert_eq!(s, StatusCode::OK, "{events}");
+        assert!(events["results"].as_array().unwrap().iter().any(|e| e["action"] == "push" && e["target"] == DS), "{events}");
+    }
+}
+
+#[tokio::test]
+async fn with_two_processes_a_due_run_is_claimed_once() {
+    for engine in engines() {
+        let a = TestApp::spawn(engine).await;
+        let agency = dataset(&a).await;
+        let token = a.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        let job = add_job(&a, &token, json!({"url": format!("http://{up}/all"), "mode": "replace", "every": "1d"})).await;
+        let b = TestApp::serve(a.db.share().await, false).await;
+        let ds = a.store().dataset(DS).await.unwrap().unwrap();
+        let job = a.store().sync_job(&ds, job).await.unwrap().unwrap();
+        let stale = chrono::Duration::hours(2);
+        let (x, y) = tokio::join!(a.store().claim_sync_run(&job, false, stale, "a"), b.store().claim_sync_run(&job, false, stale, "b"));
+        let claimed = [x.unwrap(), y.unwrap()];
+        assert_eq!(claimed.iter().filter(|c| c.is_some()).count(), 1, "{engine:?}: {claimed:?}");
+        assert!(b.store().due_sync_jobs().await.unwrap().is_empty());
+        assert!(b.store().claim_sync_run(&job, true, stale, "b").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn the_schedule_runs_a_due_job_once_across_processes() {
+    for engine in engines() {
+        let a = TestApp::spawn(engine).await;
+        let agency = dataset(&a).await;
+        let token = a.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        add_job(&a, &token, json!({"url": format!("http://{up}/all"), "mode": "replace", "every": "1d"})).await;
+        let b = TestApp::serve(a.db.share().await, false).await;
+        tokio::join!(chiase_server::usecase::sync::run_due(&a.state), chiase_server::usecase::sync::run_due(&b.state));
+        let (_, v) = call(&a, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
+        assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{engine:?}: {v}");
+        assert_eq!(v["runs"][0]["status"], "ok", "{v}");
+        assert_eq!(rows(&a).await.len(), N);
+    }
+}
