@@ -121,6 +121,9 @@ async fn an_allowed_call_passes_with_chiases_headers_and_a_refused_one_is_refuse
         assert_eq!(list["results"][0]["id"], "he-thong-a");
         let doc = app.get_ok("/api/v1/services/he-thong-a/openapi.json").await;
         assert!(doc["servers"][0]["url"].as_str().unwrap().ends_with("/gateway/he-thong-a"), "{doc}");
+        // DCAT: a dcat:DataService with its endpoint and description.
+        let ttl = app.get("/catalog.ttl").await.text();
+        assert!(ttl.contains("/gateway/he-thong-a>") && ttl.contains("/api/v1/services/he-thong-a/openapi.json>"), "{ttl}");
         // Sealed at rest.
         let stored = format!("{:?}", app.store().service("he-thong-a").await.unwrap().unwrap().upstream_auth);
         assert!(!stored.contains(UPSTREAM_SECRET) && stored.len() > 40, "{stored}");

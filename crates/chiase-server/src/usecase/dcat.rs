@@ -296,6 +296,8 @@ struct Sources {
     contacts: HashMap<String, ContactRow>,
     /// The current decision: its number and date.
     decision: Option<(String, NaiveDate)>,
+    /// Services registered for the gateway (issue 13), each a `dcat:DataService`.
+    services: Vec<chiase_store::services::Service>,
 }
 
 async fn sources(app: &AppState) -> Result<Sources, ApiError> {
@@ -306,7 +308,8 @@ async fn sources(app: &AppState) -> Result<Sources, ApiError> {
     }
     let contacts = app.store.agencies(&AgencyFilter::default()).await?.into_iter().map(|a| (a.id, a.contact)).collect();
     let decision = app.store.catalog_versions().await?.last().map(|v| (v.decision_no.clone(), v.decision_date));
-    Ok(Sources { records, hosted, contacts, decision })
+    let services = app.store.services().await?;
+    Ok(Sources { records, hosted, contacts, decision, services })
 }
 
 impl Sources {
@@ -783,6 +786,30 @@ impl Builder<'_> {
             }
             self.g.add(&c, t(DCAT, "service"), s);
         }
+        // The services registered for the gateway: called at
+        // /gateway/{id}, described by their OpenAPI document, serving the
+        // database that lists them.
+        for svc in &self.src.services {
+            let s = self.base.at(&format!("/services/{}", svc.id));
+            self.g.a(&s, t(DCAT, "DataService"));
+            self.g.text(&s, t(DCT, "title"), &svc.title, "vi");
+            if !svc.description.is_empty() {
+                self.g.text(&s, t(DCT, "description"), &svc.description, "vi");
+            }
+            let endpoint = self.url(&format!("/gateway/{}", svc.id));
+            self.g.add(&s, t(DCAT, "endpointURL"), endpoint);
+            if svc.has_openapi {
+                let desc = self.url(&format!("/api/v1/services/{}/openapi.json", svc.id));
+                self.g.add(&s, t(DCAT, "endpointDescription"), desc);
+            }
+            let right = self.eu_concept("access-right", access_right(svc.sharing_mode), Some(t(DCT, "RightsStatement")));
+            self.g.add(&s, t(DCT, "accessRights"), right);
+            let (agent, contact) = self.agency(&svc.owner.id, &svc.owner.name);
+            self.g.add(&s, t(DCT, "publisher"), agent);
+            self.g.add(&s, t(DCAT, "contactPoint"), contact);
+            self.g.add(&s, t(DCAT, "servesDataset"), self.base.database(&svc.database.id));
+            self.g.add(&c, t(DCAT, "service"), s);
+        }
         c
     }
 }
@@ -926,7 +953,7 @@ pub async fn database(app: &AppState, base: &Base, key: &str) -> Result<Graph, A
 
 /// The theme vocabulary as a SKOS concept scheme, with the EU matches.
 pub fn themes(app: &AppState, base: &Base) -> Graph {
-    let src = Sources { records: vec![], hosted: HashMap::new(), contacts: HashMap::new(), decision: None };
+    let src = Sources { records: vec![], hosted: HashMap::new(), contacts: HashMap::new(), decision: None, services: vec![] };
     let mut b = Builder { g: Graph::default(), base, src: &src, app };
     let scheme = b.theme_scheme();
     for th in Theme::ALL {
