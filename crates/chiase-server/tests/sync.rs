@@ -401,3 +401,70 @@ async fn the_schedule_runs_a_due_job_once_across_processes() {
         assert_eq!(rows(&a).await.len(), N);
     }
 }
+
+/// The table row of a dataset on the freshness dashboard.
+fn freshness_row(page: &str, slug: &str) -> String {
+    let link = format!("href=\"/datasets/{slug}");
+    let at = page.find(&link).unwrap_or_else(|| panic!("{slug} not on the page"));
+    let start = page[..at].rfind("<tr").unwrap();
+    let end = at + page[at..].find("</tr>").unwrap();
+    page[start..end].to_string()
+}
+
+#[tokio::test]
+async fn the_freshness_dashboard_shows_the_sync() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        let page = app.get("/freshness").await.text();
+        assert!(!freshness_row(&page, DS).contains("Đồng bộ"), "{engine:?}: not synchronised yet");
+        let job = add_job(&app, &token, json!({"url": format!("http://{up}/all"), "mode": "replace"})).await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "ok");
+        let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap()).format("%d/%m/%Y").to_string();
+        let row = freshness_row(&app.get("/freshness").await.text(), DS);
+        assert!(row.contains(&format!("Đồng bộ từ {up}")), "{engine:?}: {row}");
+        assert!(row.contains(&format!("lần đồng bộ thành công gần nhất {today}")), "{engine:?}: {row}");
+        let row = freshness_row(&app.get("/freshness?lang=en").await.text(), DS);
+        assert!(row.contains("Synchronised from") && row.contains("last successful sync"), "{engine:?}: {row}");
+
+        // A restricted dataset that is pushed to: the public is told it is
+        // synchronised, not when; its stewards see when.
+        let mut restricted = None;
+        for no in 1..=31 {
+            if let Some(d) = app.store().database(&DatabaseKey::No(no)).await.unwrap()
+                && let Some(m) = d.sharing_modes.iter().find(|m| **m != SharingMode::Open)
+            {
+                restricted = Some((no, *m, d.owner.id));
+                break;
+            }
+        }
+        let (no, mode, owner) = restricted.expect("a restricted database");
+        app.create_dataset(CreateDataset {
+            id: "hoc-sinh".into(),
+            database: DatabaseKey::No(no),
+            title: "Học sinh".into(),
+            title_en: None,
+            description: "Hồ sơ học sinh do phần mềm quản lý trường đẩy lên.".into(),
+            licence: Some("restricted".into()),
+            sharing_mode: mode,
+            cadence: None,
+            schema: serde_json::from_value(json!({"fields": [{"name": "ma", "type": "string"}], "primaryKey": ["ma"]})).unwrap(),
+            template: None,
+            synthetic: false,
+        })
+        .await;
+        let owner_token = app.person("smas", Some(&owner), Role::Steward, "mat-khau-smas-dai").await;
+        let (s, v) = call(&app, Method::POST, "/api/v1/datasets/hoc-sinh/push", &owner_token, Some(json!([{"ma": "HS1"}]))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let public = freshness_row(&app.get("/freshness").await.text(), "hoc-sinh");
+        assert!(public.contains("Hệ thống của cơ quan đẩy dữ liệu lên"), "{engine:?}: {public}");
+        assert!(!public.contains("lần đồng bộ thành công gần nhất"), "{engine:?}: the public sees when: {public}");
+        let auth = format!("Bearer {owner_token}");
+        let theirs = app.request(Method::GET, "/freshness", &[("authorization", &auth)], vec![]).await.text();
+        let theirs = freshness_row(&theirs, "hoc-sinh");
+        assert!(theirs.contains("lần đồng bộ thành công gần nhất"), "{engine:?}: {theirs}");
+    }
+}

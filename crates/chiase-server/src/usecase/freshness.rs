@@ -97,6 +97,21 @@ pub struct DatasetFreshness {
     pub cadence_from_database: bool,
     pub due: Due,
     pub quality: Quality,
+    /// How its data arrives when it is synchronised (`usecase::sync`).
+    pub sync: Option<SyncShown>,
+}
+
+/// A synchronised dataset, as the dashboard tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncShown {
+    /// The upstream's host a pull job reads (None: pushes only, or the
+    /// reader may not see when its data changed).
+    pub host: Option<String>,
+    /// The agency's system pushes to it.
+    pub pushed: bool,
+    /// The end of its last successful sync; None when there was none or
+    /// when the reader may not see when its data changed.
+    pub last_ok: Option<DateTime<Utc>>,
 }
 
 /// Whether a dataset is up to date.
@@ -167,12 +182,18 @@ pub fn period(c: Cadence) -> Option<Months> {
     }
 }
 
+/// The host (and port) of a URL.
+fn host_of(url: &str) -> String {
+    url.split_once("://").map(|(_, r)| r).unwrap_or(url).split(['/', '?', '#']).next().unwrap_or_default().to_string()
+}
+
 /// Builds the dashboard as `caller` may see it.
 pub async fn dashboard(app: &AppState, caller: &Caller) -> Result<Dashboard, ApiError> {
     let now = Utc::now();
     let today = vn_date(now);
     let catalog = app.store.search_databases(&DatabaseQuery { limit: 10_000, ..Default::default() }).await?;
     let datasets = app.store.datasets(None).await?;
+    let syncing = app.store.sync_states().await?;
     let grants = match caller.subject.state_agency() {
         Some(a) => app.store.grants_of(a).await?,
         None => vec![],
@@ -190,7 +211,17 @@ pub async fn dashboard(app: &AppState, caller: &Caller) -> Result<Dashboard, Api
             Some(p) => Some(empty_cells(app, p, ds).await?),
             None => None,
         };
-        let f = assess(ds, permit.as_ref(), db_cadence, empty.as_ref(), today);
+        let mut f = assess(ds, permit.as_ref(), db_cadence, empty.as_ref(), today);
+        // When a synchronised dataset last received data follows the rule
+        // of its data changes: hidden from a reader who may not see those.
+        f.sync = syncing.get(&ds.id).map(|st| {
+            let seen = f.due != Due::Withheld;
+            SyncShown {
+                host: st.pulled_from.as_deref().filter(|_| seen).map(host_of),
+                pushed: st.pushed,
+                last_ok: st.last_ok.filter(|_| seen),
+            }
+        });
         total += 1;
         overdue += usize::from(f.due.is_overdue());
         withheld += usize::from(f.due == Due::Withheld);
@@ -395,6 +426,7 @@ pub fn assess(
         cadence_from_database,
         due,
         quality: Quality { score: score.min(100), missing, empty_not_assessed },
+        sync: None,
     }
 }
 

@@ -53,6 +53,8 @@ struct DatasetView {
     score: u32,
     score_note: &'static str,
     missing: Vec<String>,
+    /// "Synchronised from <host> / pushed by the agency's system, last …" (empty: not synchronised).
+    sync: String,
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]
@@ -162,7 +164,28 @@ fn dataset_view(tr: Tr, s: usecase::DatasetFreshness) -> DatasetView {
         score: *score,
         score_note: if *empty_not_assessed { tr.t("không tính ô trống", "empty cells not counted") } else { "" },
         missing: missing.iter().map(|m| missing_text(tr, m)).collect(),
+        sync: s.sync.as_ref().map(|y| sync_text(tr, y)).unwrap_or_default(),
     }
+}
+
+fn sync_text(tr: Tr, y: &usecase::SyncShown) -> String {
+    let mut parts = vec![];
+    if let Some(h) = &y.host {
+        parts.push(format!("{} {h}", tr.t("Đồng bộ từ", "Synchronised from")));
+    }
+    if y.pushed {
+        parts.push(tr.t("Hệ thống của cơ quan đẩy dữ liệu lên", "Pushed by the agency's system").to_string());
+    }
+    if parts.is_empty() {
+        parts.push(tr.t("Đồng bộ tự động", "Synchronised").to_string());
+    }
+    let mut out = parts.join("; ");
+    if let Some(t) = y.last_ok {
+        let vn = t.with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("BUG: a valid offset"));
+        let when = format!("{} {}", tr.date(&vn.date_naive()), vn.format("%H:%M"));
+        out.push_str(&format!(" — {} {when}", tr.t("lần đồng bộ thành công gần nhất", "last successful sync")));
+    }
+    out
 }
 
 fn names(v: &[String]) -> String {
