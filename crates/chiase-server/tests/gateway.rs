@@ -121,6 +121,16 @@ async fn an_allowed_call_passes_with_chiases_headers_and_a_refused_one_is_refuse
         assert_eq!(list["results"][0]["id"], "he-thong-a");
         let doc = app.get_ok("/api/v1/services/he-thong-a/openapi.json").await;
         assert!(doc["servers"][0]["url"].as_str().unwrap().ends_with("/gateway/he-thong-a"), "{doc}");
+        // The portal: the list and the service's documentation page.
+        assert!(app.get("/services").await.text().contains("Hệ thống A"));
+        let page = app.get("/services/he-thong-a").await.text();
+        assert!(
+            page.contains("/gateway/he-thong-a/echo")
+                && page.contains("Authorization: Bearer $TOKEN")
+                && page.contains("X-Chiase-Consumer-Agency"),
+            "{page}"
+        );
+        assert!(!page.contains(UPSTREAM_SECRET) && !page.contains(&up.to_string()));
         // DCAT: a dcat:DataService with its endpoint and description.
         let ttl = app.get("/catalog.ttl").await.text();
         assert!(ttl.contains("/gateway/he-thong-a>") && ttl.contains("/api/v1/services/he-thong-a/openapi.json>"), "{ttl}");

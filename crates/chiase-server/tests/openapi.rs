@@ -44,6 +44,8 @@ const NOT_API: &[&str] = &[
     "/admin/settings",
     "/admin/harvest",
     "/gateway/{service}",
+    "/services",
+    "/services/{id}",
     "/gateway/{service}/{*path}",
     "/my-agency",
     "/tokens",

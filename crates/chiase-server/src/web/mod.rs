@@ -19,6 +19,7 @@ mod notifications;
 mod oidc;
 mod requests;
 mod schema_edit;
+mod services;
 mod session;
 mod settings;
 mod site;
@@ -63,6 +64,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog/preview", axum::routing::post(catalog_admin::preview))
         .route("/admin/settings", get(settings::show).post(settings::submit))
         .route("/admin/harvest", get(harvest_admin::show).post(harvest_admin::submit))
+        .route("/services", get(services::list))
+        .route("/services/{id}", get(services::show))
         .route("/catalog", get(dcat::catalog_negotiated))
         .route("/catalog.ttl", get(dcat::catalog_ttl))
         .route("/catalog.jsonld", get(dcat::catalog_jsonld))
