@@ -261,3 +261,59 @@ async fn a_1_gb_answer_streams_through_with_flat_memory() {
     let calls = service_calls(&app).await;
     assert_eq!(calls.last().unwrap()["bytes"], 1u64 << 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_database_share_a_consumers_limits() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let up = upstream().await;
+        let no = database_with(&app, "default").await;
+        let owner = owner_of(&app, no).await;
+        let steward = app.person("quan-ly", Some(&owner), Role::Steward, "mat-khau-quan-ly-dai").await;
+        let other = owner_of(&app, if no == 1 { 2 } else { 1 }).await;
+        let a1 = app.person("can-bo-1", Some(&other), Role::Member, "mat-khau-can-bo-dai").await;
+        let a2 = app.person("can-bo-2", Some(&other), Role::Member, "mat-khau-can-bo-dai").await;
+        let mut third = String::new();
+        for n in 1..=31 {
+            let o = owner_of(&app, n).await;
+            if o != owner && o != other {
+                third = o;
+                break;
+            }
+        }
+        let b = app.person("can-bo-khac", Some(&third), Role::Member, "mat-khau-can-bo-dai").await;
+        for (id, limits) in [("theo-ngay", json!({"quota_per_day": 3})), ("theo-phut", json!({"rate_per_minute": 2}))] {
+            let mut body = json!({"id": id, "database": no.to_string(), "title": format!("Dịch vụ {id}"),
+                                  "upstream_url": format!("http://{up}"), "sharing_mode": "default"});
+            body.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
+            let (s, v, _) = call(&app, Method::POST, "/api/v1/services", Some(&steward), Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+        let second = TestApp::serve(app.db.share().await, false).await;
+        // The quota is the consumer agency's, whichever account and process calls.
+        let mut statuses = vec![];
+        for (i, token) in [&a1, &a2, &a1, &a2].iter().enumerate() {
+            let server = if i % 2 == 0 { &app } else { &second };
+            let (s, _, headers) = call(server, Method::GET, "/gateway/theo-ngay/echo", Some(token), None).await;
+            statuses.push(s.as_u16());
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                assert!(headers["retry-after"].to_str().unwrap().parse::<u32>().unwrap() >= 1);
+            }
+        }
+        assert_eq!(statuses, vec![200, 200, 200, 429], "{engine:?}");
+        // Another agency has its own.
+        let (s, _, _) = call(&second, Method::GET, "/gateway/theo-ngay/echo", Some(&b), None).await;
+        assert_eq!(s, StatusCode::OK);
+        // Per minute (started early in a minute, so the window does not turn).
+        while chrono::Timelike::second(&chrono::Utc::now()) > 50 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let mut statuses = vec![];
+        for server in [&app, &second, &app] {
+            statuses.push(call(server, Method::GET, "/gateway/theo-phut/echo", Some(&a1), None).await.0.as_u16());
+        }
+        assert_eq!(statuses, vec![200, 200, 429], "{engine:?}");
+        let calls = service_calls(&app).await;
+        assert!(calls.iter().any(|c| c["status"] == 429));
+    }
+}

@@ -50,6 +50,7 @@ const TABLES: &[(&str, &str)] = &[
     ("sync_jobs", "id"),
     ("sync_runs", "id"),
     ("services", "id"),
+    ("service_usage", "service_id, consumer, period"),
     ("files", "id"),
 ];
 

@@ -32,6 +32,9 @@ pub struct Service {
     pub upstream_url: String,
     pub sharing_mode: SharingMode,
     pub timeout_ms: i64,
+    /// Calls one consumer may make in a minute, and in a day.
+    pub rate_per_minute: Option<i64>,
+    pub quota_per_day: Option<i64>,
     /// Whether an OpenAPI description was given.
     pub has_openapi: bool,
     /// The upstream's credential, sealed; never serialised.
@@ -58,6 +61,8 @@ pub struct NewService {
     pub upstream_url: String,
     pub sharing_mode: SharingMode,
     pub timeout_ms: i64,
+    pub rate_per_minute: Option<i64>,
+    pub quota_per_day: Option<i64>,
     pub openapi: Option<String>,
     /// Sealed already.
     pub upstream_auth: Option<String>,
@@ -78,6 +83,8 @@ struct ServiceRow {
     upstream_url: String,
     sharing_mode: String,
     timeout_ms: i64,
+    rate_per_minute: Option<i64>,
+    quota_per_day: Option<i64>,
     has_openapi: bool,
     upstream_auth: Option<String>,
     created_at: DateTime<Utc>,
@@ -86,7 +93,7 @@ struct ServiceRow {
 
 const SERVICE_SELECT: &str = "SELECT s.id AS pk, s.slug, d.slug AS db_slug, d.no AS db_no, d.name AS db_name, \
      a.slug AS owner_slug, a.name AS owner_name, a.id AS owner_pk, s.title, s.description, s.upstream_url, s.sharing_mode, \
-     s.timeout_ms, (s.openapi IS NOT NULL) AS has_openapi, s.upstream_auth, s.created_at, s.updated_at \
+     s.timeout_ms, s.rate_per_minute, s.quota_per_day, (s.openapi IS NOT NULL) AS has_openapi, s.upstream_auth, s.created_at, s.updated_at \
      FROM services s JOIN databases d ON d.id = s.database_id JOIN agencies a ON a.id = d.owner_id";
 
 impl ServiceRow {
@@ -102,6 +109,8 @@ impl ServiceRow {
             upstream_url: self.upstream_url,
             sharing_mode: self.sharing_mode.parse().map_err(|m| StoreError::Corrupt(format!("sharing mode «{m}»")))?,
             timeout_ms: self.timeout_ms,
+            rate_per_minute: self.rate_per_minute,
+            quota_per_day: self.quota_per_day,
             has_openapi: self.has_openapi,
             upstream_auth: self.upstream_auth,
             created_at: self.created_at,
@@ -134,11 +143,6 @@ impl Store {
         Ok(row.and_then(|r| r.0))
     }
 
-    /// The agency owning the database a key names.
-    pub async fn service_database_owner(&self, key: &DatabaseKey) -> Result<AgencyId, StoreError> {
-        self.database_owner(key).await
-    }
-
     /// Registers a service in a database of the permit's agency, with a
     /// sharing mode the catalog gives that database.
     pub async fn create_service(&self, permit: &ServiceAdminPermit, new: &NewService, by: &str) -> Result<Service, StoreError> {
@@ -157,8 +161,8 @@ impl Store {
         let ts = now();
         conn.execute(
             Sql::new(
-                "INSERT INTO services (slug, database_id, title, description, upstream_url, sharing_mode, timeout_ms, openapi, upstream_auth, \
-                 created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO services (slug, database_id, title, description, upstream_url, sharing_mode, timeout_ms, rate_per_minute, \
+                 quota_per_day, openapi, upstream_auth, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(new.id.as_str())
             .bind(db)
@@ -167,6 +171,8 @@ impl Store {
             .bind(new.upstream_url.as_str())
             .bind(new.sharing_mode.code())
             .bind(new.timeout_ms)
+            .bind(new.rate_per_minute)
+            .bind(new.quota_per_day)
             .bind(new.openapi.clone())
             .bind(new.upstream_auth.clone())
             .bind(by)
@@ -176,6 +182,31 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.service(&new.id).await?.ok_or_else(|| StoreError::Corrupt("a service just made".into()))
+    }
+
+    /// Counts a call of `consumer` in each of `windows` (one transaction,
+    /// shared by every process on the database) and returns the counts,
+    /// this call included.
+    pub async fn count_service_call(&self, service: &Service, consumer: &str, windows: &[String]) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let mut out = Vec::with_capacity(windows.len());
+        for w in windows {
+            let (n,): (i64,) = conn
+                .fetch_one(
+                    Sql::new(
+                        "INSERT INTO service_usage (service_id, consumer, period, calls) VALUES (?, ?, ?, 1) \
+                         ON CONFLICT (service_id, consumer, period) DO UPDATE SET calls = service_usage.calls + 1 RETURNING calls",
+                    )
+                    .bind(service.pk)
+                    .bind(consumer)
+                    .bind(w.as_str()),
+                )
+                .await?;
+            out.push(n);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Whether the mode is one the catalog gives `db` (for a form's choices).

@@ -89,6 +89,10 @@ struct RegisterBody {
     sharing_mode: SharingMode,
     /// How long the upstream may take to answer, in ms (100–300000; default 30000).
     timeout_ms: Option<i64>,
+    /// Calls one consumer (agency, else account, else address) may make in a minute.
+    rate_per_minute: Option<i64>,
+    /// And in a day (Vietnam time).
+    quota_per_day: Option<i64>,
     /// The upstream's OpenAPI document.
     #[schema(value_type = Option<Object>)]
     openapi: Option<Value>,
@@ -131,6 +135,8 @@ async fn register(
         upstream_url: b.upstream_url,
         sharing_mode: b.sharing_mode,
         timeout_ms: b.timeout_ms,
+        rate_per_minute: b.rate_per_minute,
+        quota_per_day: b.quota_per_day,
         openapi: b.openapi,
         upstream_auth: b.upstream_auth.map(|a| (a.header, a.value)),
     };

@@ -17,8 +17,13 @@
 //! answered 503 at once (with `Retry-After`) instead of waiting, then one
 //! call is let through to try again.
 //!
+//! A service may limit each consumer (its agency, else its account, else
+//! its address) to so many calls a minute and a day: the calls are counted
+//! in the database, so every process on it shares the count, and a call
+//! over either is answered 429 with `Retry-After` (until the window ends).
+//!
 //! Not yet: HTTP/2 upstreams, a configurable CA for TLS upstreams (the
-//! webpki roots are used), per-consumer rate limits and quotas.
+//! webpki roots are used).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -208,6 +213,10 @@ pub async fn call(
     };
     let basis = serde_json::to_value(permit.reason()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     record.basis = Some(basis.clone());
+    if let Err(e) = within_limits(app, caller, &service).await {
+        record.record(e.status.as_u16(), 0, Some(e.msg.en.clone()));
+        return error_response(e);
+    }
     if let Some(wait) = breaker_open(app, &service.id) {
         let secs = wait.as_secs().max(1) as u32;
         let e = ApiError::unavailable(
@@ -239,6 +248,48 @@ pub async fn call(
             error_response(e)
         }
     }
+}
+
+/// Counts the call against the service's per-minute limit and daily
+/// quota for this consumer; 429 with `Retry-After` over either.
+async fn within_limits(app: &AppState, caller: &Caller, service: &Service) -> Result<(), ApiError> {
+    if service.rate_per_minute.is_none() && service.quota_per_day.is_none() {
+        return Ok(());
+    }
+    let consumer = match (&caller.user, caller.source()) {
+        (Some(u), _) => match &u.agency {
+            Some(a) => format!("agency:{}", a.id),
+            None => format!("user:{}", u.username),
+        },
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "anonymous".into(),
+    };
+    // Days are counted in Vietnam time (UTC+7).
+    let now = chrono::Utc::now();
+    let local = now + chrono::Duration::hours(7);
+    let windows = vec![format!("m:{}", now.format("%Y-%m-%dT%H:%M")), format!("d:{}", local.format("%Y-%m-%d"))];
+    let counts = app.store.count_service_call(service, &consumer, &windows).await?;
+    let over = |limit: Option<i64>, n: i64| limit.is_some_and(|l| n > l);
+    if over(service.rate_per_minute, counts[0]) {
+        let wait = 60 - u32::try_from(chrono::Timelike::second(&now)).unwrap_or(0);
+        return Err(too_many(service, wait.max(1), "mỗi phút", "a minute", service.rate_per_minute.unwrap_or(0)));
+    }
+    if over(service.quota_per_day, counts[1]) {
+        let secs_into_day = chrono::Timelike::num_seconds_from_midnight(&local);
+        return Err(too_many(service, (86_400 - secs_into_day).max(1), "mỗi ngày", "a day", service.quota_per_day.unwrap_or(0)));
+    }
+    Ok(())
+}
+
+fn too_many(service: &Service, wait: u32, per_vi: &str, per_en: &str, limit: i64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("đã dùng hết {limit} lần gọi {per_vi} tới «{}»; thử lại sau {wait} giây", service.title),
+        format!("the {limit} calls {per_en} to «{}» are used up; try again in {wait} s", service.title),
+    );
+    e.retry_after = Some(wait);
+    e
 }
 
 /// Sends the call upstream and waits for the answer's head. An error says

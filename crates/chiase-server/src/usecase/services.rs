@@ -39,6 +39,9 @@ pub struct RegisterService {
     pub sharing_mode: SharingMode,
     /// How long the upstream may take to answer (100 ms – 5 min).
     pub timeout_ms: Option<i64>,
+    /// Calls one consumer may make in a minute, and in a day (none: no limit).
+    pub rate_per_minute: Option<i64>,
+    pub quota_per_day: Option<i64>,
     /// The upstream's OpenAPI document.
     pub openapi: Option<Value>,
     /// The header the upstream wants and its value (e.g. `Authorization`,
@@ -95,6 +98,13 @@ pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Re
     if !(100..=300_000).contains(&timeout_ms) {
         return Err(bad("thời gian chờ từ 100 ms đến 5 phút", "the timeout is 100 ms to 5 minutes"));
     }
+    for (limit, what_vi, what_en) in
+        [(r.rate_per_minute, "giới hạn mỗi phút", "the per-minute limit"), (r.quota_per_day, "hạn mức mỗi ngày", "the daily quota")]
+    {
+        if limit.is_some_and(|n| !(1..=10_000_000).contains(&n)) {
+            return Err(bad(format!("{what_vi} từ 1 đến 10.000.000 lần gọi"), format!("{what_en} is 1 to 10,000,000 calls")));
+        }
+    }
     let openapi = match r.openapi {
         None => None,
         Some(v) if v.get("openapi").and_then(Value::as_str).is_some() || v.get("swagger").is_some() => Some(v.to_string()),
@@ -123,12 +133,15 @@ pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Re
         upstream_url,
         sharing_mode: r.sharing_mode,
         timeout_ms,
+        rate_per_minute: r.rate_per_minute,
+        quota_per_day: r.quota_per_day,
         openapi,
         upstream_auth,
     };
     let service = app.store.create_service(&permit, &new, &caller.actor.name).await?;
     let detail = json!({ "database": service.database.id, "sharing_mode": service.sharing_mode, "upstream": new.upstream_url,
-                         "timeout_ms": timeout_ms, "openapi": service.has_openapi, "credential": service.upstream_auth.is_some() });
+                         "timeout_ms": timeout_ms, "rate_per_minute": r.rate_per_minute, "quota_per_day": r.quota_per_day,
+                         "openapi": service.has_openapi, "credential": service.upstream_auth.is_some() });
     record_change(app, caller, "service_registered", None, service.id.clone(), detail).await?;
     Ok(service)
 }

@@ -8,6 +8,8 @@ CREATE TABLE services (
     upstream_url  TEXT NOT NULL,
     sharing_mode  TEXT NOT NULL CHECK (sharing_mode IN ('open', 'default', 'specific', 'legal')),
     timeout_ms    BIGINT NOT NULL,
+    rate_per_minute BIGINT,
+    quota_per_day BIGINT,
     openapi       TEXT,
     upstream_auth TEXT,
     created_by    TEXT NOT NULL,
@@ -15,3 +17,11 @@ CREATE TABLE services (
     updated_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX services_by_database ON services (database_id);
+
+CREATE TABLE service_usage (
+    service_id BIGINT NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    consumer   TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    calls      BIGINT NOT NULL,
+    PRIMARY KEY (service_id, consumer, period)
+);

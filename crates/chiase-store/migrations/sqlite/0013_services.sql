@@ -9,6 +9,8 @@ CREATE TABLE services (
     upstream_url  TEXT NOT NULL,
     sharing_mode  TEXT NOT NULL CHECK (sharing_mode IN ('open', 'default', 'specific', 'legal')),
     timeout_ms    INTEGER NOT NULL,
+    rate_per_minute INTEGER,         -- calls a consumer may make in a minute (NULL: no limit)
+    quota_per_day INTEGER,           -- and in a day (Vietnam time)
     openapi       TEXT,              -- the upstream's OpenAPI document (JSON), when given
     upstream_auth TEXT,              -- the upstream's own credential (header and value), sealed (AES-256-GCM), base64
     created_by    TEXT NOT NULL,
@@ -16,3 +18,14 @@ CREATE TABLE services (
     updated_at    TEXT NOT NULL
 );
 CREATE INDEX services_by_database ON services (database_id);
+
+-- Calls per consumer (agency, else account, else address) and window
+-- (`m:YYYY-MM-DDTHH:MM` or `d:YYYY-MM-DD`, the period), counted in the database so
+-- that every process on it shares the limits.
+CREATE TABLE service_usage (
+    service_id INTEGER NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    consumer   TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    calls      INTEGER NOT NULL,
+    PRIMARY KEY (service_id, consumer, period)
+);
