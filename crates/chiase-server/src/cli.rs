@@ -76,6 +76,46 @@ pub enum Command {
     /// Harvest other catalogs (CKAN, DCAT, Data Package, another chiase) now or on a schedule
     #[command(subcommand)]
     Harvest(HarvestCommand),
+    /// Sync a hosted dataset from an upstream JSON endpoint (pull jobs) and see its runs and pushes
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Add a pull job to a dataset (it runs at once when it has a period, then every period)
+    Add {
+        /// The dataset's id
+        dataset: String,
+        /// The upstream JSON endpoint (https; http only on loopback)
+        url: String,
+        /// replace (the pulled rows become the dataset) or upsert (by primary key)
+        #[arg(long, default_value = "replace")]
+        mode: String,
+        /// A JSON pointer to the records in each answer, e.g. /data/items [default: the answer is the array]
+        #[arg(long, default_value = "")]
+        records_at: String,
+        /// How pages are asked for, as JSON: {"type":"page","param":"page","first":1},
+        /// {"type":"offset","offset_param":"offset","limit_param":"limit","size":100},
+        /// {"type":"cursor","cursor_at":"/meta/next","param":"cursor"}, {"type":"next","next_at":"/links/next"} [default: none]
+        #[arg(long)]
+        paging: Option<String>,
+        /// An upstream key (or a JSON pointer into the record) and the dataset's field: --map code=ma (repeatable)
+        #[arg(long = "map", value_name = "FROM=FIELD")]
+        map: Vec<String>,
+        /// How often: 30m, 6h, 1d, 1w [default: only when run by hand]
+        #[arg(long)]
+        every: Option<String>,
+        /// Seconds one request may take (1–600)
+        #[arg(long, default_value_t = 60)]
+        timeout: i64,
+    },
+    /// List a dataset's jobs and its recent runs (pulls and pushes)
+    List { dataset: String },
+    /// Run a job now and print its report
+    Run { dataset: String, job: i64 },
+    /// Remove a job (the rows it brought stay)
+    Remove { dataset: String, job: i64 },
 }
 
 #[derive(Debug, Subcommand)]

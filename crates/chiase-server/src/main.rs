@@ -34,6 +34,7 @@ async fn main() -> std::process::ExitCode {
         Command::Catalog(c) => commands::catalog::run(cfg, c).await,
         Command::Agency(c) => commands::agency::run(cfg, c).await,
         Command::Harvest(c) => commands::harvest::run(cfg, c).await,
+        Command::Sync(c) => commands::sync::run(cfg, c).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

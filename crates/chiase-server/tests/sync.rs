@@ -51,6 +51,7 @@ async fn upstream(failure: Arc<AtomicU8>) -> SocketAddr {
             "offset" => (num("from").unwrap_or(0), num("size").unwrap_or(10)),
             "cursor" => (q.get("after").and_then(|c| c.strip_prefix('c')).and_then(|c| c.parse().ok()).unwrap_or(0), 10),
             "next" => (num("p").unwrap_or(0) * 10, 10),
+            "empty" => (N, 0),
             _ => (0, N),
         };
         if start > 0 {
@@ -222,6 +223,12 @@ async fn a_failed_page_changes_nothing_and_the_run_says_why() {
         let r = run(&app, &token, job).await;
         assert_eq!(r["status"], "failed");
         assert!(r["error"].as_str().unwrap().contains("/data"), "{r}");
+        // No records at all: a replace would empty the dataset, so it fails.
+        let job = add_job(&app, &token, json!({"url": format!("http://{up}/empty"), "mode": "replace"})).await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "failed", "{r}");
+        assert!(r["error"].as_str().unwrap().contains("no records"), "{r}");
+        assert_eq!(rows(&app).await, before);
         // Rows the schema refuses: the import's row errors are the report.
         let job = add_job(
             &app,

@@ -16,6 +16,7 @@ pub mod dataset;
 pub mod harvest;
 pub mod ops;
 pub mod serve;
+pub mod sync;
 
 use anyhow::Context;
 use chiase_core::Msg;

@@ -356,6 +356,10 @@ async fn execute(app: &AppState, job: &SyncJob, run: i64) {
     let end = match tokio::time::timeout(RUN_TIMEOUT, fetch(job, &fields)).await {
         Err(_) => RunEnd { error: Some(format!("the run took longer than {} minutes", RUN_TIMEOUT.as_secs() / 60)), ..Default::default() },
         Ok(Err(e)) => RunEnd { error: Some(e), ..Default::default() },
+        Ok(Ok(f)) if f.count == 0 && job.mode == "replace" => RunEnd {
+            error: Some("the upstream answered no records: replacing would empty the dataset, so nothing was changed".into()),
+            ..Default::default()
+        },
         Ok(Ok(f)) => {
             let mut end = import(app, job, f.file, f.count).await;
             if !f.ignored.is_empty()
@@ -387,9 +391,10 @@ async fn import(app: &AppState, job: &SyncJob, file: tempfile::NamedTempFile, re
         source_name: Some("sync.ndjson".into()),
         content_type: None,
         options: Default::default(),
-        // An upstream answering no rows does not empty the dataset: that
-        // is more often an upstream fault than the truth.
-        allow_empty: false,
+        // A replace of no rows never gets here (`execute` refuses it: an
+        // upstream answering nothing is more often at fault than right);
+        // an upsert of none is a run that found nothing new.
+        allow_empty: true,
         handling: Default::default(),
     };
     let failed = |error: String, report: Value| RunEnd { rows_read: read as i64, report, error: Some(error), ..Default::default() };
