@@ -26,6 +26,12 @@ pub fn install() -> &'static PrometheusHandle {
                 metrics_exporter_prometheus::Matcher::Full("chiase_http_request_seconds".into()),
                 &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0],
             )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("chiase_gateway_call_seconds".into()),
+                    &[0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+                )
+            })
             .expect("BUG: static buckets are valid");
         match builder.install_recorder() {
             Ok(h) => h,

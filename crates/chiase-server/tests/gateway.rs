@@ -172,6 +172,10 @@ async fn an_allowed_call_passes_with_chiases_headers_and_a_refused_one_is_refuse
         let (s, _, _) = call(&app, Method::GET, "/gateway/he-thong-a/%2e%2e/admin", Some(&consumer), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
 
+        // Counted in /metrics.
+        let metrics = app.get("/metrics").await.text();
+        assert!(metrics.contains("chiase_gateway_calls_total{service=\"he-thong-a\",status=\"2xx\"}"), "{metrics}");
+        assert!(metrics.contains("chiase_gateway_call_seconds_bucket{service=\"he-thong-a\""));
         // Every call is in the audit log.
         let calls = service_calls(&app).await;
         let statuses: Vec<i64> = calls.iter().map(|c| c["status"].as_i64().unwrap()).collect();

@@ -130,8 +130,19 @@ struct CallRecord {
 }
 
 impl CallRecord {
-    /// Records the call off the caller's path.
+    /// Records the call off the caller's path, and counts it in the
+    /// Prometheus metrics (`chiase_gateway_calls_total` by service and
+    /// status class, `chiase_gateway_call_seconds`, `chiase_gateway_bytes_total`).
     fn record(self, status: u16, bytes: u64, error: Option<String>) {
+        let class = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        metrics::counter!("chiase_gateway_calls_total", "service" => self.service.clone(), "status" => class).increment(1);
+        metrics::histogram!("chiase_gateway_call_seconds", "service" => self.service.clone()).record(self.started.elapsed().as_secs_f64());
+        metrics::counter!("chiase_gateway_bytes_total", "service" => self.service.clone()).increment(bytes);
         let detail = json!({
             "method": self.method, "path": self.path, "status": status, "bytes": bytes,
             "duration_ms": self.started.elapsed().as_millis() as u64, "basis": self.basis, "grant": null,
