@@ -41,6 +41,7 @@ impl AppState {
         start_settings_refresh(&state);
         crate::usecase::notifications::start_scans(state.clone());
         crate::usecase::harvest::start_schedule(state.clone());
+        crate::usecase::services::start_health_checks(state.clone());
         crate::usecase::sync::start_schedule(state.clone());
         Ok(state)
     }

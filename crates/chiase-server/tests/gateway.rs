@@ -321,3 +321,50 @@ async fn two_processes_on_one_database_share_a_consumers_limits() {
         assert!(calls.iter().any(|c| c["status"] == 429));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_round_of_health_checks_runs_once_among_processes_and_is_shown() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        // An upstream that counts the health checks it is asked.
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = listener.local_addr().unwrap();
+        let router = axum::Router::new().route(
+            "/suc-khoe",
+            axum::routing::get(move || {
+                let c = counted.clone();
+                async move {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let no = database_with(&app, "open").await;
+        let owner = owner_of(&app, no).await;
+        let steward = app.person("quan-ly", Some(&owner), Role::Steward, "mat-khau-quan-ly-dai").await;
+        for (id, url) in [("song", format!("http://{up}")), ("chet", format!("http://{dead}"))] {
+            let body = json!({"id": id, "database": no.to_string(), "title": format!("Dịch vụ {id}"), "upstream_url": url,
+                              "sharing_mode": "open", "health_path": "/suc-khoe"});
+            let (s, v, _) = call(&app, Method::POST, "/api/v1/services", Some(&steward), Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+        let second = TestApp::serve(app.db.share().await, false).await;
+        let (a, b) = tokio::join!(
+            chiase_server::usecase::services::check_health(&app.state, "process-1"),
+            chiase_server::usecase::services::check_health(&second.state, "process-2")
+        );
+        assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|ran| **ran).count(), 1, "{engine:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "{engine:?}: one check of the live upstream");
+        let song = app.get_ok("/api/v1/services/song").await;
+        assert_eq!((song["health_ok"].clone(), song["health_detail"].clone()), (json!(true), json!("HTTP 200")));
+        let chet = app.get_ok("/api/v1/services/chet").await;
+        assert_eq!(chet["health_ok"], false, "{chet}");
+        assert!(app.get("/services/chet").await.text().contains("không trả lời"));
+    }
+}

@@ -35,6 +35,13 @@ pub struct Service {
     /// Calls one consumer may make in a minute, and in a day.
     pub rate_per_minute: Option<i64>,
     pub quota_per_day: Option<i64>,
+    /// What the periodic health check asks the upstream for.
+    pub health_path: String,
+    /// The last health check: answered (below 500) in time or not, what
+    /// it saw, when. `None` until checked.
+    pub health_ok: Option<bool>,
+    pub health_detail: Option<String>,
+    pub health_checked_at: Option<DateTime<Utc>>,
     /// Whether an OpenAPI description was given.
     pub has_openapi: bool,
     /// The upstream's credential, sealed; never serialised.
@@ -63,6 +70,7 @@ pub struct NewService {
     pub timeout_ms: i64,
     pub rate_per_minute: Option<i64>,
     pub quota_per_day: Option<i64>,
+    pub health_path: String,
     pub openapi: Option<String>,
     /// Sealed already.
     pub upstream_auth: Option<String>,
@@ -85,6 +93,10 @@ struct ServiceRow {
     timeout_ms: i64,
     rate_per_minute: Option<i64>,
     quota_per_day: Option<i64>,
+    health_path: String,
+    health_ok: Option<bool>,
+    health_detail: Option<String>,
+    health_checked_at: Option<DateTime<Utc>>,
     has_openapi: bool,
     upstream_auth: Option<String>,
     created_at: DateTime<Utc>,
@@ -93,7 +105,8 @@ struct ServiceRow {
 
 const SERVICE_SELECT: &str = "SELECT s.id AS pk, s.slug, d.slug AS db_slug, d.no AS db_no, d.name AS db_name, \
      a.slug AS owner_slug, a.name AS owner_name, a.id AS owner_pk, s.title, s.description, s.upstream_url, s.sharing_mode, \
-     s.timeout_ms, s.rate_per_minute, s.quota_per_day, (s.openapi IS NOT NULL) AS has_openapi, s.upstream_auth, s.created_at, s.updated_at \
+     s.timeout_ms, s.rate_per_minute, s.quota_per_day, s.health_path, s.health_ok, s.health_detail, \
+     s.health_checked_at, (s.openapi IS NOT NULL) AS has_openapi, s.upstream_auth, s.created_at, s.updated_at \
      FROM services s JOIN databases d ON d.id = s.database_id JOIN agencies a ON a.id = d.owner_id";
 
 impl ServiceRow {
@@ -111,6 +124,10 @@ impl ServiceRow {
             timeout_ms: self.timeout_ms,
             rate_per_minute: self.rate_per_minute,
             quota_per_day: self.quota_per_day,
+            health_path: self.health_path,
+            health_ok: self.health_ok,
+            health_detail: self.health_detail,
+            health_checked_at: self.health_checked_at,
             has_openapi: self.has_openapi,
             upstream_auth: self.upstream_auth,
             created_at: self.created_at,
@@ -162,7 +179,8 @@ impl Store {
         conn.execute(
             Sql::new(
                 "INSERT INTO services (slug, database_id, title, description, upstream_url, sharing_mode, timeout_ms, rate_per_minute, \
-                 quota_per_day, openapi, upstream_auth, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 quota_per_day, health_path, openapi, upstream_auth, created_by, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(new.id.as_str())
             .bind(db)
@@ -173,6 +191,7 @@ impl Store {
             .bind(new.timeout_ms)
             .bind(new.rate_per_minute)
             .bind(new.quota_per_day)
+            .bind(new.health_path.as_str())
             .bind(new.openapi.clone())
             .bind(new.upstream_auth.clone())
             .bind(by)
@@ -182,6 +201,22 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.service(&new.id).await?.ok_or_else(|| StoreError::Corrupt("a service just made".into()))
+    }
+
+    /// Keeps the result of a health check.
+    pub async fn set_service_health(&self, service: &Service, ok: bool, detail: &str) -> Result<(), StoreError> {
+        let mut tx = self.pools.begin().await?;
+        tx.conn()
+            .execute(
+                Sql::new("UPDATE services SET health_ok = ?, health_detail = ?, health_checked_at = ? WHERE id = ?")
+                    .bind(ok)
+                    .bind(detail)
+                    .bind(now())
+                    .bind(service.pk),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Counts a call of `consumer` in each of `windows` (one transaction,

@@ -93,6 +93,8 @@ struct RegisterBody {
     rate_per_minute: Option<i64>,
     /// And in a day (Vietnam time).
     quota_per_day: Option<i64>,
+    /// What the health check every 30 s asks the upstream for (default `/`).
+    health_path: Option<String>,
     /// The upstream's OpenAPI document.
     #[schema(value_type = Option<Object>)]
     openapi: Option<Value>,
@@ -137,6 +139,7 @@ async fn register(
         timeout_ms: b.timeout_ms,
         rate_per_minute: b.rate_per_minute,
         quota_per_day: b.quota_per_day,
+        health_path: b.health_path,
         openapi: b.openapi,
         upstream_auth: b.upstream_auth.map(|a| (a.header, a.value)),
     };

@@ -42,6 +42,8 @@ pub struct RegisterService {
     /// Calls one consumer may make in a minute, and in a day (none: no limit).
     pub rate_per_minute: Option<i64>,
     pub quota_per_day: Option<i64>,
+    /// What the health check asks for (a path on the upstream; `/`).
+    pub health_path: Option<String>,
     /// The upstream's OpenAPI document.
     pub openapi: Option<Value>,
     /// The header the upstream wants and its value (e.g. `Authorization`,
@@ -105,6 +107,14 @@ pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Re
             return Err(bad(format!("{what_vi} từ 1 đến 10.000.000 lần gọi"), format!("{what_en} is 1 to 10,000,000 calls")));
         }
     }
+    let health_path = r.health_path.unwrap_or_else(|| "/".into());
+    if !health_path.starts_with('/')
+        || health_path.len() > 500
+        || health_path.contains("..")
+        || health_path.chars().any(char::is_whitespace)
+    {
+        return Err(bad("đường dẫn kiểm tra phải bắt đầu bằng «/»", "the health path must start with «/»"));
+    }
     let openapi = match r.openapi {
         None => None,
         Some(v) if v.get("openapi").and_then(Value::as_str).is_some() || v.get("swagger").is_some() => Some(v.to_string()),
@@ -135,6 +145,7 @@ pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Re
         timeout_ms,
         rate_per_minute: r.rate_per_minute,
         quota_per_day: r.quota_per_day,
+        health_path,
         openapi,
         upstream_auth,
     };
@@ -164,6 +175,54 @@ pub async fn openapi(app: &AppState, id: &str, gateway_base: &str) -> Result<Val
     let mut doc: Value = serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?;
     doc["servers"] = json!([{ "url": format!("{gateway_base}/gateway/{}", service.id), "description": "chiase gateway" }]);
     Ok(doc)
+}
+
+// --- health checks -----------------------------------------------------
+
+/// How often each upstream is checked, and how long a check may take.
+const HEALTH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checks every service's upstream (`GET {upstream}{health_path}`: up when
+/// it answers below 500 within 5 s), if this process holds the
+/// `service-health` lease; returns whether it did. With several processes
+/// on one database, one of them checks each round.
+pub async fn check_health(app: &AppState, holder: &str) -> Result<bool, ApiError> {
+    if !app.store.take_lease("service-health", holder, HEALTH_EVERY.as_secs() as i64 - 5).await? {
+        return Ok(false);
+    }
+    for s in app.store.services().await? {
+        let url = format!("{}{}", s.upstream_url, s.health_path);
+        let req = openidconnect::http::Request::builder()
+            .uri(url.as_str())
+            .header("user-agent", concat!("chiase-health/", env!("CARGO_PKG_VERSION")))
+            .body(Vec::new());
+        let (ok, detail) = match req {
+            Err(e) => (false, e.to_string()),
+            Ok(req) => match crate::oidc::http::send_bounded(req, HEALTH_TIMEOUT, 64 * 1024).await {
+                Ok(res) if res.status().as_u16() < 500 => (true, format!("HTTP {}", res.status().as_u16())),
+                Ok(res) => (false, format!("HTTP {}", res.status().as_u16())),
+                Err(e) => (false, e.to_string()),
+            },
+        };
+        metrics::gauge!("chiase_service_up", "service" => s.id.clone()).set(if ok { 1.0 } else { 0.0 });
+        app.store.set_service_health(&s, ok, &detail).await?;
+    }
+    Ok(true)
+}
+
+/// Every 30 s, the health checks (under the lease).
+pub fn start_health_checks(app: AppState) {
+    let holder =
+        format!("{}:{}:{:x}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id(), rand::random::<u32>());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(HEALTH_EVERY).await;
+            if let Err(e) = check_health(&app, &holder).await {
+                tracing::warn!("service health checks: {}", e.msg.en);
+            }
+        }
+    });
 }
 
 // --- sealing -----------------------------------------------------------

@@ -11,6 +11,10 @@ CREATE TABLE services (
     timeout_ms    INTEGER NOT NULL,
     rate_per_minute INTEGER,         -- calls a consumer may make in a minute (NULL: no limit)
     quota_per_day INTEGER,           -- and in a day (Vietnam time)
+    health_path   TEXT NOT NULL DEFAULT '/',  -- what the health check asks for
+    health_ok     INTEGER,           -- the last check: answered below 500 in time (NULL: not checked yet)
+    health_detail TEXT,
+    health_checked_at TEXT,
     openapi       TEXT,              -- the upstream's OpenAPI document (JSON), when given
     upstream_auth TEXT,              -- the upstream's own credential (header and value), sealed (AES-256-GCM), base64
     created_by    TEXT NOT NULL,
