@@ -37,6 +37,7 @@ const NOT_API: &[&str] = &[
     "/datasets/{id}/upload",
     "/datasets/{id}/schema",
     "/datasets/{id}/edit",
+    "/datasets/{id}/sync",
     "/admin/agencies",
     "/admin/users",
     "/admin/catalog",

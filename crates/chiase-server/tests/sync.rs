@@ -475,3 +475,62 @@ async fn the_freshness_dashboard_shows_the_sync() {
         assert!(theirs.contains("lần đồng bộ thành công gần nhất"), "{engine:?}: {theirs}");
     }
 }
+
+#[tokio::test]
+async fn the_stewards_manage_jobs_on_the_portal() {
+    let app = TestApp::spawn(common::Engine::Sqlite).await;
+    let agency = dataset(&app).await;
+    let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+    let auth = format!("Bearer {token}");
+    let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+    let form = |pairs: &[(&str, &str)]| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            s.append_pair(k, v);
+        }
+        s.finish().into_bytes()
+    };
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let path = format!("/datasets/{DS}/sync");
+    // The dataset's page links the sync page for its stewards.
+    let ds_page = app.request(Method::GET, &format!("/datasets/{DS}"), &[("authorization", &auth)], vec![]).await.text();
+    assert!(ds_page.contains(&path), "the dataset page links the sync page");
+    let url = format!("http://{up}/cursor");
+    let r = app
+        .request(
+            Method::POST,
+            &path,
+            &headers,
+            form(&[
+                ("action", "add"),
+                ("url", &url),
+                ("records_at", "/items"),
+                ("paging", "cursor"),
+                ("cursor_at", "/meta/next"),
+                ("cursor_param", "after"),
+                ("mode", "replace"),
+                ("every", "1d"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.text().contains("Đã thêm việc đồng bộ số 1"), "{}", r.text());
+    let r = app.request(Method::POST, &path, &headers, form(&[("action", "run"), ("job", "1")])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("Đã đồng bộ"), "{}", r.text());
+    assert_eq!(rows(&app).await.len(), N);
+    let page = app.request(Method::GET, &format!("{path}?lang=en"), &[("authorization", &auth)], vec![]).await.text();
+    assert!(page.contains("Sync jobs") && page.contains(&url) && page.contains("1 day(s)") && page.contains("25 records read"), "{page}");
+    // A bad form comes back with why, in Vietnamese; nothing added.
+    let r = app.request(Method::POST, &path, &headers, form(&[("action", "add"), ("url", "http://example.vn/x")])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("chỉ thu thập qua https"), "{}", r.text());
+    let r = app.request(Method::POST, &path, &headers, form(&[("action", "add"), ("url", &url), ("mapping", "khong co dau bang")])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Others: refused; the public is sent to sign in.
+    let other = app.person("quan-tri", None, Role::Admin, "mat-khau-quan-tri-dai").await;
+    let r = app.request(Method::GET, &path, &[("authorization", &format!("Bearer {other}"))], vec![]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.get(&path).await;
+    assert!(r.status.is_redirection());
+}

@@ -15,6 +15,7 @@ mod datasets;
 mod dcat;
 mod freshness;
 mod harvest_admin;
+mod sync;
 mod notifications;
 mod oidc;
 mod requests;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/databases/{key}/datapackage", get(datapackage::show).post(datapackage::submit))
         .route("/datasets/{id}/schema", get(schema_edit::show).post(schema_edit::submit))
         .route("/datasets/{id}/edit", get(dataset_edit::show).post(dataset_edit::submit))
+        .route("/datasets/{id}/sync", get(sync::show).post(sync::submit))
         .route("/requests", get(requests::list))
         .route("/audit", get(audit::audit_log))
         .route("/my-access", get(requests::my_access))
