@@ -52,6 +52,10 @@ async fn upstream(failure: Arc<AtomicU8>) -> SocketAddr {
             "cursor" => (q.get("after").and_then(|c| c.strip_prefix('c')).and_then(|c| c.parse().ok()).unwrap_or(0), 10),
             "next" => (num("p").unwrap_or(0) * 10, 10),
             "empty" => (N, 0),
+            // Ignores its paging parameter: always the first page.
+            "stuck" => (0, 10),
+            // Caps a page at 7 records whatever the size asked.
+            "capped" => (num("offset").unwrap_or(0), num("limit").unwrap_or(10).min(7)),
             _ => (0, N),
         };
         if start > 0 {
@@ -164,6 +168,7 @@ async fn each_paging_style_fills_the_dataset() {
             ("wrapped", "/data/items", json!({"type": "none"})),
             ("page", "", json!({"type": "page", "param": "trang", "first": 1})),
             ("offset", "", json!({"type": "offset", "offset_param": "from", "limit_param": "size", "size": 10})),
+            ("capped", "", json!({"type": "offset", "size": 10})),
             ("cursor", "/items", json!({"type": "cursor", "cursor_at": "/meta/next", "param": "after"})),
             ("next", "/results", json!({"type": "next", "next_at": "/links/next"})),
         ] {
@@ -183,7 +188,7 @@ async fn each_paging_style_fills_the_dataset() {
         // The jobs and their runs are listed for the stewards.
         let (s, v) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(v["jobs"].as_array().unwrap().len(), 6, "{v}");
+        assert_eq!(v["jobs"].as_array().unwrap().len(), 7, "{v}");
         assert!(v["jobs"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "ok"), "{v}");
     }
 }
@@ -223,6 +228,12 @@ async fn a_failed_page_changes_nothing_and_the_run_says_why() {
         let r = run(&app, &token, job).await;
         assert_eq!(r["status"], "failed");
         assert!(r["error"].as_str().unwrap().contains("/data"), "{r}");
+        // An upstream that ignores the page parameter.
+        let job = add_job(&app, &token, json!({"url": format!("http://{up}/stuck"), "mode": "replace", "paging": {"type": "page"}})).await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "failed", "{r}");
+        assert!(r["error"].as_str().unwrap().contains("same page twice"), "{r}");
+        assert_eq!(rows(&app).await, before);
         // No records at all: a replace would empty the dataset, so it fails.
         let job = add_job(&app, &token, json!({"url": format!("http://{up}/empty"), "mode": "replace"})).await;
         let r = run(&app, &token, job).await;

@@ -59,8 +59,8 @@ pub enum Paging {
         #[serde(default = "one")]
         first: i64,
     },
-    /// `?<offset_param>=<n>&<limit_param>=<size>`, until a page holds fewer
-    /// than `size` records.
+    /// `?<offset_param>=<n>&<limit_param>=<size>`, the offset moving by the
+    /// records each page held, until a page has none.
     Offset {
         #[serde(default = "offset_param")]
         offset_param: String,
@@ -510,6 +510,7 @@ async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Res
     let mut ignored = std::collections::BTreeSet::new();
     let mut pages = 0usize;
     let mut seen_cursors = std::collections::HashSet::new();
+    let mut previous_first: Option<String> = None;
     // The first page's URL; later ones follow the paging.
     let mut url = match &paging {
         Paging::None | Paging::Cursor { .. } | Paging::Next { .. } => job.url.clone(),
@@ -542,6 +543,17 @@ async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Res
             return Err(format!("more than {MAX_ROWS} rows in one run"));
         }
         let n = records.len() as i64;
+        // An upstream that ignores the paging parameter answers the first
+        // page again and again: fail rather than read it 10,000 times.
+        if matches!(paging, Paging::Page { .. } | Paging::Offset { .. })
+            && let Some(first) = records.first()
+        {
+            let first = first.to_string();
+            if previous_first.as_deref() == Some(first.as_str()) {
+                return Err(format!("{url}: the upstream answered the same page twice (does it read the paging parameter?)"));
+            }
+            previous_first = Some(first);
+        }
         url = match &paging {
             Paging::None => break,
             Paging::Page { param, first } => {
@@ -551,7 +563,10 @@ async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Res
                 with_params(&job.url, &[(param, (first + pages as i64).to_string())])
             }
             Paging::Offset { offset_param, limit_param, size } => {
-                if n < *size {
+                // Not `n < size`: an upstream may cap the page below the
+                // size asked for, and stopping there would replace the
+                // dataset with its first page.
+                if n == 0 {
                     break;
                 }
                 with_params(&job.url, &[(offset_param, (count as i64).to_string()), (limit_param, size.to_string())])
