@@ -109,6 +109,9 @@ pub enum SyncCommand {
         /// Seconds one request may take (1–600)
         #[arg(long, default_value_t = 60)]
         timeout: i64,
+        /// A header the upstream wants (e.g. X-Api-Key), its value taken from CHIASE_SYNC_CREDENTIAL; kept sealed
+        #[arg(long)]
+        credential_header: Option<String>,
     },
     /// List a dataset's jobs and its recent runs (pulls and pushes)
     List { dataset: String },

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 const N: usize = 25;
 const DS: &str = "truong-hoc";
+const UPSTREAM_KEY: &str = "khoa-bi-mat-cua-vnedu";
 
 /// What the upstream does to the second page.
 const OK: u8 = 0;
@@ -42,8 +43,12 @@ async fn upstream(failure: Arc<AtomicU8>) -> SocketAddr {
         State(failure): State<Arc<AtomicU8>>,
         Path(style): Path<String>,
         Query(q): Query<HashMap<String, String>>,
+        headers: axum::http::HeaderMap,
     ) -> axum::response::Response {
         use axum::response::IntoResponse;
+        if style == "secret" && headers.get("x-api-key").is_none_or(|v| v != UPSTREAM_KEY) {
+            return (StatusCode::UNAUTHORIZED, "no key").into_response();
+        }
         let all: Vec<Value> = (0..N).map(record).collect();
         let num = |k: &str| q.get(k).and_then(|v| v.parse::<usize>().ok());
         let (start, len) = match style.as_str() {
@@ -544,4 +549,57 @@ async fn the_stewards_manage_jobs_on_the_portal() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app.get(&path).await;
     assert!(r.status.is_redirection());
+}
+
+#[tokio::test]
+async fn an_upstream_credential_is_sent_and_kept_sealed() {
+    for engine in engines() {
+        let app = TestApp::spawn(engine).await;
+        let agency = dataset(&app).await;
+        let token = app.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+        let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+        let url = format!("http://{up}/secret");
+        // Without it, the upstream refuses: the run fails, nothing changes.
+        let job = add_job(&app, &token, json!({"url": url, "mode": "replace"})).await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "failed");
+        assert!(r["error"].as_str().unwrap().contains("401"), "{r}");
+        let job =
+            add_job(&app, &token, json!({"url": url, "mode": "replace", "credential": {"header": "X-Api-Key", "value": UPSTREAM_KEY}}))
+                .await;
+        let r = run(&app, &token, job).await;
+        assert_eq!(r["status"], "ok", "{engine:?}: {r}");
+        assert_eq!(rows(&app).await.len(), N);
+        // Never shown, and not in the database in clear.
+        let (_, shown) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync/{job}"), &token, None).await;
+        assert_eq!(shown["has_credential"], true);
+        let (_, listed) = call(&app, Method::GET, &format!("/api/v1/datasets/{DS}/sync"), &token, None).await;
+        let page = app
+            .request(Method::GET, &format!("/datasets/{DS}/sync"), &[("authorization", &format!("Bearer {token}"))], vec![])
+            .await
+            .text();
+        for text in [shown.to_string(), listed.to_string(), page] {
+            assert!(!text.contains(UPSTREAM_KEY));
+        }
+        let ds = app.store().dataset(DS).await.unwrap().unwrap();
+        let stored = app.store().sync_job(&ds, job).await.unwrap().unwrap().credential.unwrap();
+        assert!(!stored.contains(UPSTREAM_KEY) && !stored.contains("X-Api-Key"), "{stored}");
+        // Headers chiase sets, or values that would split the request: refused.
+        for bad in [
+            json!({"header": "Host", "value": "x"}),
+            json!({"header": "X Key", "value": "x"}),
+            json!({"header": "X-Key", "value": "a\r\nB: c"}),
+            json!({"header": "X-Key", "value": ""}),
+        ] {
+            let (s, v) = call(
+                &app,
+                Method::POST,
+                &format!("/api/v1/datasets/{DS}/sync"),
+                &token,
+                Some(json!({"url": url, "mode": "replace", "credential": bad})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        }
+    }
 }

@@ -29,6 +29,9 @@ pub struct SyncJob {
     pub mode: String,
     pub every_secs: Option<i64>,
     pub timeout_secs: i64,
+    /// The header sent upstream, sealed by chiase-server; never shown.
+    #[serde(skip)]
+    pub credential: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub next_run_at: Option<DateTime<Utc>>,
@@ -44,6 +47,8 @@ pub struct NewSyncJob {
     pub mode: String,
     pub every_secs: Option<i64>,
     pub timeout_secs: i64,
+    /// Sealed already.
+    pub credential: Option<String>,
 }
 
 /// One sync run: a pull job's, or a push.
@@ -86,7 +91,7 @@ pub struct SyncState {
 }
 
 const JOB_COLUMNS: &str = "j.id, j.dataset_id AS dataset_pk, d.slug AS dataset, j.url, j.records_at, j.paging, j.mapping, j.mode, \
-     j.every_secs, j.timeout_secs, j.created_by, j.created_at, j.next_run_at";
+     j.every_secs, j.timeout_secs, j.credential, j.created_by, j.created_at, j.next_run_at";
 const RUN_COLUMNS: &str = "id, job_id AS job, kind, started_at, finished_at, status, rows_read, imported, deleted, report, error, run_by";
 
 impl Store {
@@ -126,8 +131,8 @@ impl Store {
             .conn()
             .fetch_one(
                 Sql::new(
-                    "INSERT INTO sync_jobs (dataset_id, url, records_at, paging, mapping, mode, every_secs, timeout_secs, created_by, \
-                     created_at, next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO sync_jobs (dataset_id, url, records_at, paging, mapping, mode, every_secs, timeout_secs, credential, \
+                     created_by, created_at, next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(ds.pk.get())
                 .bind(new.url.clone())
@@ -137,6 +142,7 @@ impl Store {
                 .bind(new.mode.clone())
                 .bind(new.every_secs)
                 .bind(new.timeout_secs)
+                .bind(new.credential.clone())
                 .bind(by)
                 .bind(now())
                 .bind(new.every_secs.map(|_| now())),

@@ -69,10 +69,25 @@ struct AddBody {
     every: Option<String>,
     /// How long one request may take, in seconds (1–600, default 60).
     timeout: Option<i64>,
+    /// A header the upstream wants on every request (an API key): kept
+    /// sealed, sent only to the job's host, never shown again.
+    credential: Option<Credential>,
+}
+
+/// An upstream's credential: one header.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = SyncCredential)]
+#[serde(deny_unknown_fields)]
+struct Credential {
+    /// The header's name (`Authorization`, `X-Api-Key`…).
+    header: String,
+    /// Its value.
+    value: String,
 }
 
 fn job_json(job: &chiase_store::sync::SyncJob, last_run: Option<&chiase_store::sync::SyncRun>) -> Value {
     let mut v = json!(job);
+    v["has_credential"] = json!(job.credential.is_some());
     v["last_run"] = json!(last_run);
     v
 }
@@ -128,6 +143,7 @@ async fn add(
         },
         every: b.every,
         timeout_secs: b.timeout,
+        credential: b.credential.map(|c| (c.header, c.value)),
     };
     let job = sync::add(&app, &caller, &id, a).await?;
     Ok((StatusCode::CREATED, Json(job_json(&job, None))))

@@ -12,7 +12,7 @@ use crate::usecase::sync::{self, Paging};
 pub async fn run(cfg: Config, cmd: SyncCommand) -> anyhow::Result<()> {
     let (app, op) = context(cfg).await?;
     match cmd {
-        SyncCommand::Add { dataset, url, mode, records_at, paging, map, every, timeout } => {
+        SyncCommand::Add { dataset, url, mode, records_at, paging, map, every, timeout, credential_header } => {
             let paging: Paging = match paging {
                 None => Paging::None,
                 Some(p) => serde_json::from_str(&p).map_err(|e| anyhow::anyhow!("--paging: {e}"))?,
@@ -22,7 +22,16 @@ pub async fn run(cfg: Config, cmd: SyncCommand) -> anyhow::Result<()> {
                 let (from, to) = m.split_once('=').ok_or_else(|| anyhow::anyhow!("--map {m}: write FROM=FIELD"))?;
                 mapping.insert(from.to_string(), Value::String(to.to_string()));
             }
-            let a = sync::AddJob { url, records_at, paging, mapping, mode, every, timeout_secs: Some(timeout) };
+            // The value from the environment: a command line shows in `ps`.
+            let credential = match credential_header {
+                None => None,
+                Some(h) => {
+                    let v = std::env::var("CHIASE_SYNC_CREDENTIAL")
+                        .map_err(|_| anyhow::anyhow!("--credential-header needs the value in CHIASE_SYNC_CREDENTIAL"))?;
+                    Some((h, v))
+                }
+            };
+            let a = sync::AddJob { url, records_at, paging, mapping, mode, every, timeout_secs: Some(timeout), credential };
             let job = sync::add(&app, &op, &dataset, a).await.map_err(said)?;
             outln!("{}", job.id)?;
         }

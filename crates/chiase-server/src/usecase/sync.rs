@@ -13,13 +13,18 @@
 //! write permit (harvested datasets are read-only, so refused).
 //!
 //! Runs are claimed in the store, so with several processes each due run
-//! happens once. Upstream credentials are not kept (see docs/sync.md).
+//! happens once. A job's upstream credential (one header) is sealed with
+//! AES-256-GCM under the installation's key before it reaches the store,
+//! bound to the dataset and the URL, and opened only to send it to that
+//! URL's host.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chiase_core::policy::{Subject, decide_write};
 use chiase_store::datasets::Dataset;
 use chiase_store::datasets::import::ImportMode;
@@ -27,6 +32,8 @@ use chiase_store::recorder::Actor;
 use chiase_store::sync::{NewSyncJob, RunEnd, SyncJob, SyncRun};
 use chrono::Utc;
 use openidconnect::http::{Request, header};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -107,6 +114,8 @@ pub struct AddJob {
     pub mode: String,
     pub every: Option<String>,
     pub timeout_secs: Option<i64>,
+    /// A header the upstream wants (its name, its value), kept sealed.
+    pub credential: Option<(String, String)>,
 }
 
 fn bad(vi: impl Into<String>, en: impl Into<String>) -> ApiError {
@@ -232,7 +241,15 @@ pub async fn add(app: &AppState, caller: &Caller, id: &str, a: AddJob) -> Result
     if !(1..=600).contains(&timeout_secs) {
         return Err(bad("thời gian chờ mỗi yêu cầu từ 1 đến 600 giây", "a request's timeout is 1 to 600 seconds"));
     }
+    let credential = match &a.credential {
+        None => None,
+        Some((header, value)) => {
+            check_credential(header, value)?;
+            Some(seal(&app.config.data_dir, &aad(&ds.id, &a.url), &format!("{header}\n{value}"))?)
+        }
+    };
     let new = NewSyncJob {
+        credential,
         url: a.url.clone(),
         records_at: a.records_at.clone(),
         paging: serde_json::to_value(&a.paging).map_err(|e| ApiError::internal(&e))?,
@@ -242,7 +259,8 @@ pub async fn add(app: &AppState, caller: &Caller, id: &str, a: AddJob) -> Result
         timeout_secs,
     };
     let job = app.store.add_sync_job(&permit, &ds, &new, &caller.actor.name).await?;
-    let detail = json!({ "job": job.id, "url": job.url, "mode": job.mode, "every_secs": job.every_secs });
+    let detail =
+        json!({ "job": job.id, "url": job.url, "mode": job.mode, "every_secs": job.every_secs, "credential": job.credential.is_some() });
     record_change(app, caller, "sync_job_added", Some(&ds), ds.id.clone(), detail).await?;
     Ok(job)
 }
@@ -353,7 +371,29 @@ async fn execute(app: &AppState, job: &SyncJob, run: i64) {
         Ok(Some(Ok(schema))) => schema.fields.iter().map(|f| f.spec.name.clone()).collect(),
         _ => Default::default(),
     };
-    let end = match tokio::time::timeout(RUN_TIMEOUT, fetch(job, &fields)).await {
+    let credential = match &job.credential {
+        None => Ok(None),
+        Some(sealed) => open(&app.config.data_dir, &aad(&job.dataset, &job.url), sealed).map(Some),
+    };
+    let end = match credential {
+        Err(e) => RunEnd { error: Some(e), ..Default::default() },
+        Ok(credential) => fetch_and_import(app, job, &fields, credential.as_ref()).await,
+    };
+    if let Some(e) = &end.error {
+        tracing::warn!(dataset = %job.dataset, job = job.id, "sync failed: {e}");
+    }
+    if let Err(e) = app.store.finish_sync_run(run, &end).await {
+        tracing::warn!("closing sync run {run}: {e}");
+    }
+}
+
+async fn fetch_and_import(
+    app: &AppState,
+    job: &SyncJob,
+    fields: &std::collections::HashSet<String>,
+    credential: Option<&(String, String)>,
+) -> RunEnd {
+    match tokio::time::timeout(RUN_TIMEOUT, fetch(job, fields, credential)).await {
         Err(_) => RunEnd { error: Some(format!("the run took longer than {} minutes", RUN_TIMEOUT.as_secs() / 60)), ..Default::default() },
         Ok(Err(e)) => RunEnd { error: Some(e), ..Default::default() },
         Ok(Ok(f)) if f.count == 0 && job.mode == "replace" => RunEnd {
@@ -369,12 +409,6 @@ async fn execute(app: &AppState, job: &SyncJob, run: i64) {
             }
             end
         }
-    };
-    if let Some(e) = &end.error {
-        tracing::warn!(dataset = %job.dataset, job = job.id, "sync failed: {e}");
-    }
-    if let Err(e) = app.store.finish_sync_run(run, &end).await {
-        tracing::warn!("closing sync run {run}: {e}");
     }
 }
 
@@ -440,13 +474,16 @@ fn with_params(url: &str, params: &[(&str, String)]) -> String {
 }
 
 /// GETs one page as JSON.
-async fn get_page(url: &str, timeout: StdDuration) -> Result<Value, String> {
-    let req = Request::builder()
+async fn get_page(url: &str, timeout: StdDuration, credential: Option<&(String, String)>) -> Result<Value, String> {
+    let mut req = Request::builder()
         .uri(url)
         .header(header::ACCEPT, "application/json")
-        .header(header::USER_AGENT, concat!("chiase-sync/", env!("CARGO_PKG_VERSION")))
-        .body(Vec::new())
-        .map_err(|e| format!("{url}: {e}"))?;
+        .header(header::USER_AGENT, concat!("chiase-sync/", env!("CARGO_PKG_VERSION")));
+    // Every page is on the job's host (`next` links may not leave it).
+    if let Some((name, value)) = credential {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    let req = req.body(Vec::new()).map_err(|e| format!("{url}: {e}"))?;
     let res = send_bounded(req, timeout, MAX_ANSWER).await.map_err(|e| format!("{url}: {e}"))?;
     if !res.status().is_success() {
         return Err(format!("{url}: HTTP {}", res.status()));
@@ -500,7 +537,11 @@ struct Fetched {
 
 /// Reads every page of the upstream into a temporary NDJSON file, or says
 /// why the run fails.
-async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Result<Fetched, String> {
+async fn fetch(
+    job: &SyncJob,
+    fields: &std::collections::HashSet<String>,
+    credential: Option<&(String, String)>,
+) -> Result<Fetched, String> {
     let paging: Paging = serde_json::from_value(job.paging.0.clone()).map_err(|e| format!("the job's paging: {e}"))?;
     let mapping = job.mapping.0.as_object().cloned().unwrap_or_default();
     let timeout = StdDuration::from_secs(job.timeout_secs.clamp(1, 600) as u64);
@@ -527,7 +568,7 @@ async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Res
         if started.elapsed() > RUN_TIMEOUT {
             return Err(format!("the run took longer than {} minutes", RUN_TIMEOUT.as_secs() / 60));
         }
-        let answer = get_page(&url, timeout).await?;
+        let answer = get_page(&url, timeout, credential).await?;
         let records = if job.records_at.is_empty() { Some(&answer) } else { answer.pointer(&job.records_at) };
         let Some(Value::Array(records)) = records else {
             let at = if job.records_at.is_empty() { "the answer" } else { job.records_at.as_str() };
@@ -603,6 +644,99 @@ async fn fetch(job: &SyncJob, fields: &std::collections::HashSet<String>) -> Res
     }
     file.flush().map_err(|e| format!("spooling rows: {e}"))?;
     Ok(Fetched { file, count, ignored })
+}
+
+// --- the upstream credential ---------------------------------------------
+//
+// The same installation key as the gateway's service credentials
+// (`service-secrets.key` in the data directory, 32 bytes, 0600), so an
+// installation has one key to keep; sealed text is bound (as associated
+// data) to the dataset and the URL, so a credential moved to another job
+// or URL in the database does not open.
+
+fn aad(dataset: &str, url: &str) -> String {
+    format!("sync:{dataset}\n{url}")
+}
+
+/// Header names an upstream credential may not take: chiase sets them.
+const RESERVED: [&str; 7] = ["host", "content-length", "transfer-encoding", "connection", "accept", "user-agent", "te"];
+
+fn check_credential(header: &str, value: &str) -> Result<(), ApiError> {
+    let name_ok = !header.is_empty()
+        && header.len() <= 100
+        && header.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !RESERVED.contains(&header.to_ascii_lowercase().as_str());
+    if !name_ok {
+        return Err(bad(
+            format!("tên header «{}» không dùng được cho khoá truy cập nguồn", header.chars().take(60).collect::<String>()),
+            format!("«{}» cannot be the upstream credential's header", header.chars().take(60).collect::<String>()),
+        ));
+    }
+    if value.is_empty() || value.len() > 4096 || value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(bad(
+            "giá trị khoá truy cập nguồn phải có, tối đa 4096 ký tự, không xuống dòng",
+            "the upstream credential's value must be given, at most 4096 characters, on one line",
+        ));
+    }
+    Ok(())
+}
+
+fn key_for(data_dir: &std::path::Path) -> Result<LessSafeKey, String> {
+    let path = data_dir.join("service-secrets.key");
+    let read = || std::fs::read(&path);
+    let bytes = match read() {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut b = vec![0u8; 32];
+            SystemRandom::new().fill(&mut b).map_err(|_| "no randomness for the key".to_string())?;
+            std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            match opts.open(&path) {
+                Ok(mut f) => {
+                    f.write_all(&b).and_then(|()| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
+                    b
+                }
+                // Another process (or the gateway) made it meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read().map_err(|e| format!("{}: {e}", path.display()))?,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| format!("{} is not a 32-byte key", path.display()))?;
+    Ok(LessSafeKey::new(unbound))
+}
+
+fn seal(data_dir: &std::path::Path, aad: &str, clear: &str) -> Result<String, ApiError> {
+    let key = key_for(data_dir).map_err(|e| ApiError::internal(&e))?;
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new().fill(&mut nonce).map_err(|_| ApiError::internal(&"no randomness for a nonce"))?;
+    let mut buf = clear.as_bytes().to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| ApiError::internal(&"sealing failed"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    Ok(STANDARD.encode(out))
+}
+
+/// Opens a job's credential: (header, value); an error is the run's.
+fn open(data_dir: &std::path::Path, aad: &str, sealed: &str) -> Result<(String, String), String> {
+    let key = key_for(data_dir)?;
+    let raw = STANDARD.decode(sealed).map_err(|_| "the job's credential is damaged".to_string())?;
+    if raw.len() < NONCE_LEN {
+        return Err("the job's credential is damaged".into());
+    }
+    let (nonce, sealed) = raw.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "the job's credential is damaged".to_string())?;
+    let mut buf = sealed.to_vec();
+    let clear = key
+        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| "the job's credential does not open with this installation's key (service-secrets.key)".to_string())?;
+    let clear = std::str::from_utf8(clear).map_err(|_| "the job's credential is damaged".to_string())?;
+    let (h, v) = clear.split_once('\n').ok_or_else(|| "the job's credential is damaged".to_string())?;
+    Ok((h.to_string(), v.to_string()))
 }
 
 /// What an agency's system pushes: records and deleted keys.

@@ -26,6 +26,7 @@ struct JobRow {
     paging: String,
     mode: String,
     every: String,
+    credential: bool,
     last: String,
     last_ok: Option<bool>,
 }
@@ -146,6 +147,7 @@ async fn page(
             }
             .to_string(),
             every: period(tr, j.every_secs),
+            credential: j.credential.is_some(),
             last: last
                 .as_ref()
                 .map(|r| format!("{} — {}", when(tr, r.started_at), counts(tr, r)))
@@ -247,6 +249,7 @@ pub async fn submit(State(app): State<AppState>, tr: Tr, ApiPath(id): ApiPath<St
                     every: opt("every"),
                     // Not a number: refused by the use case's range check.
                     timeout_secs: opt("timeout").map(|t| t.parse::<i64>().unwrap_or(0)),
+                    credential: opt("credential_header").map(|h| (h, field(&form, "credential_value").unwrap_or_default().to_string())),
                 };
                 sync::add(&app, &caller, &id, a)
                     .await

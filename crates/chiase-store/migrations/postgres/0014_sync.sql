@@ -9,6 +9,7 @@ CREATE TABLE sync_jobs (
     mode         TEXT NOT NULL CHECK (mode IN ('replace', 'upsert')),
     every_secs   BIGINT,
     timeout_secs BIGINT NOT NULL DEFAULT 60,
+    credential   TEXT,
     created_by   TEXT NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
     next_run_at  TIMESTAMPTZ

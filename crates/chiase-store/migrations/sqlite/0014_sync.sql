@@ -11,6 +11,7 @@ CREATE TABLE sync_jobs (
     mode         TEXT NOT NULL CHECK (mode IN ('replace', 'upsert')),
     every_secs   INTEGER,                                  -- NULL: only when asked
     timeout_secs INTEGER NOT NULL DEFAULT 60,              -- one request's deadline
+    credential   TEXT,                                     -- the header sent upstream, sealed (AES-256-GCM); NULL: none
     created_by   TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     next_run_at  TEXT                                      -- NULL: not scheduled
