@@ -540,7 +540,7 @@ async fn the_stewards_manage_jobs_on_the_portal() {
     // A bad form comes back with why, in Vietnamese; nothing added.
     let r = app.request(Method::POST, &path, &headers, form(&[("action", "add"), ("url", "http://example.vn/x")])).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text().contains("chỉ thu thập qua https"), "{}", r.text());
+    assert!(r.text().contains("chỉ đọc nguồn qua https"), "{}", r.text());
     let r = app.request(Method::POST, &path, &headers, form(&[("action", "add"), ("url", &url), ("mapping", "khong co dau bang")])).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Others: refused; the public is sent to sign in.

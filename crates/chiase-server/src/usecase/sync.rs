@@ -193,7 +193,14 @@ fn job_not_found(job: i64) -> ApiError {
 pub async fn add(app: &AppState, caller: &Caller, id: &str, a: AddJob) -> Result<SyncJob, ApiError> {
     let ds = find_dataset(app, id).await?;
     let permit = decide_write(&caller.subject, &ds.facts())?;
-    check_url(&a.url)?;
+    // Harvest's rule, in words about sync.
+    check_url(&a.url).map_err(|e| {
+        if e.msg.en.contains("loopback") {
+            bad("chỉ đọc nguồn qua https (http chỉ dùng trong cùng máy)", "upstreams are read over https (plain http only on loopback)")
+        } else {
+            e
+        }
+    })?;
     if a.url.contains('#') {
         return Err(bad("địa chỉ nguồn không được có «#»", "the upstream URL may not hold «#»"));
     }
