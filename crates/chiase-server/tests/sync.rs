@@ -603,3 +603,36 @@ async fn an_upstream_credential_is_sent_and_kept_sealed() {
         }
     }
 }
+
+#[tokio::test]
+async fn jobs_and_runs_go_over_when_sqlite_is_copied_to_postgres() {
+    if !engines().contains(&common::Engine::Postgres) {
+        eprintln!("skipped: CHIASE_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let lite = TestApp::spawn(common::Engine::Sqlite).await;
+    let agency = dataset(&lite).await;
+    let token = lite.person("can-bo", Some(&agency), Role::Steward, "mat-khau-can-bo-dai").await;
+    let up = upstream(Arc::new(AtomicU8::new(OK))).await;
+    let job = add_job(
+        &lite,
+        &token,
+        json!({"url": format!("http://{up}/secret"), "mode": "replace", "every": "1d", "credential": {"header": "X-Api-Key", "value": UPSTREAM_KEY}}),
+    )
+    .await;
+    assert_eq!(run(&lite, &token, job).await["status"], "ok");
+    let (s, _) = call(&lite, Method::POST, &format!("/api/v1/datasets/{DS}/push"), &token, Some(json!([record(3)]))).await;
+    assert_eq!(s, StatusCode::OK);
+    let target = chiase_store::testing::TestDb::new(common::Engine::Postgres).await;
+    let report = lite.store().copy_to(&target.store, &|_, _| {}).await.unwrap();
+    assert!(report.ok, "{:?}", report.tables.iter().filter(|t| t.source_checksum != t.target_checksum).collect::<Vec<_>>());
+    let pg = TestApp::serve(target, false).await;
+    let ds = pg.store().dataset(DS).await.unwrap().unwrap();
+    assert_eq!(pg.store().sync_runs(&ds, None, 10).await.unwrap().len(), 2);
+    let copied = pg.store().sync_job(&ds, job).await.unwrap().unwrap();
+    assert!(copied.credential.is_some() && copied.next_run_at.is_some());
+    // New rows after the copy get fresh ids.
+    let (s, v) = call(&pg, Method::POST, &format!("/api/v1/datasets/{DS}/push"), &token, Some(json!([record(4)]))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], 3, "{v}");
+}
