@@ -831,3 +831,47 @@ pub async fn push(app: &AppState, caller: &Caller, id: &str, body: &[u8], ndjson
     outcome?;
     app.store.sync_run(run).await?.ok_or_else(|| ApiError::internal(&"a push just recorded"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_replace_their_namesakes_and_keep_the_rest() {
+        assert_eq!(with_params("http://h/x?page=1&khoa=a b", &[("page", "3".into())]), "http://h/x?khoa=a+b&page=3");
+        assert_eq!(with_params("http://h/x", &[("o", "0".into()), ("l", "10".into())]), "http://h/x?o=0&l=10");
+    }
+
+    #[test]
+    fn records_are_mapped_and_unknown_keys_left_out() {
+        let fields: std::collections::HashSet<String> = ["ma", "ten", "so"].iter().map(|s| s.to_string()).collect();
+        let mapping = json!({"code": "ma", "/info/name": "ten"}).as_object().unwrap().clone();
+        let rec = json!({"code": "T1", "info": {"name": "A"}, "so": 3, "extra": true}).as_object().unwrap().clone();
+        let mut ignored = Default::default();
+        let out = map_record(rec, &mapping, &fields, &mut ignored);
+        assert_eq!(Value::Object(out), json!({"ma": "T1", "ten": "A", "so": 3}));
+        assert_eq!(ignored.into_iter().collect::<Vec<_>>(), ["extra"]);
+    }
+
+    #[test]
+    fn push_bodies() {
+        let p = parse_push(br#"{"records": [{"a": 1}], "deleted": ["x", 7]}"#, false).unwrap();
+        assert_eq!((p.records.len(), p.deleted), (1, vec!["x".to_string(), "7".to_string()]));
+        assert_eq!(parse_push(b"{\"a\":1}\n\n{\"a\":2}\n", true).unwrap().records.len(), 2);
+        for bad in [&b"{\"records\": 1}"[..], b"{\"xoa\": []}", b"\"x\"", b"{\"deleted\": [null]}", b"[1,"] {
+            assert!(parse_push(bad, false).is_err());
+        }
+    }
+
+    #[test]
+    fn credentials_open_only_for_their_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = seal(dir.path(), &aad("d", "https://a/x"), "X-Api-Key\nbi-mat").unwrap();
+        assert_eq!(open(dir.path(), &aad("d", "https://a/x"), &sealed).unwrap(), ("X-Api-Key".into(), "bi-mat".into()));
+        assert!(open(dir.path(), &aad("d", "https://b/x"), &sealed).is_err());
+        assert!(open(dir.path(), &aad("e", "https://a/x"), &sealed).is_err());
+        assert!(check_credential("Host", "x").is_err());
+        assert!(check_credential("Authorization", "Bearer a\r\nX: y").is_err());
+        assert!(check_credential("Authorization", "Bearer abc").is_ok());
+    }
+}
