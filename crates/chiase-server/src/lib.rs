@@ -18,6 +18,7 @@ pub mod extract;
 pub mod metrics;
 pub mod oidc;
 pub mod params;
+pub mod secrets;
 pub mod state;
 pub mod usecase;
 pub mod web;

@@ -282,7 +282,7 @@ async fn within_limits(app: &AppState, caller: &Caller, service: &Service) -> Re
     let counts = app.store.count_service_call(service, &consumer, &windows).await?;
     let over = |limit: Option<i64>, n: i64| limit.is_some_and(|l| n > l);
     if over(service.rate_per_minute, counts[0]) {
-        let wait = 60 - u32::try_from(chrono::Timelike::second(&now)).unwrap_or(0);
+        let wait = 60 - chrono::Timelike::second(&now);
         return Err(too_many(service, wait.max(1), "mỗi phút", "a minute", service.rate_per_minute.unwrap_or(0)));
     }
     if over(service.quota_per_day, counts[1]) {
@@ -324,7 +324,14 @@ async fn forward(
     let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
     let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
 
-    let mut out = Request::builder().method(method.clone()).uri(target.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    // Plain-http upstreams go through a pool of kept-alive connections
+    // (the legacy client wants the absolute URI); TLS ones get a
+    // connection per call.
+    let mut out = if https {
+        Request::builder().method(method.clone()).uri(target.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+    } else {
+        Request::builder().method(method.clone()).uri(target.clone())
+    };
     let h = out.headers_mut().ok_or_else(|| (ApiError::internal(&"a request builder"), false))?;
     for (name, value) in headers {
         let n = name.as_str();
@@ -368,6 +375,27 @@ async fn forward(
             true,
         )
     };
+    let timeout = Duration::from_millis(service.timeout_ms.max(1) as u64);
+    let too_late = || {
+        (
+            ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                format!("hệ thống «{}» không trả lời trong {} ms", service.title, service.timeout_ms),
+                format!("«{}» did not answer within {} ms", service.title, service.timeout_ms),
+            ),
+            true,
+        )
+    };
+    if !https {
+        // The pool retries a request whose kept-alive connection closed
+        // before it was sent; nothing is ever sent twice.
+        return match tokio::time::timeout(timeout, pool().request(request)).await {
+            Ok(Ok(res)) => Ok(res),
+            Ok(Err(e)) => Err(unreachable(if e.is_connect() { "no connection".to_string() } else { e.to_string() })),
+            Err(_) => Err(too_late()),
+        };
+    }
     // Connecting is retried once for methods that may be repeated; nothing
     // has been sent yet, so no method is ever sent twice.
     let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
@@ -382,28 +410,31 @@ async fn forward(
         }
     };
     let _ = tcp.set_nodelay(true);
-    let timeout = Duration::from_millis(service.timeout_ms.max(1) as u64);
     let exchange = async {
-        if https {
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
-            let tls = crate::oidc::http::connector().connect(name, tcp).await.map_err(|e| unreachable(format!("TLS: {e}")))?;
-            send(TokioIo::new(tls), request).await.map_err(|e| unreachable(e.to_string()))
-        } else {
-            send(TokioIo::new(tcp), request).await.map_err(|e| unreachable(e.to_string()))
-        }
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
+        let tls = crate::oidc::http::connector().connect(name, tcp).await.map_err(|e| unreachable(format!("TLS: {e}")))?;
+        send(TokioIo::new(tls), request).await.map_err(|e| unreachable(e.to_string()))
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(r) => r,
-        Err(_) => Err((
-            ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream_timeout",
-                format!("hệ thống «{}» không trả lời trong {} ms", service.title, service.timeout_ms),
-                format!("«{}» did not answer within {} ms", service.title, service.timeout_ms),
-            ),
-            true,
-        )),
+        Err(_) => Err(too_late()),
     }
+}
+
+type Pool = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, http_body_util::Limited<Body>>;
+
+/// Kept-alive connections to plain-http upstreams, shared by every call.
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector)
+    })
 }
 
 async fn send<T>(io: T, request: Request<http_body_util::Limited<Body>>) -> Result<hyper::Response<Incoming>, hyper::Error>

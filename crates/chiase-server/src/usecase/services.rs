@@ -5,23 +5,15 @@
 //! `usecase::gateway`'s.
 //!
 //! The credential a service presents to its upstream (a header and its
-//! value) is sealed with AES-256-GCM under the installation's key
-//! (`service-secrets.key` in the data directory, made 0600 on first use)
-//! before it reaches the store, bound to the service's id, and opened only
-//! to add it to a call.
+//! value) is sealed (`crate::secrets`) before it reaches the store, bound
+//! to the service's id, and opened only to add it to a call.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chiase_core::policy::decide_service_admin;
 use chiase_core::sharing::SharingMode;
 use chiase_store::databases::DatabaseKey;
 use chiase_store::services::{NewService, Service};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 
 use super::record_change;
@@ -132,7 +124,7 @@ pub async fn register(app: &AppState, caller: &Caller, r: RegisterService) -> Re
             if axum::http::HeaderValue::from_str(&value).is_err() || value.is_empty() {
                 return Err(bad("giá trị tiêu đề xác thực không hợp lệ", "the credential's value is not a valid header value"));
             }
-            Some(seal(&app.config.data_dir, &r.id, &format!("{header}\n{value}"))?)
+            Some(crate::secrets::seal(&app.config.data_dir, &r.id, &format!("{header}\n{value}")).map_err(|e| ApiError::internal(&e))?)
         }
     };
     let new = NewService {
@@ -225,67 +217,9 @@ pub fn start_health_checks(app: AppState) {
     });
 }
 
-// --- sealing -----------------------------------------------------------
-
-/// The installation's key, by data directory (tests run several).
-fn key_for(data_dir: &Path) -> Result<Arc<LessSafeKey>, ApiError> {
-    static KEYS: OnceLock<Mutex<HashMap<PathBuf, Arc<LessSafeKey>>>> = OnceLock::new();
-    let keys = KEYS.get_or_init(Default::default);
-    let mut keys = keys.lock().map_err(|_| ApiError::internal(&"the key cache is poisoned"))?;
-    if let Some(k) = keys.get(data_dir) {
-        return Ok(k.clone());
-    }
-    let path = data_dir.join("service-secrets.key");
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut b = vec![0u8; 32];
-            SystemRandom::new().fill(&mut b).map_err(|_| ApiError::internal(&"no randomness for the key"))?;
-            std::fs::create_dir_all(data_dir).map_err(|e| ApiError::internal(&e))?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            use std::io::Write;
-            let mut f = opts.open(&path).map_err(|e| ApiError::internal(&format!("{}: {e}", path.display())))?;
-            f.write_all(&b).and_then(|()| f.sync_all()).map_err(|e| ApiError::internal(&e))?;
-            b
-        }
-        Err(e) => return Err(ApiError::internal(&format!("{}: {e}", path.display()))),
-    };
-    let unbound =
-        UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| ApiError::internal(&format!("{} is not a 32-byte key", path.display())))?;
-    let key = Arc::new(LessSafeKey::new(unbound));
-    keys.insert(data_dir.to_path_buf(), key.clone());
-    Ok(key)
-}
-
-/// Seals `clear` for service `id`: base64 of the nonce, then the sealed text.
-fn seal(data_dir: &Path, id: &str, clear: &str) -> Result<String, ApiError> {
-    let key = key_for(data_dir)?;
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| ApiError::internal(&"no randomness for a nonce"))?;
-    let mut buf = clear.as_bytes().to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(id.as_bytes()), &mut buf)
-        .map_err(|_| ApiError::internal(&"sealing failed"))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&buf);
-    Ok(STANDARD.encode(out))
-}
-
-/// Opens a sealed credential of service `id`: (header, value).
+/// Opens a service's sealed credential: (header, value).
 pub(crate) fn open_credential(data_dir: &Path, id: &str, sealed: &str) -> Result<(String, String), ApiError> {
-    let key = key_for(data_dir)?;
-    let raw = STANDARD.decode(sealed).map_err(|_| ApiError::internal(&"a sealed credential is not base64"))?;
-    if raw.len() < NONCE_LEN {
-        return Err(ApiError::internal(&"a sealed credential is too short"));
-    }
-    let (nonce, sealed) = raw.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| ApiError::internal(&"a bad nonce"))?;
-    let mut buf = sealed.to_vec();
-    let clear = key
-        .open_in_place(nonce, Aad::from(id.as_bytes()), &mut buf)
-        .map_err(|_| ApiError::internal(&"a service credential does not open with this installation's key"))?;
-    let clear = std::str::from_utf8(clear).map_err(|_| ApiError::internal(&"a credential is not UTF-8"))?;
+    let clear = crate::secrets::open(data_dir, id, sealed).map_err(|e| ApiError::internal(&e))?;
     let (h, v) = clear.split_once('\n').ok_or_else(|| ApiError::internal(&"a credential without its header"))?;
     Ok((h.to_string(), v.to_string()))
 }
@@ -297,14 +231,10 @@ mod tests {
     #[test]
     fn credentials_open_only_for_their_service_and_key() {
         let dir = tempfile::tempdir().unwrap();
-        let sealed = seal(dir.path(), "cong-dich-vu", "Authorization\nBearer bi-mat").unwrap();
+        let sealed = crate::secrets::seal(dir.path(), "cong-dich-vu", "Authorization\nBearer bi-mat").unwrap();
         assert!(!sealed.contains("bi-mat"));
         assert_eq!(open_credential(dir.path(), "cong-dich-vu", &sealed).unwrap(), ("Authorization".into(), "Bearer bi-mat".into()));
         assert!(open_credential(dir.path(), "dich-vu-khac", &sealed).is_err());
-        let other = tempfile::tempdir().unwrap();
-        assert!(open_credential(other.path(), "cong-dich-vu", &sealed).is_err());
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(dir.path().join("service-secrets.key")).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -23,8 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chiase_core::policy::{Subject, decide_write};
 use chiase_store::datasets::Dataset;
 use chiase_store::datasets::import::ImportMode;
@@ -32,8 +30,6 @@ use chiase_store::recorder::Actor;
 use chiase_store::sync::{NewSyncJob, RunEnd, SyncJob, SyncRun};
 use chrono::Utc;
 use openidconnect::http::{Request, header};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -655,11 +651,9 @@ async fn fetch(
 
 // --- the upstream credential ---------------------------------------------
 //
-// The same installation key as the gateway's service credentials
-// (`service-secrets.key` in the data directory, 32 bytes, 0600), so an
-// installation has one key to keep; sealed text is bound (as associated
-// data) to the dataset and the URL, so a credential moved to another job
-// or URL in the database does not open.
+// Sealed by `crate::secrets` (the installation's one key), bound to the
+// dataset and the URL, so a credential moved to another job or URL in the
+// database does not open.
 
 fn aad(dataset: &str, url: &str) -> String {
     format!("sync:{dataset}\n{url}")
@@ -688,60 +682,13 @@ fn check_credential(header: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn key_for(data_dir: &std::path::Path) -> Result<LessSafeKey, String> {
-    let path = data_dir.join("service-secrets.key");
-    let read = || std::fs::read(&path);
-    let bytes = match read() {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut b = vec![0u8; 32];
-            SystemRandom::new().fill(&mut b).map_err(|_| "no randomness for the key".to_string())?;
-            std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            match opts.open(&path) {
-                Ok(mut f) => {
-                    f.write_all(&b).and_then(|()| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
-                    b
-                }
-                // Another process (or the gateway) made it meanwhile.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read().map_err(|e| format!("{}: {e}", path.display()))?,
-                Err(e) => return Err(format!("{}: {e}", path.display())),
-            }
-        }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| format!("{} is not a 32-byte key", path.display()))?;
-    Ok(LessSafeKey::new(unbound))
-}
-
 fn seal(data_dir: &std::path::Path, aad: &str, clear: &str) -> Result<String, ApiError> {
-    let key = key_for(data_dir).map_err(|e| ApiError::internal(&e))?;
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| ApiError::internal(&"no randomness for a nonce"))?;
-    let mut buf = clear.as_bytes().to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
-        .map_err(|_| ApiError::internal(&"sealing failed"))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&buf);
-    Ok(STANDARD.encode(out))
+    crate::secrets::seal(data_dir, aad, clear).map_err(|e| ApiError::internal(&e))
 }
 
 /// Opens a job's credential: (header, value); an error is the run's.
 fn open(data_dir: &std::path::Path, aad: &str, sealed: &str) -> Result<(String, String), String> {
-    let key = key_for(data_dir)?;
-    let raw = STANDARD.decode(sealed).map_err(|_| "the job's credential is damaged".to_string())?;
-    if raw.len() < NONCE_LEN {
-        return Err("the job's credential is damaged".into());
-    }
-    let (nonce, sealed) = raw.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "the job's credential is damaged".to_string())?;
-    let mut buf = sealed.to_vec();
-    let clear = key
-        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
-        .map_err(|_| "the job's credential does not open with this installation's key (service-secrets.key)".to_string())?;
-    let clear = std::str::from_utf8(clear).map_err(|_| "the job's credential is damaged".to_string())?;
+    let clear = crate::secrets::open(data_dir, aad, sealed).map_err(|e| e.to_string())?;
     let (h, v) = clear.split_once('\n').ok_or_else(|| "the job's credential is damaged".to_string())?;
     Ok((h.to_string(), v.to_string()))
 }
