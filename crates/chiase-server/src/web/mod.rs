@@ -15,7 +15,6 @@ mod datasets;
 mod dcat;
 mod freshness;
 mod harvest_admin;
-mod sync;
 mod notifications;
 mod oidc;
 mod requests;
@@ -24,6 +23,7 @@ mod services;
 mod session;
 mod settings;
 mod site;
+mod sync;
 mod tokens;
 mod uploads;
 
