@@ -118,6 +118,31 @@ fn breaker_result(app: &AppState, service: &str, ok: bool) {
     }
 }
 
+/// How long a service's registration is reused between calls: a change
+/// (rare) reaches the gateway within a second; a call does not read it
+/// from the database each time.
+const SERVICE_CACHE: Duration = Duration::from_secs(1);
+
+async fn cached_service(app: &AppState, id: &str) -> Result<Service, ApiError> {
+    type Cache = Mutex<HashMap<(PathBuf, String), (Instant, Service)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (app.config.data_dir.clone(), id.to_string());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((at, s)) = cache.lock().ok().and_then(|c| c.get(&key).cloned())
+        && at.elapsed() < SERVICE_CACHE
+    {
+        return Ok(s);
+    }
+    let s = super::services::find(app, id).await?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert(key, (Instant::now(), s.clone()));
+    }
+    Ok(s)
+}
+
 /// What the audit event of a call says.
 struct CallRecord {
     app: AppState,
@@ -197,7 +222,7 @@ pub async fn call(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let service = match super::services::find(app, service_id).await {
+    let service = match cached_service(app, service_id).await {
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
