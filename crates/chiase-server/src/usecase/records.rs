@@ -131,6 +131,41 @@ fn not_found_record(key: &str) -> ApiError {
     ApiError::not_found(format!("không có bản ghi «{shown}»"), format!("no record «{shown}»"))
 }
 
+/// At most 100,000 records a request (files go through `/import`).
+fn check_batch_size(n: usize) -> Result<(), ApiError> {
+    if n > 100_000 {
+        return Err(ApiError::bad_request(
+            "tối đa 100.000 bản ghi mỗi lần; hãy dùng /import",
+            "at most 100,000 records per request; use /import",
+        ));
+    }
+    Ok(())
+}
+
+fn not_an_object(n: u64) -> ReportError {
+    ReportError::new(n, None, None, "type", "mỗi bản ghi phải là một đối tượng JSON", "each record must be a JSON object")
+}
+
+/// Reports record `n`'s field problems (up to `MAX_REPORTED` in all);
+/// returns how many there were.
+fn report_problems(
+    schema: &Schema,
+    n: u64,
+    obj: &serde_json::Map<String, Value>,
+    problems: Vec<(usize, chiase_core::schema::FieldError)>,
+    errors: &mut Vec<ReportError>,
+) -> u64 {
+    let count = problems.len() as u64;
+    for (f, e) in problems {
+        if errors.len() < MAX_REPORTED {
+            let column = (f != usize::MAX).then(|| schema.fields[f].spec.name.clone());
+            let value = column.as_ref().and_then(|c| obj.get(c)).map(|v| v.to_string());
+            errors.push(ReportError::new(n, column, value, e.code, e.message.vi, e.message.en));
+        }
+    }
+    count
+}
+
 /// Parses JSON records (an array, or one object) against the schema; every
 /// bad record is reported with its position.
 fn parse_records(schema: &Schema, body: Value, base: Option<&[FieldValue]>) -> Result<Vec<ParsedRow>, ApiError> {
@@ -144,12 +179,7 @@ fn parse_records(schema: &Schema, body: Value, base: Option<&[FieldValue]>) -> R
             ));
         }
     };
-    if items.len() > 100_000 {
-        return Err(ApiError::bad_request(
-            "tối đa 100.000 bản ghi mỗi lần; hãy dùng /import",
-            "at most 100,000 records per request; use /import",
-        ));
-    }
+    check_batch_size(items.len())?;
     let mut rows = Vec::with_capacity(items.len());
     let mut errors: Vec<ReportError> = Vec::new();
     let mut total = 0u64;
@@ -157,28 +187,12 @@ fn parse_records(schema: &Schema, body: Value, base: Option<&[FieldValue]>) -> R
         let n = i as u64 + 1;
         let Value::Object(obj) = item else {
             total += 1;
-            errors.push(ReportError::new(
-                n,
-                None,
-                None,
-                "type",
-                "mỗi bản ghi phải là một đối tượng JSON",
-                "each record must be a JSON object",
-            ));
+            errors.push(not_an_object(n));
             continue;
         };
         match schema.parse_json_row(&obj, base) {
             Ok(values) => rows.push(ParsedRow::new(n, values)),
-            Err(problems) => {
-                for (f, e) in problems {
-                    total += 1;
-                    if errors.len() < MAX_REPORTED {
-                        let column = (f != usize::MAX).then(|| schema.fields[f].spec.name.clone());
-                        let value = column.as_ref().and_then(|c| obj.get(c)).map(|v| v.to_string());
-                        errors.push(ReportError::new(n, column, value, e.code, e.message.vi, e.message.en));
-                    }
-                }
-            }
+            Err(problems) => total += report_problems(schema, n, &obj, problems, &mut errors),
         }
     }
     if total > 0 {
@@ -276,12 +290,7 @@ pub async fn merge_records(app: &AppState, caller: &Caller, id: &str, items: Vec
             "the dataset has no primary key: records can only be inserted (method=insert)",
         ));
     }
-    if items.len() > 100_000 {
-        return Err(ApiError::bad_request(
-            "tối đa 100.000 bản ghi mỗi lần; hãy dùng /import",
-            "at most 100,000 records per request; use /import",
-        ));
-    }
+    check_batch_size(items.len())?;
     let mut rows = Vec::with_capacity(items.len());
     let mut errors: Vec<ReportError> = Vec::new();
     let mut failed = 0u64;
@@ -289,14 +298,7 @@ pub async fn merge_records(app: &AppState, caller: &Caller, id: &str, items: Vec
         let n = i as u64 + 1;
         let Value::Object(obj) = item else {
             failed += 1;
-            errors.push(ReportError::new(
-                n,
-                None,
-                None,
-                "type",
-                "mỗi bản ghi phải là một đối tượng JSON",
-                "each record must be a JSON object",
-            ));
+            errors.push(not_an_object(n));
             continue;
         };
         // The key, read from the record's key fields alone.
@@ -337,16 +339,7 @@ pub async fn merge_records(app: &AppState, caller: &Caller, id: &str, items: Vec
         }
         match schema.parse_json_row(&obj, current.as_ref().map(|c| c.values.as_slice())) {
             Ok(values) => rows.push(ParsedRow::new(n, values)),
-            Err(problems) => {
-                for (f, e) in problems {
-                    failed += 1;
-                    if errors.len() < MAX_REPORTED {
-                        let column = (f != usize::MAX).then(|| schema.fields[f].spec.name.clone());
-                        let value = column.as_ref().and_then(|c| obj.get(c)).map(|v| v.to_string());
-                        errors.push(ReportError::new(n, column, value, e.code, e.message.vi, e.message.en));
-                    }
-                }
-            }
+            Err(problems) => failed += report_problems(&schema, n, &obj, problems, &mut errors),
         }
     }
     if failed > 0 {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chiase_store::harvest::{HarvestRun, HarvestedEntry};
 
 use super::catalog::{error_page, who};
-use super::{Tr, field, read_form};
+use super::{Tr, field, period, read_form, when};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -58,21 +58,6 @@ struct HarvestPage {
     detail: Option<(String, Vec<RunRow>, Vec<EntryRow>)>,
     done: Option<String>,
     error: Option<String>,
-}
-
-fn period(tr: Tr, secs: Option<i64>) -> String {
-    match secs {
-        None => tr.t("khi bấm chạy", "when run by hand").to_string(),
-        Some(s) if s % 86_400 == 0 => format!("{} {}", s / 86_400, tr.t("ngày", "day(s)")),
-        Some(s) if s % 3600 == 0 => format!("{} {}", s / 3600, tr.t("giờ", "hour(s)")),
-        Some(s) => format!("{} {}", s / 60, tr.t("phút", "minutes")),
-    }
-}
-
-/// A moment as people here read it: dd/mm/yyyy hh:mm, Vietnam time.
-fn when(tr: Tr, t: chrono::DateTime<chrono::Utc>) -> String {
-    let local = t + chrono::Duration::hours(7);
-    format!("{} {}", tr.date(&local.date_naive()), local.format("%H:%M"))
 }
 
 fn counts(tr: Tr, r: &HarvestRun) -> String {

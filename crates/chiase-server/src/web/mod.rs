@@ -324,3 +324,19 @@ pub async fn not_found(tr: Tr, uri: Uri) -> Response {
     let page = NotFoundPage { tr, who: None, session_csrf: String::new(), path: uri.path().to_string() };
     (StatusCode::NOT_FOUND, page).into_response()
 }
+
+/// A moment as people here read it: dd/mm/yyyy hh:mm, Vietnam time.
+pub(crate) fn when(tr: Tr, t: chrono::DateTime<chrono::Utc>) -> String {
+    let local = t + chrono::Duration::hours(7);
+    format!("{} {}", tr.date(&local.date_naive()), local.format("%H:%M"))
+}
+
+/// How often a scheduled job runs, in words (`None`: by hand).
+pub(crate) fn period(tr: Tr, secs: Option<i64>) -> String {
+    match secs {
+        None => tr.t("khi bấm chạy", "when run by hand").to_string(),
+        Some(s) if s % 86_400 == 0 => format!("{} {}", s / 86_400, tr.t("ngày", "day(s)")),
+        Some(s) if s % 3600 == 0 => format!("{} {}", s / 3600, tr.t("giờ", "hour(s)")),
+        Some(s) => format!("{} {}", s / 60, tr.t("phút", "minutes")),
+    }
+}

@@ -11,7 +11,7 @@ use chiase_store::sync::SyncRun;
 use serde_json::{Map, Value};
 
 use super::catalog::{error_page, who};
-use super::{Tr, field, read_form};
+use super::{Tr, field, period, read_form, when};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -56,21 +56,6 @@ struct SyncPage {
     push_url: String,
     done: Option<String>,
     error: Option<String>,
-}
-
-/// A moment as people here read it: dd/mm/yyyy hh:mm, Vietnam time.
-fn when(tr: Tr, t: chrono::DateTime<chrono::Utc>) -> String {
-    let local = t + chrono::Duration::hours(7);
-    format!("{} {}", tr.date(&local.date_naive()), local.format("%H:%M"))
-}
-
-fn period(tr: Tr, secs: Option<i64>) -> String {
-    match secs {
-        None => tr.t("khi bấm chạy", "when run by hand").to_string(),
-        Some(s) if s % 86_400 == 0 => format!("{} {}", s / 86_400, tr.t("ngày", "day(s)")),
-        Some(s) if s % 3600 == 0 => format!("{} {}", s / 3600, tr.t("giờ", "hour(s)")),
-        Some(s) => format!("{} {}", s / 60, tr.t("phút", "minutes")),
-    }
 }
 
 fn counts(tr: Tr, r: &SyncRun) -> String {
