@@ -176,6 +176,23 @@ async fn an_allowed_call_passes_with_chiases_headers_and_a_refused_one_is_refuse
         let metrics = app.get("/metrics").await.text();
         assert!(metrics.contains("chiase_gateway_calls_total{service=\"he-thong-a\",status=\"2xx\"}"), "{metrics}");
         assert!(metrics.contains("chiase_gateway_call_seconds_bucket{service=\"he-thong-a\""));
+        // Its owner's stewards see how it is used, per consumer agency.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (s, stats, _) = call(&app, Method::GET, "/api/v1/services/he-thong-a/stats?days=1", Some(&steward), None).await;
+        assert_eq!(s, StatusCode::OK, "{stats}");
+        assert!(stats["calls"].as_u64().unwrap() >= 4, "{stats}");
+        assert!(stats["status"]["2xx"].as_u64().unwrap() >= 2 && stats["latency_ms"]["p50"].is_u64(), "{stats}");
+        let mine =
+            stats["consumers"].as_array().unwrap().iter().find(|c| c["agency"] == consumer_agency.as_str()).expect("the consumer agency");
+        assert!(mine["calls"].as_u64().unwrap() >= 2);
+        let (s, _, _) = call(&app, Method::GET, "/api/v1/services/he-thong-a/stats", Some(&consumer), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert_eq!(stats["per_day"].as_array().unwrap().last().unwrap()["calls"], stats["calls"], "{stats}");
+        // The page shows the chart to them, not to others.
+        let auth = format!("Bearer {steward}");
+        let page = app.request(Method::GET, "/services/he-thong-a", &[("authorization", &auth)], vec![]).await.text();
+        assert!(page.contains("Mức sử dụng 14 ngày qua") && page.contains("<svg"), "{page}");
+        assert!(!app.get("/services/he-thong-a").await.text().contains("Mức sử dụng"));
         // Every call is in the audit log.
         let calls = service_calls(&app).await;
         let statuses: Vec<i64> = calls.iter().map(|c| c["status"].as_i64().unwrap()).collect();

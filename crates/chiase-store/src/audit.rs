@@ -657,6 +657,30 @@ impl Store {
         c.conn().fetch_all(values.into_iter().fold(Sql::assembled(sql), Sql::bind)).await
     }
 
+    /// The `service_call` events of one service since `from` (at most
+    /// `limit`, newest last), for its owner's stewards: who calls their
+    /// service is theirs to know (the permit says they may administer it).
+    pub async fn service_call_events(
+        &self,
+        _permit: &chiase_core::policy::ServiceAdminPermit,
+        service: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut c = self.pools.reader().await?;
+        c.conn()
+            .fetch_all(
+                Sql::new(
+                    "SELECT e.* FROM audit_events e WHERE e.action = 'service_call' AND e.target = ? AND e.at >= ? \
+                     ORDER BY e.seq DESC LIMIT ?",
+                )
+                .bind(service)
+                .bind(stamp(from))
+                .bind(limit),
+            )
+            .await
+    }
+
     /// Adds counted reads of open data.
     pub async fn add_open_reads(&self, counts: &[(i64, NaiveDate, i64, i64)]) -> Result<(), StoreError> {
         if counts.is_empty() {

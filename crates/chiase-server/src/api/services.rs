@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::{ChangeErrors, PublicErrors, PublicItemErrors};
+use super::openapi::{ChangeErrors, PublicErrors, PublicItemErrors, ReadErrors};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, JsonBody};
@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::usecase::{gateway, services};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, register)).routes(routes!(show)).routes(routes!(openapi_document))
+    OpenApiRouter::new().routes(routes!(list, register)).routes(routes!(show)).routes(routes!(openapi_document)).routes(routes!(stats))
 }
 
 /// `ANY /gateway/{service}` and `/gateway/{service}/{*path}`: streamed both
@@ -178,6 +178,40 @@ async fn show(State(app): State<AppState>, headers: HeaderMap, ApiPath(id): ApiP
 )]
 async fn openapi_document(State(app): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(services::openapi(&app, &id, &base(&app, &headers)).await?))
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct StatsQuery {
+    /// Over the last how many days (1–90; default 7).
+    days: Option<i64>,
+}
+
+/// How a service was used (its owner's stewards): calls by status class,
+/// bytes and latency percentiles, in all and per consumer agency, from the
+/// audit events of its calls.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}/stats",
+    tag = "services",
+    operation_id = "services_stats",
+    params(("id" = String, Path, description = "The service's id."), StatsQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The service's use.", body = Object),
+        ReadErrors,
+    ),
+)]
+async fn stats(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    let p = crate::params::Params::parse_as::<StatsQuery>(uri.query())?;
+    let days = p.int("days", 7, 1, 90)?;
+    Ok(Json(services::stats(&app, &caller, &id, days).await?))
 }
 
 /// A call through the gateway.

@@ -8,6 +8,7 @@
 //! value) is sealed (`crate::secrets`) before it reaches the store, bound
 //! to the service's id, and opened only to add it to a call.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chiase_core::policy::decide_service_admin;
@@ -167,6 +168,105 @@ pub async fn openapi(app: &AppState, id: &str, gateway_base: &str) -> Result<Val
     let mut doc: Value = serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?;
     doc["servers"] = json!([{ "url": format!("{gateway_base}/gateway/{}", service.id), "description": "chiase gateway" }]);
     Ok(doc)
+}
+
+// --- use -----------------------------------------------------------------
+
+/// The calls a stats answer goes through at most (the newest).
+const STATS_MAX_CALLS: i64 = 200_000;
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied()
+}
+
+fn latency(mut ms: Vec<u64>) -> Value {
+    ms.sort_unstable();
+    json!({ "p50": percentile(&ms, 0.50), "p95": percentile(&ms, 0.95), "p99": percentile(&ms, 0.99) })
+}
+
+/// How a service was used over the last `days` (its owner's stewards): the
+/// calls, by status class, bytes, latency percentiles (ms, from the audit
+/// events of the calls), and the same per consumer agency.
+pub async fn stats(app: &AppState, caller: &Caller, id: &str, days: i64) -> Result<Value, ApiError> {
+    let service = find(app, id).await?;
+    let permit = decide_service_admin(&caller.subject, service.owner_pk)?;
+    let since = chrono::Utc::now() - chrono::Duration::days(days);
+    let events = app.store.service_call_events(&permit, &service.id, since, STATS_MAX_CALLS).await?;
+    let agencies: HashMap<i64, (String, String)> =
+        app.store.agencies(&chiase_store::agencies::AgencyFilter::default()).await?.into_iter().map(|a| (a.pk, (a.id, a.name))).collect();
+    #[derive(Default)]
+    struct Tally {
+        calls: u64,
+        classes: [u64; 4],
+        bytes: u64,
+        ms: Vec<u64>,
+    }
+    impl Tally {
+        fn add(&mut self, status: u64, bytes: u64, ms: u64) {
+            self.calls += 1;
+            let class = match status {
+                0..=299 => 0,
+                300..=399 => 1,
+                400..=499 => 2,
+                _ => 3,
+            };
+            self.classes[class] += 1;
+            self.bytes += bytes;
+            self.ms.push(ms);
+        }
+        fn json(self) -> Value {
+            json!({ "calls": self.calls, "status": { "2xx": self.classes[0], "3xx": self.classes[1], "4xx": self.classes[2], "5xx": self.classes[3] },
+                    "bytes": self.bytes, "latency_ms": latency(self.ms) })
+        }
+    }
+    let mut all = Tally::default();
+    let mut by_consumer: HashMap<Option<i64>, Tally> = HashMap::new();
+    // Calls and failures (5xx) per day, Vietnam time.
+    let mut per_day: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+    let today = super::today_in_vietnam();
+    for i in 0..days {
+        per_day.insert((today - chrono::Duration::days(i)).to_string(), (0, 0));
+    }
+    for e in &events {
+        let Ok(d) = serde_json::from_str::<Value>(&e.detail) else { continue };
+        let (status, bytes, ms) =
+            (d["status"].as_u64().unwrap_or(0), d["bytes"].as_u64().unwrap_or(0), d["duration_ms"].as_u64().unwrap_or(0));
+        all.add(status, bytes, ms);
+        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&e.at) {
+            let day = (at.with_timezone(&chrono::Utc) + chrono::Duration::hours(7)).date_naive().to_string();
+            if let Some(d) = per_day.get_mut(&day) {
+                d.0 += 1;
+                d.1 += u64::from(status >= 500);
+            }
+        }
+        by_consumer.entry(e.agency_id).or_default().add(status, bytes, ms);
+    }
+    let mut consumers: Vec<(Option<i64>, Tally)> = by_consumer.into_iter().collect();
+    consumers.sort_by_key(|c| std::cmp::Reverse(c.1.calls));
+    let consumers: Vec<Value> = consumers
+        .into_iter()
+        .map(|(pk, t)| {
+            let (agency, name) = pk.and_then(|p| agencies.get(&p).cloned()).map(|(a, n)| (Some(a), Some(n))).unwrap_or((None, None));
+            let mut v = t.json();
+            v["agency"] = json!(agency);
+            v["agency_name"] = json!(name);
+            v
+        })
+        .collect();
+    let mut out = all.json();
+    out["service"] = json!(service.id);
+    out["since"] = json!(since);
+    out["days"] = json!(days);
+    out["truncated"] = json!(events.len() as i64 >= STATS_MAX_CALLS);
+    out["consumers"] = json!(consumers);
+    out["per_day"] = json!(
+        per_day.into_iter().map(|(day, (calls, failed))| json!({ "day": day, "calls": calls, "failed": failed })).collect::<Vec<_>>()
+    );
+    Ok(out)
 }
 
 // --- health checks -----------------------------------------------------

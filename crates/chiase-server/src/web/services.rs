@@ -18,6 +18,31 @@ use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::state::AppState;
 
+/// One day's bar of the use chart.
+struct Bar {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+    day: String,
+    calls: u64,
+    failed: u64,
+}
+
+/// One consumer agency's use.
+struct Consumer {
+    name: String,
+    calls: u64,
+    failed: u64,
+    p50: String,
+    p95: String,
+}
+
+/// The use chart's drawing box, in SVG units, and its days.
+const CHART_W: f64 = 720.0;
+const CHART_H: f64 = 160.0;
+const CHART_DAYS: i64 = 14;
+
 struct Endpoint {
     method: String,
     path: String,
@@ -50,6 +75,41 @@ struct ServicePage {
     gateway: String,
     curl: String,
     endpoints: Vec<Endpoint>,
+    /// For its owner's stewards: calls per day and per consumer.
+    bars: Option<Vec<Bar>>,
+    consumers: Vec<Consumer>,
+    most: u64,
+    chart_w: f64,
+    chart_h: f64,
+}
+
+fn bars(tr: Tr, stats: &Value) -> (Vec<Bar>, u64) {
+    let days: Vec<&Value> = stats["per_day"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let most = days.iter().filter_map(|d| d["calls"].as_u64()).max().unwrap_or(0);
+    let slot = CHART_W / days.len().max(1) as f64;
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let calls = d["calls"].as_u64().unwrap_or(0);
+            let h = (calls as f64 / most.max(1) as f64 * (CHART_H - 20.0)).max(if calls > 0 { 1.0 } else { 0.0 });
+            let day = d["day"]
+                .as_str()
+                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .map(|d| tr.date(&d))
+                .unwrap_or_default();
+            Bar {
+                x: i as f64 * slot + slot * 0.15,
+                y: CHART_H - h,
+                w: slot * 0.7,
+                h,
+                day,
+                calls,
+                failed: d["failed"].as_u64().unwrap_or(0),
+            }
+        })
+        .collect();
+    (bars, most)
 }
 
 pub async fn list(State(app): State<AppState>, tr: Tr, caller: Result<Caller, ApiError>) -> Result<Response, Response> {
@@ -120,6 +180,38 @@ pub async fn show(
             "its owner agency; others need an approval (the request workflow for services is being completed)",
         ),
     };
+    // Its use, for those who may administer it (its owner's stewards).
+    let stats = match &caller {
+        Ok(c) if chiase_core::policy::decide_service_admin(&c.subject, s.owner_pk).is_ok() && c.user.is_some() => {
+            crate::usecase::services::stats(&app, c, &s.id, CHART_DAYS).await.ok()
+        }
+        _ => None,
+    };
+    let (bars, most, consumers) = match &stats {
+        Some(st) => {
+            let (b, most) = bars(tr, st);
+            let ms = |v: &Value| v.as_u64().map(|n| format!("{n} ms")).unwrap_or_else(|| "—".into());
+            let consumers = st["consumers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| Consumer {
+                            name: c["agency_name"]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| tr.t("không thuộc cơ quan nào", "no agency").to_string()),
+                            calls: c["calls"].as_u64().unwrap_or(0),
+                            failed: c["status"]["5xx"].as_u64().unwrap_or(0),
+                            p50: ms(&c["latency_ms"]["p50"]),
+                            p95: ms(&c["latency_ms"]["p95"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (Some(b), most, consumers)
+        }
+        None => (None, 0, vec![]),
+    };
     let (who, session_csrf) = who(&app, caller.as_ref().ok()).await;
     Ok(ServicePage {
         tr,
@@ -133,6 +225,11 @@ pub async fn show(
         gateway,
         curl,
         endpoints,
+        bars,
+        consumers,
+        most,
+        chart_w: CHART_W,
+        chart_h: CHART_H,
     }
     .into_response())
 }
