@@ -205,37 +205,8 @@ impl Store {
         let ts = now();
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
-        conn.execute(
-            Sql::new(
-                "UPDATE harvest_runs SET status = 'failed', finished_at = ?, error = 'the process running it stopped' \
-                 WHERE source_id = ? AND status = 'running' AND started_at < ?",
-            )
-            .bind(ts)
-            .bind(source.pk)
-            .bind(ts - stale),
-        )
-        .await?;
-        let running: Option<(i64,)> =
-            conn.fetch_optional(Sql::new("SELECT id FROM harvest_runs WHERE source_id = ? AND status = 'running'").bind(source.pk)).await?;
-        if running.is_some() {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        // The schedule moves on as the run is claimed: a conditional update
-        // that only one process's transaction can make.
-        let next = source.every_secs.map(|s| ts + Duration::seconds(s.max(60)));
-        let claimed = if force {
-            conn.execute(Sql::new("UPDATE harvest_sources SET next_run_at = ? WHERE id = ?").bind(next).bind(source.pk)).await?
-        } else {
-            conn.execute(
-                Sql::new("UPDATE harvest_sources SET next_run_at = ? WHERE id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?")
-                    .bind(next)
-                    .bind(source.pk)
-                    .bind(ts),
-            )
-            .await?
-        };
-        if claimed != 1 {
+        let schedule = crate::jobs::Schedule { jobs: "harvest_sources", runs: "harvest_runs", job_column: "source_id" };
+        if !crate::jobs::claim_scheduled(&mut conn, &schedule, source.pk, source.every_secs, force, stale).await? {
             tx.commit().await?;
             return Ok(None);
         }

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 
-use crate::db::Sql;
+use crate::db::{Conn, Sql};
 use crate::{Store, StoreError, now};
 
 impl Store {
@@ -42,4 +42,62 @@ impl Store {
         tx.commit().await?;
         Ok(a + b + c)
     }
+}
+
+/// A scheduled job's table and its runs' table, both named by chiase
+/// (never by a request), for [`claim_scheduled`].
+pub(crate) struct Schedule {
+    /// The jobs' table (`id`, `next_run_at`).
+    pub jobs: &'static str,
+    /// The runs' table (`status`, `started_at`, `finished_at`, `error`).
+    pub runs: &'static str,
+    /// The column of the runs' table naming the job.
+    pub job_column: &'static str,
+}
+
+/// The shared part of claiming a scheduled job's run, in the caller's
+/// transaction: a run left `running` for `stale` (its process died) is
+/// closed as failed; with a run under way, no claim; else the schedule
+/// moves on by a conditional update that only one process's transaction
+/// can make (`force`: whether or not the job is due). True when this
+/// caller claimed it (and then inserts its run row).
+pub(crate) async fn claim_scheduled(
+    conn: &mut Conn<'_>,
+    s: &Schedule,
+    job: i64,
+    every_secs: Option<i64>,
+    force: bool,
+    stale: Duration,
+) -> Result<bool, StoreError> {
+    let ts = now();
+    conn.execute(
+        Sql::assembled(format!(
+            "UPDATE {} SET status = 'failed', finished_at = ?, error = 'the process running it stopped' \
+             WHERE {} = ? AND status = 'running' AND started_at < ?",
+            s.runs, s.job_column
+        ))
+        .bind(ts)
+        .bind(job)
+        .bind(ts - stale),
+    )
+    .await?;
+    let running: Option<(i64,)> = conn
+        .fetch_optional(Sql::assembled(format!("SELECT id FROM {} WHERE {} = ? AND status = 'running'", s.runs, s.job_column)).bind(job))
+        .await?;
+    if running.is_some() {
+        return Ok(false);
+    }
+    let next = every_secs.map(|secs| ts + Duration::seconds(secs.max(60)));
+    let claimed = if force {
+        conn.execute(Sql::assembled(format!("UPDATE {} SET next_run_at = ? WHERE id = ?", s.jobs)).bind(next).bind(job)).await?
+    } else {
+        conn.execute(
+            Sql::assembled(format!("UPDATE {} SET next_run_at = ? WHERE id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?", s.jobs))
+                .bind(next)
+                .bind(job)
+                .bind(ts),
+        )
+        .await?
+    };
+    Ok(claimed == 1)
 }

@@ -191,35 +191,8 @@ impl Store {
         let ts = now();
         let mut tx = self.pools.begin().await?;
         let mut conn = tx.conn();
-        conn.execute(
-            Sql::new(
-                "UPDATE sync_runs SET status = 'failed', finished_at = ?, error = 'the process running it stopped' \
-                 WHERE job_id = ? AND status = 'running' AND started_at < ?",
-            )
-            .bind(ts)
-            .bind(job.id)
-            .bind(ts - stale),
-        )
-        .await?;
-        let running: Option<(i64,)> =
-            conn.fetch_optional(Sql::new("SELECT id FROM sync_runs WHERE job_id = ? AND status = 'running'").bind(job.id)).await?;
-        if running.is_some() {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let next = job.every_secs.map(|s| ts + Duration::seconds(s.max(60)));
-        let claimed = if force {
-            conn.execute(Sql::new("UPDATE sync_jobs SET next_run_at = ? WHERE id = ?").bind(next).bind(job.id)).await?
-        } else {
-            conn.execute(
-                Sql::new("UPDATE sync_jobs SET next_run_at = ? WHERE id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?")
-                    .bind(next)
-                    .bind(job.id)
-                    .bind(ts),
-            )
-            .await?
-        };
-        if claimed != 1 {
+        let schedule = crate::jobs::Schedule { jobs: "sync_jobs", runs: "sync_runs", job_column: "job_id" };
+        if !crate::jobs::claim_scheduled(&mut conn, &schedule, job.id, job.every_secs, force, stale).await? {
             tx.commit().await?;
             return Ok(None);
         }
